@@ -1,0 +1,169 @@
+//! Reading obs.yaml: size and emptiness guards, YAML → typed `Spec` with the spec path and
+//! file position of the first shape error, and the position index validation uses.
+
+use std::path::Path;
+
+use crate::diagnostic::Diagnostic;
+use crate::locate::{Position, PositionIndex};
+use crate::model::Spec;
+
+/// Larger specs are refused: a generated spec of 5,000 metrics with alerts and dashboards
+/// is about 2 MB, and a file past this is a mistake or an attack on the loader.
+pub const MAX_SPEC_BYTES: usize = 8 * 1024 * 1024;
+
+/// A spec with what is needed to point back into its file.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    pub spec: Spec,
+    /// Name of the file, as given.
+    pub file: String,
+    pub index: PositionIndex,
+}
+
+impl LoadedSpec {
+    /// Fills in the file and position of a diagnostic about this spec.
+    pub fn locate(&self, mut diagnostic: Diagnostic) -> Diagnostic {
+        diagnostic.file.clone_from(&self.file);
+        if diagnostic.position.is_none() {
+            diagnostic.position = self.index.value(&diagnostic.path);
+        }
+        diagnostic
+    }
+}
+
+/// Why a spec could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Box<Diagnostic>),
+}
+
+impl LoadError {
+    /// The diagnostic, for a spec that was read but rejected.
+    pub fn diagnostic(&self) -> Option<&Diagnostic> {
+        match self {
+            Self::Invalid(diagnostic) => Some(diagnostic),
+            Self::Io { .. } => None,
+        }
+    }
+}
+
+/// Reads and parses a spec file.
+pub fn load_file(path: &Path) -> Result<LoadedSpec, LoadError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    load_bytes(&bytes, &file)
+}
+
+/// Parses spec bytes; `file` names them in diagnostics.
+pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
+    let reject = |id, message: String, position: Option<Position>, help: &str| {
+        let mut diagnostic = Diagnostic::error(id, "", message).with_help(help);
+        diagnostic.file = file.to_string();
+        diagnostic.position = position;
+        LoadError::Invalid(Box::new(diagnostic))
+    };
+    if bytes.len() > MAX_SPEC_BYTES {
+        return Err(reject(
+            "file-too-large",
+            format!(
+                "the file is {} bytes, more than the {} bytes an obs.yaml may have",
+                bytes.len(),
+                MAX_SPEC_BYTES
+            ),
+            None,
+            "split generated parts out of the spec; a service's spec is a few kilobytes",
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|err| {
+        let prefix = &bytes[..err.valid_up_to()];
+        let line = prefix.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = prefix.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        reject(
+            "file-not-utf8",
+            format!("the file is not UTF-8 (invalid byte at offset {})", err.valid_up_to()),
+            Some(Position { line, column }),
+            "save the file as UTF-8",
+        )
+    })?;
+    let index = PositionIndex::build(text);
+    if index.as_ref().is_some_and(|index| !index.has_content()) {
+        return Err(reject(
+            "file-empty",
+            "the file holds no YAML document; expected a mapping with at least `service:`".into(),
+            Some(Position { line: 1, column: 1 }),
+            "start from `service: { name: my-service }`",
+        ));
+    }
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    let spec: Spec = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = spec_path(err.path());
+        let inner = err.into_inner();
+        let position = inner.location().map(|location| Position {
+            line: location.line(),
+            column: location.column(),
+        });
+        let mut diagnostic = shape_diagnostic(&inner, path);
+        diagnostic.file = file.to_string();
+        diagnostic.position = position;
+        LoadError::Invalid(Box::new(diagnostic))
+    })?;
+    Ok(LoadedSpec {
+        spec,
+        file: file.to_string(),
+        index: index.unwrap_or_default(),
+    })
+}
+
+/// serde_path_to_error prints the root as `.`; we print it as nothing.
+fn spec_path(path: &serde_path_to_error::Path) -> String {
+    let text = path.to_string();
+    if text == "." {
+        String::new()
+    } else {
+        text
+    }
+}
+
+fn shape_diagnostic(error: &serde_yaml::Error, path: String) -> Diagnostic {
+    let full = error.to_string();
+    // serde_yaml appends " at line L column C"; the position is printed separately.
+    let message = match full.find(" at line ") {
+        Some(cut) => full[..cut].to_string(),
+        None => full,
+    };
+    let (id, help) = classify(&message);
+    Diagnostic::error(id, path, message).with_help(help)
+}
+
+fn classify(message: &str) -> (&'static str, &'static str) {
+    if message.starts_with("unknown field") {
+        ("unknown-field", "check the spelling against generated/obs.schema.json")
+    } else if message.starts_with("missing field") {
+        (
+            "missing-field",
+            "add the field; generated/obs.schema.json lists what each section needs",
+        )
+    } else if message.starts_with("unknown variant") {
+        ("unknown-value", "use one of the values listed")
+    } else if message.starts_with("invalid type") {
+        ("wrong-type", "write the value as the type expected")
+    } else if message.contains("recursion limit") || message.contains("repetition limit") {
+        ("yaml-too-deep", "remove the deeply nested or alias-expanded structure")
+    } else if message.contains("duplicate entry") || message.contains("duplicate field") {
+        ("duplicate-key", "keep one of the two entries")
+    } else if message.contains("duration") || message.contains("rate") || message.contains("environment variable") {
+        ("invalid-value", "write the value in the form expected")
+    } else {
+        ("yaml-syntax", "fix the YAML at the position shown")
+    }
+}

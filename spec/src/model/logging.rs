@@ -1,0 +1,327 @@
+//! `logging`, `tracing` and `error_tracking`: the log field model, redaction, shipping,
+//! and where traces and errors go.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Decimal, EnvString};
+
+/// Log format, field model, redaction and shipping.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Logging {
+    /// Line format.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// Minimum level, overridable at run time by `LOG_LEVEL` / `RUST_LOG`.
+    #[serde(default)]
+    pub level: LogLevel,
+    /// How the level is written: `info` or `INFO`.
+    #[serde(default)]
+    pub level_case: LevelCase,
+    /// Names of the standard keys when a service uses other ones (`ts`, `msg`, `lineno`).
+    #[serde(default)]
+    pub keys: LogKeys,
+    /// Context fields every line may carry, in order (request_id, session_id, …).
+    #[serde(default = "Logging::default_fields")]
+    pub fields: Vec<String>,
+    /// Field names whose values are replaced by `[REDACTED]`.
+    #[serde(default = "Logging::default_redact")]
+    pub redact: Vec<String>,
+    /// Events the service logs, for OBSERVABILITY.md and the monitor.
+    #[serde(default)]
+    pub events: Vec<LogEvent>,
+    /// Ship logs to Grafana Loki.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loki: Option<Loki>,
+    /// Ship logs to Elasticsearch (through Fluentd or directly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elasticsearch: Option<Elasticsearch>,
+}
+
+impl Logging {
+    fn default_fields() -> Vec<String> {
+        [
+            "service",
+            "environment",
+            "version",
+            "request_id",
+            "route",
+            "method",
+            "status",
+            "latency_ms",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+    fn default_redact() -> Vec<String> {
+        ["password", "token", "authorization", "secret", "cookie"]
+            .map(String::from)
+            .to_vec()
+    }
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            level: LogLevel::default(),
+            level_case: LevelCase::default(),
+            keys: LogKeys::default(),
+            fields: Self::default_fields(),
+            redact: Self::default_redact(),
+            events: Vec::new(),
+            loki: None,
+            elasticsearch: None,
+        }
+    }
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// Human-readable text, for a terminal.
+    Text,
+}
+
+/// Log levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Detailed flow information.
+    Debug,
+    /// Normal operations.
+    #[default]
+    Info,
+    /// Unexpected but recoverable.
+    Warn,
+    /// Error conditions.
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// How levels are spelled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelCase {
+    /// `info`
+    #[default]
+    Lower,
+    /// `INFO`
+    Upper,
+}
+
+/// Names of the standard keys of a log line.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogKeys {
+    /// Key of the RFC 3339 time.
+    #[serde(default = "LogKeys::default_timestamp")]
+    pub timestamp: String,
+    /// Key of the level.
+    #[serde(default = "LogKeys::default_level")]
+    pub level: String,
+    /// Key of the human message (`message`, `event`, `msg`).
+    #[serde(default = "LogKeys::default_message")]
+    pub message: String,
+    /// Key of the module that logged (`target`, `logger`).
+    #[serde(default = "LogKeys::default_target")]
+    pub target: String,
+    /// Key of the source file.
+    #[serde(default = "LogKeys::default_filename")]
+    pub filename: String,
+    /// Key of the source line (`line`, `lineno`).
+    #[serde(default = "LogKeys::default_line")]
+    pub line: String,
+}
+
+impl LogKeys {
+    fn default_timestamp() -> String {
+        "timestamp".into()
+    }
+    fn default_level() -> String {
+        "level".into()
+    }
+    fn default_message() -> String {
+        "message".into()
+    }
+    fn default_target() -> String {
+        "target".into()
+    }
+    fn default_filename() -> String {
+        "filename".into()
+    }
+    fn default_line() -> String {
+        "line".into()
+    }
+
+    /// Every standard key, for duplicate checks against context fields.
+    pub fn all(&self) -> [&str; 6] {
+        [
+            &self.timestamp,
+            &self.level,
+            &self.message,
+            &self.target,
+            &self.filename,
+            &self.line,
+        ]
+    }
+}
+
+impl Default for LogKeys {
+    fn default() -> Self {
+        Self {
+            timestamp: Self::default_timestamp(),
+            level: Self::default_level(),
+            message: Self::default_message(),
+            target: Self::default_target(),
+            filename: Self::default_filename(),
+            line: Self::default_line(),
+        }
+    }
+}
+
+/// An event the service logs.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogEvent {
+    /// The message text, e.g. `WebSocket connected`.
+    pub message: String,
+    /// Level it is logged at.
+    #[serde(default)]
+    pub level: LogLevel,
+    /// When it is logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Context fields it carries beyond the standard ones.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+/// Loki log shipping.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Loki {
+    /// Push URL base, e.g. `${LOKI_URL:-http://loki:3100}`.
+    pub url: EnvString,
+    /// Whether shipping is on, e.g. `${LOKI_ENABLED:-false}`.
+    #[serde(default = "Loki::default_enabled")]
+    pub enabled: EnvString,
+    /// Log fields promoted to Loki stream labels (keep them low-cardinality).
+    #[serde(default = "Loki::default_labels")]
+    pub labels: Vec<String>,
+}
+
+impl Loki {
+    fn default_enabled() -> EnvString {
+        EnvString::Env {
+            var: "LOKI_ENABLED".into(),
+            default: Some("false".into()),
+        }
+    }
+    fn default_labels() -> Vec<String> {
+        ["service", "environment", "level"].map(String::from).to_vec()
+    }
+}
+
+/// Elasticsearch log shipping.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Elasticsearch {
+    /// Host, e.g. `${ELASTICSEARCH_HOST:-elasticsearch}`.
+    pub host: EnvString,
+    /// Port, e.g. `${ELASTICSEARCH_PORT:-9200}`.
+    #[serde(default = "Elasticsearch::default_port")]
+    pub port: EnvString,
+    /// `http` or `https`.
+    #[serde(default = "Elasticsearch::default_scheme")]
+    pub scheme: EnvString,
+    /// User, when authentication is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<EnvString>,
+    /// Password: `${VAR}` only, never inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<EnvString>,
+    /// Index prefix: lines go to `<prefix>-YYYY.MM.DD`, errors also to `<prefix>-errors-…`.
+    pub index_prefix: String,
+    /// Extra index streams beside the standard and errors ones (e.g. `metrics`, `performance`).
+    #[serde(default)]
+    pub streams: Vec<String>,
+}
+
+impl Elasticsearch {
+    fn default_port() -> EnvString {
+        EnvString::Env {
+            var: "ELASTICSEARCH_PORT".into(),
+            default: Some("9200".into()),
+        }
+    }
+    fn default_scheme() -> EnvString {
+        EnvString::Env {
+            var: "ELASTICSEARCH_SCHEME".into(),
+            default: Some("http".into()),
+        }
+    }
+}
+
+/// OTLP trace export.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tracing {
+    /// Collector endpoint, e.g. `${OTEL_EXPORTER_OTLP_ENDPOINT}`.
+    pub otlp_endpoint: EnvString,
+    /// Share of traces kept, 0 to 1.
+    #[serde(default = "Tracing::default_sample_ratio")]
+    pub sample_ratio: Decimal,
+    /// Plain-text connection to the collector (`${OTEL_EXPORTER_INSECURE:-false}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure: Option<EnvString>,
+    /// Also print spans to the console, for debugging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_export: Option<EnvString>,
+    /// Where traces are looked at (Jaeger, Tempo), for OBSERVABILITY.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_url: Option<String>,
+}
+
+impl Tracing {
+    fn default_sample_ratio() -> Decimal {
+        Decimal::from_int(1)
+    }
+}
+
+/// Error tracking.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorTracking {
+    /// Sentry settings.
+    pub sentry: Sentry,
+}
+
+/// Sentry error tracking.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sentry {
+    /// DSN from the environment: `${SENTRY_DSN}`.
+    pub dsn: EnvString,
+    /// Share of transactions traced, e.g. `${SENTRY_TRACES_SAMPLE_RATE:-0.1}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traces_sample_rate: Option<EnvString>,
+    /// Share of transactions profiled, e.g. `${SENTRY_PROFILES_SAMPLE_RATE:-0.1}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles_sample_rate: Option<EnvString>,
+}

@@ -1,0 +1,138 @@
+//! PromQL checks: parse an expression (Grafana's `$__rate_interval` and friends allowed) and
+//! list the metric names it selects, so validation can resolve each against the catalog.
+
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{self, Expr, VectorSelector};
+
+/// Grafana variables that stand for a range inside queries, replaced before parsing.
+const GRAFANA_RANGES: [&str; 4] = ["$__rate_interval", "$__interval", "$__range", "$__auto"];
+
+/// Replaces Grafana's range variables with a parseable duration.
+pub fn without_grafana_variables(expr: &str) -> String {
+    GRAFANA_RANGES
+        .iter()
+        .fold(expr.to_string(), |text, variable| text.replace(variable, "5m"))
+}
+
+/// Parses an expression; the error text is promql-parser's.
+pub fn parse(expr: &str) -> Result<Expr, String> {
+    parser::parse(&without_grafana_variables(expr))
+}
+
+/// A selector of an expression: the metric it names and the labels its matchers use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub metric: String,
+    pub labels: Vec<String>,
+}
+
+/// Metric names the expression selects, in order of appearance, each once. Selectors that
+/// name no metric (`{job="x"}`) contribute nothing.
+pub fn selected_metrics(expr: &Expr) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for selected in selected_series(expr) {
+        if !names.contains(&selected.metric) {
+            names.push(selected.metric);
+        }
+    }
+    names
+}
+
+/// Every named selector of the expression, in order of appearance.
+pub fn selected_series(expr: &Expr) -> Vec<Selected> {
+    let mut found = Vec::new();
+    walk(expr, &mut found);
+    found
+}
+
+fn selector_name(selector: &VectorSelector) -> Option<String> {
+    selector.name.clone().or_else(|| {
+        selector
+            .matchers
+            .matchers
+            .iter()
+            .find(|m| m.name == "__name__" && matches!(m.op, MatchOp::Equal))
+            .map(|m| m.value.clone())
+    })
+}
+
+fn walk(expr: &Expr, names: &mut Vec<Selected>) {
+    let mut push = |selector: &VectorSelector| {
+        if let Some(metric) = selector_name(selector) {
+            let labels = selector
+                .matchers
+                .matchers
+                .iter()
+                .chain(selector.matchers.or_matchers.iter().flatten())
+                .filter(|m| m.name != "__name__")
+                .map(|m| m.name.clone())
+                .collect();
+            names.push(Selected { metric, labels });
+        }
+    };
+    match expr {
+        Expr::VectorSelector(selector) => push(selector),
+        Expr::MatrixSelector(matrix) => push(&matrix.vs),
+        Expr::Aggregate(aggregate) => {
+            walk(&aggregate.expr, names);
+            if let Some(param) = &aggregate.param {
+                walk(param, names);
+            }
+        }
+        Expr::Unary(unary) => walk(&unary.expr, names),
+        Expr::Binary(binary) => {
+            walk(&binary.lhs, names);
+            walk(&binary.rhs, names);
+        }
+        Expr::Paren(paren) => walk(&paren.expr, names),
+        Expr::Subquery(subquery) => walk(&subquery.expr, names),
+        Expr::Call(call) => call.args.args.iter().for_each(|arg| walk(arg, names)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// Parses a bare selector (`http_requests_total{status=~"5.."}`) and returns its metric name.
+pub fn selector_metric(selector: &str) -> Result<String, String> {
+    match parse(selector)? {
+        Expr::VectorSelector(vs) => selector_name(&vs).ok_or_else(|| "the selector names no metric".to_string()),
+        _ => Err("expected a series selector such as `metric{label=\"value\"}`".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(expr: &str) -> Vec<String> {
+        selected_metrics(&parse(expr).unwrap())
+    }
+
+    #[test]
+    fn lists_every_selected_metric_once() {
+        assert_eq!(
+            names(r#"sum(rate(a_total{x="1"}[5m])) / sum(rate(a_total[5m])) > on() group_left b"#),
+            ["a_total", "b"]
+        );
+        assert_eq!(
+            names("histogram_quantile(0.95, sum by (le) (rate(h_bucket[$__rate_interval])))"),
+            ["h_bucket"]
+        );
+        assert_eq!(names(r#"{__name__="named"} + max_over_time(c[1h:5m])"#), ["named", "c"]);
+        assert!(names("vector(1)").is_empty());
+    }
+
+    #[test]
+    fn rejects_broken_expressions() {
+        assert!(parse("sum(rate(x[5m])").is_err());
+        assert!(parse("rate(x)").is_err());
+    }
+
+    #[test]
+    fn reads_selector_names() {
+        assert_eq!(
+            selector_metric(r#"http_requests_total{status=~"5.."}"#).unwrap(),
+            "http_requests_total"
+        );
+        assert!(selector_metric("rate(x[5m])").is_err());
+    }
+}

@@ -1,0 +1,540 @@
+//! Service-level checks: names usable as compose services and labels, components and
+//! replicas, endpoint paths, dependency checks, shutdown timings, the log field model.
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{CheckKind, ProbeField};
+use crate::topology;
+
+use super::metrics::is_label_name;
+use super::{report_duplicates, Checker};
+
+pub(super) fn check_all(checker: &mut Checker) {
+    check_service_name(checker);
+    check_components(checker);
+    check_endpoint_paths(checker);
+    check_probe_fields(checker);
+    check_dependency_checks(checker);
+    check_timings(checker);
+    check_logging(checker);
+    check_stack(checker);
+}
+
+fn is_compose_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn check_service_name(checker: &mut Checker) {
+    let name = &checker.spec.service.name;
+    if !is_compose_name(name) {
+        checker.push(
+            Diagnostic::error(
+                "service-name-invalid",
+                "service.name",
+                format!("service name `{name}` is not usable as a job, label value and compose project name"),
+            )
+            .with_help("use lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
+        );
+    }
+    for key in checker.spec.service.labels.keys() {
+        if !is_label_name(key) || key.starts_with("__") {
+            checker.push(Diagnostic::error(
+                "label-name-invalid",
+                format!("service.labels.{key}"),
+                format!("`{key}` is not a valid label name"),
+            ));
+        }
+        if matches!(key.as_str(), "service" | "severity" | "alertname") {
+            checker.push(
+                Diagnostic::error(
+                    "label-reserved",
+                    format!("service.labels.{key}"),
+                    format!("label `{key}` is set by obs on every alert"),
+                )
+                .with_help("pick another name"),
+            );
+        }
+    }
+    if let Some(pattern) = &checker.spec.service.runbook_url {
+        if !pattern.contains("{alert}") {
+            checker.push(
+                Diagnostic::warning(
+                    "runbook-pattern",
+                    "service.runbook_url",
+                    "the runbook pattern has no `{alert}`, so every alert links to the same page",
+                )
+                .with_help("e.g. `https://runbooks.example.com/{alert}`"),
+            );
+        }
+    }
+}
+
+fn check_components(checker: &mut Checker) {
+    let service = &checker.spec.service;
+    for (i, replica) in service.replicas.iter().enumerate() {
+        if !is_compose_name(replica) {
+            checker.push(
+                Diagnostic::error(
+                    "replica-name-invalid",
+                    format!("service.replicas[{i}]"),
+                    format!("replica `{replica}` is not usable in a compose service name"),
+                )
+                .with_help("use lowercase letters, digits, `-` and `_`"),
+            );
+        }
+    }
+    report_duplicates(
+        checker,
+        "replica-duplicate",
+        "replica",
+        service
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("service.replicas[{i}]"), r.as_str())),
+    );
+    for (i, component) in service.components.iter().enumerate() {
+        if !is_compose_name(&component.name) {
+            checker.push(Diagnostic::error(
+                "component-name-invalid",
+                format!("service.components[{i}].name"),
+                format!(
+                    "component `{}` is not usable as a job and compose service name",
+                    component.name
+                ),
+            ));
+        }
+        if let Some(container) = &component.container {
+            if !is_compose_name(container) {
+                checker.push(Diagnostic::error(
+                    "component-name-invalid",
+                    format!("service.components[{i}].container"),
+                    format!("container `{container}` is not a valid compose service name"),
+                ));
+            }
+        }
+    }
+    report_duplicates(
+        checker,
+        "component-duplicate",
+        "component",
+        service
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("service.components[{i}].name"), c.name.as_str())),
+    );
+    let views = topology::components(checker.spec);
+    let hosts: Vec<(String, String)> = views
+        .iter()
+        .flat_map(|c| {
+            c.instances()
+                .into_iter()
+                .map(|i| ("service.components".to_string(), i.host))
+        })
+        .collect();
+    report_duplicates(
+        checker,
+        "component-duplicate",
+        "compose service",
+        hosts.iter().map(|(p, h)| (p.clone(), h.as_str())),
+    );
+    for (i, view) in views.iter().enumerate() {
+        let path = if service.components.is_empty() {
+            "service".to_string()
+        } else {
+            format!("service.components[{i}]")
+        };
+        if view.port == 0 {
+            checker.push(
+                Diagnostic::error("port-invalid", format!("{path}.port"), "port 0 cannot be scraped")
+                    .with_help("give the port the service listens on"),
+            );
+        }
+        let monitoring = [9090u16, 9093, 3000, 3100];
+        if monitoring.contains(&view.port) || monitoring.contains(&view.metrics_port) {
+            checker.push(
+                Diagnostic::warning(
+                    "port-conflict",
+                    format!("{path}.port"),
+                    format!("port {} is also a default port of the monitoring stack", view.port),
+                )
+                .with_help("move the service or the stack port under `stack`"),
+            );
+        }
+    }
+}
+
+fn check_endpoint_paths(checker: &mut Checker) {
+    let spec = checker.spec;
+    let mut paths: Vec<(String, &str)> = Vec::new();
+    let health = &spec.health;
+    paths.push(("health.liveness.path".into(), &health.liveness.path));
+    paths.extend(
+        health
+            .liveness
+            .aliases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("health.liveness.aliases[{i}]"), p.as_str())),
+    );
+    paths.push(("health.readiness.path".into(), &health.readiness.path));
+    paths.extend(
+        health
+            .readiness
+            .aliases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("health.readiness.aliases[{i}]"), p.as_str())),
+    );
+    if let Some(detailed) = &health.detailed {
+        paths.push(("health.detailed.path".into(), &detailed.path));
+    }
+    let endpoint = &spec.metrics.endpoint;
+    paths.push(("metrics.endpoint.path".into(), &endpoint.path));
+    paths.extend(
+        endpoint
+            .aliases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("metrics.endpoint.aliases[{i}]"), p.as_str())),
+    );
+    for (path, value) in &paths {
+        let valid = value.starts_with('/')
+            && !value.contains(char::is_whitespace)
+            && !value.contains(['?', '#', '{', '}', '*']);
+        if !valid {
+            checker.push(
+                Diagnostic::error(
+                    "endpoint-path-invalid",
+                    path.clone(),
+                    format!("`{value}` is not an endpoint path"),
+                )
+                .with_help("start with `/`; no spaces, query strings or route parameters"),
+            );
+        }
+    }
+    report_duplicates(checker, "endpoint-path-duplicate", "endpoint path", paths);
+}
+
+fn check_probe_fields(checker: &mut Checker) {
+    let health = &checker.spec.health;
+    for (name, probe) in [("liveness", &health.liveness), ("readiness", &health.readiness)] {
+        if probe.fields.is_empty() {
+            checker.push(
+                Diagnostic::error(
+                    "probe-fields-empty",
+                    format!("health.{name}.fields"),
+                    format!("the {name} body has no fields"),
+                )
+                .with_help("at least `[status]`"),
+            );
+        }
+        report_duplicates(
+            checker,
+            "probe-field-duplicate",
+            "body field",
+            probe
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (format!("health.{name}.fields[{i}]"), field_name(*f))),
+        );
+    }
+    for (i, field) in health.liveness.fields.iter().enumerate() {
+        if *field == ProbeField::Checks {
+            checker.push(
+                Diagnostic::error("liveness-checks", format!("health.liveness.fields[{i}]"), "liveness must not depend on dependency checks")
+                    .with_help("a failing database would restart every healthy process; put `checks` in readiness or the detailed endpoint"),
+            );
+        }
+    }
+}
+
+fn field_name(field: ProbeField) -> &'static str {
+    match field {
+        ProbeField::Status => "status",
+        ProbeField::Timestamp => "timestamp",
+        ProbeField::Uptime => "uptime",
+        ProbeField::Ready => "ready",
+        ProbeField::ShuttingDown => "shutting_down",
+        ProbeField::Checks => "checks",
+        ProbeField::Version => "version",
+    }
+}
+
+fn check_dependency_checks(checker: &mut Checker) {
+    let checks = &checker.spec.health.checks;
+    report_duplicates(
+        checker,
+        "check-duplicate",
+        "health check",
+        checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("health.checks[{i}].name"), c.name.as_str())),
+    );
+    for (i, check) in checks.iter().enumerate() {
+        let path = format!("health.checks[{i}]");
+        let target = check.target.as_ref().and_then(|t| {
+            t.default_value()
+                .map(str::to_string)
+                .or_else(|| t.env_var().map(|v| format!("${{{v}}}")))
+        });
+        match (check.kind, &target) {
+            (CheckKind::Tcp | CheckKind::Http, None) => checker.push(
+                Diagnostic::error(
+                    "check-target-missing",
+                    format!("{path}.target"),
+                    format!("{} check `{}` has no target", kind_name(check.kind), check.name),
+                )
+                .with_help(if check.kind == CheckKind::Tcp {
+                    "give `host:port`, e.g. `${DB_ADDR:-postgres:5432}`"
+                } else {
+                    "give a URL, e.g. `http://main-app:8000/healthz`"
+                }),
+            ),
+            (CheckKind::Tcp, Some(target)) if !target.starts_with('$') && !is_host_port(target) => checker.push(
+                Diagnostic::error(
+                    "check-target-invalid",
+                    format!("{path}.target"),
+                    format!("`{target}` is not `host:port`"),
+                )
+                .with_help("e.g. `redis:6379`"),
+            ),
+            (CheckKind::Http, Some(target))
+                if !(target.starts_with('$') || target.starts_with("http://") || target.starts_with("https://")) =>
+            {
+                checker.push(Diagnostic::error(
+                    "check-target-invalid",
+                    format!("{path}.target"),
+                    format!("`{target}` is not an http(s) URL"),
+                ))
+            }
+            (CheckKind::Custom, Some(_)) => checker.push(
+                Diagnostic::warning(
+                    "check-target-unused",
+                    format!("{path}.target"),
+                    format!("custom check `{}` ignores its target", check.name),
+                )
+                .with_help("the service registers custom checks in code; remove `target`"),
+            ),
+            _ => {}
+        }
+        if check.timeout.as_millis() == 0 {
+            checker.push(Diagnostic::error(
+                "check-timeout-zero",
+                format!("{path}.timeout"),
+                "a zero timeout fails every check",
+            ));
+        } else if check.timeout >= checker.spec.health.container.timeout {
+            checker.push(
+                Diagnostic::warning(
+                    "check-timeout-long",
+                    format!("{path}.timeout"),
+                    format!(
+                        "check timeout {} is not shorter than the container healthcheck timeout {}",
+                        check.timeout, checker.spec.health.container.timeout
+                    ),
+                )
+                .with_help("a hung dependency would then fail the container healthcheck too"),
+            );
+        }
+    }
+}
+
+fn kind_name(kind: CheckKind) -> &'static str {
+    match kind {
+        CheckKind::Tcp => "tcp",
+        CheckKind::Http => "http",
+        CheckKind::Custom => "custom",
+    }
+}
+
+fn is_host_port(target: &str) -> bool {
+    target
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
+fn check_timings(checker: &mut Checker) {
+    let shutdown = &checker.spec.shutdown;
+    if shutdown.drain >= shutdown.grace {
+        checker.push(
+            Diagnostic::error(
+                "shutdown-drain-grace",
+                "shutdown.drain",
+                format!(
+                    "drain delay {} is not shorter than the grace period {}",
+                    shutdown.drain, shutdown.grace
+                ),
+            )
+            .with_help("in-flight work needs time after the listener closes: make `grace` longer than `drain`"),
+        );
+    }
+    let container = &checker.spec.health.container;
+    if container.timeout > container.interval {
+        checker.push(Diagnostic::error(
+            "healthcheck-timeout",
+            "health.container.timeout",
+            format!(
+                "healthcheck timeout {} is longer than its interval {}",
+                container.timeout, container.interval
+            ),
+        ));
+    }
+    if container.retries == 0 {
+        checker.push(
+            Diagnostic::error(
+                "healthcheck-retries",
+                "health.container.retries",
+                "zero retries marks the container unhealthy on its first slow probe",
+            )
+            .with_help("3 is usual"),
+        );
+    }
+    let scrape = checker.spec.stack.prometheus.scrape_interval;
+    if scrape.as_millis() == 0 {
+        checker.push(Diagnostic::error(
+            "scrape-interval-zero",
+            "stack.prometheus.scrape_interval",
+            "the scrape interval must be positive",
+        ));
+    }
+    if let Some(evaluation) = checker.spec.stack.prometheus.evaluation_interval {
+        if evaluation.as_millis() == 0 {
+            checker.push(Diagnostic::error(
+                "evaluation-interval-zero",
+                "stack.prometheus.evaluation_interval",
+                "the evaluation interval must be positive",
+            ));
+        }
+    }
+}
+
+fn check_logging(checker: &mut Checker) {
+    let logging = &checker.spec.logging;
+    report_duplicates(
+        checker,
+        "log-field-duplicate",
+        "log field",
+        logging
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("logging.fields[{i}]"), f.as_str())),
+    );
+    let keys = logging.keys.all();
+    for (i, field) in logging.fields.iter().enumerate() {
+        if keys.contains(&field.as_str()) {
+            checker.push(
+                Diagnostic::error(
+                    "log-field-duplicate",
+                    format!("logging.fields[{i}]"),
+                    format!("`{field}` is already a standard key of every line"),
+                )
+                .with_help("remove it from `fields`"),
+            );
+        }
+        if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            checker.push(
+                Diagnostic::error(
+                    "log-field-invalid",
+                    format!("logging.fields[{i}]"),
+                    format!("`{field}` is not a log field name"),
+                )
+                .with_help("use letters, digits and `_`"),
+            );
+        }
+    }
+    if let Some(loki) = &logging.loki {
+        const HIGH_CARDINALITY: [&str; 6] = ["request_id", "session_id", "trace_id", "user_id", "job_id", "span_id"];
+        let allowed: Vec<&str> = logging
+            .fields
+            .iter()
+            .map(String::as_str)
+            .chain(["service", "environment", "level", "version"])
+            .collect();
+        for (i, label) in loki.labels.iter().enumerate() {
+            let path = format!("logging.loki.labels[{i}]");
+            if HIGH_CARDINALITY.contains(&label.as_str()) {
+                checker.push(
+                    Diagnostic::error(
+                        "loki-label-cardinality",
+                        path,
+                        format!("`{label}` as a Loki label makes one stream per value"),
+                    )
+                    .with_help("keep it a log field and filter with `| json | request_id=\"…\"`"),
+                );
+            } else if !allowed.contains(&label.as_str()) {
+                checker.push(
+                    Diagnostic::error(
+                        "loki-label-unknown",
+                        path,
+                        format!("Loki label `{label}` is not a log field"),
+                    )
+                    .with_help(format!("log fields: {}", allowed.join(", "))),
+                );
+            }
+        }
+    }
+    for (i, event) in logging.events.iter().enumerate() {
+        for (j, field) in event.fields.iter().enumerate() {
+            if !logging.fields.contains(field) {
+                checker.push(
+                    Diagnostic::warning(
+                        "log-event-field",
+                        format!("logging.events[{i}].fields[{j}]"),
+                        format!(
+                            "event `{}` carries `{field}`, which is not in `logging.fields`",
+                            event.message
+                        ),
+                    )
+                    .with_help("add it to `logging.fields` so the field model lists it"),
+                );
+            }
+        }
+    }
+}
+
+fn check_stack(checker: &mut Checker) {
+    if let Some(profile) = &checker.spec.stack.profile {
+        if !is_compose_name(profile) {
+            checker.push(Diagnostic::error(
+                "stack-profile-invalid",
+                "stack.profile",
+                format!("`{profile}` is not a valid compose profile name"),
+            ));
+        }
+    }
+    let stack = &checker.spec.stack;
+    let ports = [
+        ("stack.prometheus.port", stack.prometheus.port),
+        ("stack.alertmanager.port", stack.alertmanager.port),
+        ("stack.grafana.port", stack.grafana.port),
+        ("stack.loki.port", stack.loki.as_ref().and_then(|l| l.port)),
+    ];
+    let taken: Vec<(String, String)> = ports
+        .iter()
+        .filter_map(|(p, port)| port.map(|n| (p.to_string(), n.to_string())))
+        .collect();
+    report_duplicates(
+        checker,
+        "stack-port-duplicate",
+        "host port",
+        taken.iter().map(|(p, n)| (p.clone(), n.as_str())),
+    );
+    if stack.loki.as_ref().is_some_and(|l| l.enabled) && checker.spec.logging.loki.is_none() {
+        checker.push(
+            Diagnostic::warning(
+                "loki-unused",
+                "stack.loki",
+                "Loki runs in the stack but `logging.loki` ships nothing to it",
+            )
+            .with_help("add `logging.loki` or disable the Loki service"),
+        );
+    }
+}
