@@ -1,1 +1,91 @@
+//! The generator: turns a validated obs.yaml into the files of `generated/`, compares them
+//! with what is on disk, and writes them atomically.
 
+pub mod output;
+pub mod render;
+pub mod targets;
+
+use std::path::{Path, PathBuf};
+
+use spec::{LoadedSpec, Report};
+
+pub use output::{Drift, Tree, Written};
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Load(#[from] spec::LoadError),
+    #[error("{file}: validation failed\n{report}")]
+    Invalid { file: String, report: Report },
+    #[error("rendering {target} failed: {source}")]
+    Render {
+        target: &'static str,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl GenerateError {
+    /// Exit code: 1 for a spec that is wrong, 2 for everything else (I/O, usage, bugs).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Invalid { .. } | Self::Load(spec::LoadError::Invalid(_)) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// A loaded spec that passed validation, with its warnings.
+#[derive(Debug)]
+pub struct Checked {
+    pub loaded: LoadedSpec,
+    pub report: Report,
+}
+
+/// Loads and validates; fails on any error diagnostic.
+pub fn check(spec_path: &Path) -> Result<Checked, GenerateError> {
+    let loaded = spec::load_file(spec_path)?;
+    let report = spec::validate(&loaded);
+    if report.has_errors() {
+        return Err(GenerateError::Invalid {
+            file: loaded.file.clone(),
+            report,
+        });
+    }
+    Ok(Checked { loaded, report })
+}
+
+/// Renders every target in memory; nothing touches the disk.
+pub fn render(loaded: &LoadedSpec) -> Result<Tree, GenerateError> {
+    targets::render_all(loaded)
+}
+
+/// Default output directory of a spec: `generated/` beside it.
+pub fn default_out(spec_path: &Path) -> PathBuf {
+    spec_path.parent().unwrap_or(Path::new("")).join("generated")
+}
+
+/// Renders and writes.
+pub fn generate(spec_path: &Path, out: &Path) -> Result<(Checked, Written), GenerateError> {
+    let checked = check(spec_path)?;
+    let tree = render(&checked.loaded)?;
+    let written = output::write(&tree, out).map_err(|source| GenerateError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    Ok((checked, written))
+}
+
+/// Renders and compares with `out`, writing nothing.
+pub fn check_generated(spec_path: &Path, out: &Path) -> Result<(Checked, Drift), GenerateError> {
+    let checked = check(spec_path)?;
+    let tree = render(&checked.loaded)?;
+    Ok((checked, output::compare(&tree, out)))
+}

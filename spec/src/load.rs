@@ -11,6 +11,9 @@ use crate::model::Spec;
 /// is about 2 MB, and a file past this is a mistake or an attack on the loader.
 pub const MAX_SPEC_BYTES: usize = 8 * 1024 * 1024;
 
+/// Deepest nesting accepted; the deepest real spec path is about eight levels.
+pub const MAX_DEPTH: usize = 64;
+
 /// A spec with what is needed to point back into its file.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {
@@ -95,8 +98,52 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
             "save the file as UTF-8",
         )
     })?;
-    let index = PositionIndex::build(text);
-    if index.as_ref().is_some_and(|index| !index.has_content()) {
+    // The index is built first: it parses in linear time, so syntax errors and absurd
+    // nesting are caught before serde_yaml's parser, which is quadratic in nesting depth.
+    let index = PositionIndex::build(text).map_err(|failure| {
+        if failure.message.contains("recursion limit") {
+            let message = format!("the YAML nests deeper than the {MAX_DEPTH} levels an obs.yaml may");
+            return reject(
+                "yaml-too-deep",
+                message,
+                Some(failure.position),
+                "a spec nests a few levels; flatten the structure",
+            );
+        }
+        // Flow depth is below the scanner's cap here, so libyaml is quick, and its messages
+        // ("did not find expected ',' or ']'") are the ones YAML users know.
+        let libyaml = serde_yaml::from_str::<serde_yaml::Value>(text).err().and_then(|error| {
+            let location = error.location()?;
+            let message = error.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            Some((
+                message,
+                Position {
+                    line: location.line(),
+                    column: location.column(),
+                },
+            ))
+        });
+        let (message, position) = libyaml.unwrap_or((failure.message, failure.position));
+        reject(
+            "yaml-syntax",
+            message,
+            Some(position),
+            "fix the YAML at the position shown",
+        )
+    })?;
+    if index.max_depth() > MAX_DEPTH {
+        return Err(reject(
+            "yaml-too-deep",
+            format!(
+                "the YAML nests {} levels deep, more than the {MAX_DEPTH} an obs.yaml may",
+                index.max_depth()
+            ),
+            None,
+            "a spec nests a few levels; flatten the structure",
+        ));
+    }
+    if !index.has_content() {
         return Err(reject(
             "file-empty",
             "the file holds no YAML document; expected a mapping with at least `service:`".into(),
@@ -120,7 +167,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
     Ok(LoadedSpec {
         spec,
         file: file.to_string(),
-        index: index.unwrap_or_default(),
+        index,
     })
 }
 
@@ -137,12 +184,29 @@ fn spec_path(path: &serde_path_to_error::Path) -> String {
 fn shape_diagnostic(error: &serde_yaml::Error, path: String) -> Diagnostic {
     let full = error.to_string();
     // serde_yaml appends " at line L column C"; the position is printed separately.
-    let message = match full.find(" at line ") {
+    let mut message = match full.find(" at line ") {
         Some(cut) => full[..cut].to_string(),
         None => full,
     };
+    // serde_yaml names the path itself; the diagnostic prints it on its own line.
+    // For an unknown field its path is the parent of ours.
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if !prefix.is_empty() && !prefix.contains(' ') && path.starts_with(prefix) {
+            message = rest.to_string();
+        }
+    }
     let (id, help) = classify(&message);
+    let help = suggestion(&message).unwrap_or_else(|| help.to_string());
     Diagnostic::error(id, path, message).with_help(help)
+}
+
+/// "did you mean `port`?" for `unknown field `prot`, expected one of `name`, `port`…`.
+fn suggestion(message: &str) -> Option<String> {
+    let (head, expected) = message.split_once("expected one of ")?;
+    let unknown = head.split('`').nth(1)?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let close = crate::validate::closest(unknown, candidates)?;
+    Some(format!("did you mean `{close}`?"))
 }
 
 fn classify(message: &str) -> (&'static str, &'static str) {

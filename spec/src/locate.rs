@@ -20,15 +20,35 @@ pub struct PositionIndex {
     keys: HashMap<String, Position>,
     /// Whether the document held any node at all (an empty or comment-only file holds none).
     has_content: bool,
+    /// Deepest nesting of mappings and sequences.
+    max_depth: usize,
+}
+
+/// Why the YAML could not be indexed: its syntax, with where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanFailure {
+    pub message: String,
+    pub position: Position,
 }
 
 impl PositionIndex {
-    /// Indexes `text`; `None` when the YAML does not parse (serde reports that with its own
-    /// location).
-    pub fn build(text: &str) -> Option<Self> {
+    /// Indexes `text` in one linear pass, or says where its syntax breaks.
+    pub fn build(text: &str) -> Result<Self, ScanFailure> {
         let mut builder = Builder::default();
-        Parser::new_from_str(text).load(&mut builder, false).ok()?;
-        Some(builder.index)
+        Parser::new_from_str(text)
+            .load(&mut builder, false)
+            .map_err(|error| ScanFailure {
+                message: error.info().to_string(),
+                position: Position {
+                    line: error.marker().line(),
+                    column: error.marker().col() + 1,
+                },
+            })?;
+        Ok(builder.index)
+    }
+
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
     }
 
     pub fn has_content(&self) -> bool {
@@ -175,6 +195,7 @@ impl MarkedEventReceiver for Builder {
                 } else {
                     Frame::Seq { path, next: 0 }
                 });
+                self.index.max_depth = self.index.max_depth.max(self.stack.len());
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
@@ -232,6 +253,13 @@ labels: {a: 1, b: [x, y]}
     #[test]
     fn knows_an_empty_document() {
         assert!(!PositionIndex::build("# only a comment\n").unwrap().has_content());
+        assert_eq!(PositionIndex::build(DOC).unwrap().max_depth(), 5);
         assert!(PositionIndex::build("a: 1").unwrap().has_content());
+    }
+
+    #[test]
+    fn reports_where_syntax_breaks() {
+        let failure = PositionIndex::build("a: [1, 2\nb: 3\n").unwrap_err();
+        assert_eq!(failure.position.line, 2);
     }
 }

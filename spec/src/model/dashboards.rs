@@ -31,9 +31,26 @@ pub struct Dashboard {
     /// Default time range: the last this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<Duration>,
+    /// Free-text variables panels use as `$name` (e.g. a session id to follow).
+    #[serde(default)]
+    pub variables: Vec<TextVariable>,
     /// Panels, laid out left to right, top to bottom on the 24-column grid.
     #[serde(default)]
     pub panels: Vec<Panel>,
+}
+
+/// A dashboard variable typed in by the viewer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextVariable {
+    /// Name used in queries as `$name`.
+    pub name: String,
+    /// Label shown beside the box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Initial value.
+    #[serde(default)]
+    pub default: String,
 }
 
 /// Grafana panel types.
@@ -141,6 +158,23 @@ pub struct Panel {
     /// Markdown, for a text panel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Row header the panel sits under; a panel with a new value starts a new row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<String>,
+    /// Where the queries run; logs panels always read Loki.
+    #[serde(default)]
+    pub datasource: PanelDatasource,
+}
+
+/// The data source of a panel's queries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PanelDatasource {
+    /// PromQL against Prometheus.
+    #[default]
+    Prometheus,
+    /// LogQL against Loki (log volume, error rates from logs).
+    Loki,
 }
 
 /// One query of a panel.

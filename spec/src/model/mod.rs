@@ -66,6 +66,35 @@ pub struct Spec {
     /// The terminal monitor (`monitor` binary) defaults.
     #[serde(default)]
     pub monitor: Monitor,
+    /// The load profile `loadtest` runs by default, documented in OBSERVABILITY.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loadtest: Option<LoadTest>,
+}
+
+/// A WebSocket load profile: open `sockets` connections at `rate` per second, each sending
+/// `send_rate` messages per second, for `duration`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadTest {
+    /// WebSocket connections to open.
+    pub sockets: u32,
+    /// Connections opened per second.
+    pub rate: crate::Decimal,
+    /// How long the test runs.
+    pub duration: crate::Duration,
+    /// Messages each connection sends per second.
+    pub send_rate: crate::Decimal,
+    /// Server to load, e.g. `ws://localhost:8080`.
+    pub host: String,
+    /// WebSocket path on the server.
+    #[serde(default = "LoadTest::default_path")]
+    pub path: String,
+}
+
+impl LoadTest {
+    fn default_path() -> String {
+        "/ws".into()
+    }
 }
 
 /// Defaults for the `monitor` binary, which tails logs for errors and shows the busiest metrics.

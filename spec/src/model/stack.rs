@@ -25,6 +25,12 @@ pub struct Stack {
     /// Loki; on by default when `logging.loki` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loki: Option<StackService>,
+    /// Jaeger all-in-one, receiving OTLP traces (`tracing.otlp_endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jaeger: Option<StackService>,
+    /// Elasticsearch, receiving shipped logs (`logging.elasticsearch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elasticsearch: Option<StackService>,
 }
 
 /// Prometheus settings.

@@ -2,7 +2,7 @@
 //! that resolve, quantiles only on histograms, widths that fit the 24-column grid.
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{MetricType, MetricView, PanelType};
+use crate::model::{MetricType, MetricView, PanelDatasource, PanelType};
 
 use super::{report_duplicates, Checker};
 
@@ -111,8 +111,8 @@ fn check_panels(checker: &mut Checker) {
                         ));
                     }
                 }
-                PanelType::Logs => {
-                    if panel.query.is_none() {
+                _ if panel.kind == PanelType::Logs || panel.datasource == PanelDatasource::Loki => {
+                    if panel.query.is_none() && panel.queries.is_empty() {
                         checker.push(
                             Diagnostic::error(
                                 "panel-query-missing",

@@ -349,7 +349,7 @@ fn check_duplicates(checker: &mut Checker) {
     // A histogram also owns name_bucket/_sum/_count: a metric with one of those names clashes.
     let mut samples: Vec<(String, String)> = Vec::new();
     for family in &checker.catalog.families {
-        for sample in family.sample_names() {
+        for sample in family.sample_names().into_iter().filter(|s| *s != family.name) {
             samples.push((family.spec_path.clone(), sample));
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::catalog::{Catalog, PROMETHEUS_SERIES};
 use crate::diagnostic::Diagnostic;
-use crate::model::PanelType;
+use crate::model::{PanelDatasource, PanelType};
 use crate::promql;
 
 use super::Checker;
@@ -66,7 +66,7 @@ pub(super) fn check_all(checker: &mut Checker) {
     }
     for (d, dashboard) in checker.spec.dashboards.iter().enumerate() {
         for (p, panel) in dashboard.panels.iter().enumerate() {
-            if panel.kind == PanelType::Logs {
+            if panel.kind == PanelType::Logs || panel.datasource == PanelDatasource::Loki {
                 continue;
             }
             let path = format!("dashboards[{d}].panels[{p}]");

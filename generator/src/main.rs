@@ -1,0 +1,180 @@
+//! The `generator` command: render `generated/` from obs.yaml, check it is current,
+//! validate a spec, print the JSON Schema.
+//!
+//! Exit codes: 0 success; 1 the spec is invalid or generated files are stale; 2 usage or
+//! I/O error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use generator::{check, check_generated, default_out, generate, GenerateError};
+
+#[derive(Parser, Debug)]
+#[command(name = "generator", version, about = "Render observability artifacts from obs.yaml")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    generate: GenerateArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Render every artifact into the output directory (the default command).
+    Generate(GenerateArgs),
+    /// Validate a spec and print its diagnostics; writes nothing.
+    Check {
+        /// The spec to validate.
+        #[arg(long, default_value = "obs.yaml")]
+        spec: PathBuf,
+    },
+    /// Print the JSON Schema of obs.yaml.
+    Schema,
+}
+
+#[derive(Args, Debug, Clone)]
+struct GenerateArgs {
+    /// The spec to render.
+    #[arg(long, default_value = "obs.yaml")]
+    spec: PathBuf,
+    /// Output directory; default: `generated/` beside the spec.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write nothing; exit 1 listing files that are missing, stale or no longer produced.
+    #[arg(long)]
+    check: bool,
+    /// Also every `examples/*/obs.yaml`, each into its own `generated/`.
+    #[arg(long)]
+    all: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Command::Generate(args)) => run_generate(&args),
+        None => run_generate(&cli.generate),
+        Some(Command::Check { spec }) => run_check(&spec),
+        Some(Command::Schema) => {
+            print!("{}", generator::targets::schema_text());
+            0
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn specs(args: &GenerateArgs) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let mut specs = vec![(
+        args.spec.clone(),
+        args.out.clone().unwrap_or_else(|| default_out(&args.spec)),
+    )];
+    if args.all {
+        if args.out.is_some() {
+            return Err("--all writes each spec beside itself; it cannot take --out".into());
+        }
+        let mut examples: Vec<PathBuf> = std::fs::read_dir("examples")
+            .map_err(|e| format!("cannot list examples/: {e}"))?
+            .filter_map(|entry| entry.ok().map(|e| e.path().join("obs.yaml")))
+            .filter(|path| path.is_file())
+            .collect();
+        examples.sort();
+        specs.extend(examples.into_iter().map(|spec| {
+            let out = default_out(&spec);
+            (spec, out)
+        }));
+    }
+    Ok(specs)
+}
+
+fn run_generate(args: &GenerateArgs) -> u8 {
+    let specs = match specs(args) {
+        Ok(specs) => specs,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+    };
+    let mut worst = 0;
+    for (spec, out) in specs {
+        let code = if args.check {
+            check_one(&spec, &out)
+        } else {
+            generate_one(&spec, &out)
+        };
+        worst = worst.max(code);
+    }
+    worst
+}
+
+fn report_failure(error: &GenerateError) -> u8 {
+    eprint!("{error}");
+    if !error.to_string().ends_with('\n') {
+        eprintln!();
+    }
+    error.exit_code()
+}
+
+fn print_warnings(report: &spec::Report) {
+    for warning in &report.diagnostics {
+        eprintln!("{warning}");
+    }
+}
+
+fn generate_one(spec: &Path, out: &Path) -> u8 {
+    match generate(spec, out) {
+        Ok((checked, written)) => {
+            print_warnings(&checked.report);
+            for path in &written.changed {
+                println!("wrote   {}", out.join(path).display());
+            }
+            for path in &written.removed {
+                println!("removed {}", out.join(path).display());
+            }
+            println!(
+                "{}: {} written, {} unchanged, {} removed",
+                out.display(),
+                written.changed.len(),
+                written.unchanged,
+                written.removed.len()
+            );
+            0
+        }
+        Err(error) => report_failure(&error),
+    }
+}
+
+fn check_one(spec: &Path, out: &Path) -> u8 {
+    match check_generated(spec, out) {
+        Ok((_, drift)) if drift.is_clean() => {
+            println!("{}: up to date", out.display());
+            0
+        }
+        Ok((_, drift)) => {
+            for line in drift.lines() {
+                eprintln!("{}: {line}", out.display());
+            }
+            eprintln!(
+                "{} is not what {} produces; run `cargo run -p generator -- generate --spec {} --out {}`",
+                out.display(),
+                spec.display(),
+                spec.display(),
+                out.display()
+            );
+            1
+        }
+        Err(error) => report_failure(&error),
+    }
+}
+
+fn run_check(spec: &Path) -> u8 {
+    match check(spec) {
+        Ok(checked) => {
+            print!("{}", checked.report);
+            println!("{}: ok", spec.display());
+            0
+        }
+        Err(error) => report_failure(&error),
+    }
+}

@@ -1,0 +1,143 @@
+//! The one minijinja environment: templates embedded from `generator/templates/<target>/`,
+//! strict undefined variables, and filters that quote values for YAML and JSON so templates
+//! only format.
+
+use minijinja::value::Value;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+
+/// Every template, by name (its path under `generator/templates/`).
+const TEMPLATES: &[(&str, &str)] = &[];
+
+/// Builds the environment with every template loaded; a template that does not compile is
+/// a bug caught by the first test that renders anything.
+pub fn environment() -> Result<Environment<'static>, Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_filter("yaml", yaml_filter);
+    env.add_filter("json", json_filter);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)?;
+    }
+    Ok(env)
+}
+
+/// Renders a template with a serializable context.
+pub fn render<S: serde::Serialize>(env: &Environment<'_>, name: &str, context: &S) -> Result<String, Error> {
+    env.get_template(name)?.render(Value::from_serialize(context))
+}
+
+/// Whether `text` can stand unquoted in YAML and read back as the same string.
+fn is_plain_yaml(text: &str) -> bool {
+    if text.is_empty()
+        || text.trim() != text
+        || text.contains([
+            '\n', '\t', '#', '\'', '"', '{', '}', '[', ']', ',', '&', '*', '!', '|', '>', '%', '@', '`',
+        ])
+    {
+        return false;
+    }
+    if text.starts_with(['-', '?', ':']) || text.contains(": ") || text.ends_with(':') {
+        return false;
+    }
+    // Go's yaml.v2 (Prometheus, Alertmanager) is YAML 1.1: these are booleans there, and
+    // `1:20` is a base-60 integer.
+    const YAML11_BOOLS: [&str; 8] = ["y", "n", "yes", "no", "on", "off", "true", "false"];
+    if YAML11_BOOLS.contains(&text.to_ascii_lowercase().as_str()) {
+        return false;
+    }
+    if text.contains(':')
+        && text
+            .split(':')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+    {
+        return false;
+    }
+    matches!(serde_yaml::from_str::<serde_yaml::Value>(text), Ok(serde_yaml::Value::String(s)) if s == text)
+}
+
+/// `{{ value | yaml }}` for a scalar; `{{ value | yaml(indent) }}` lets a multi-line string
+/// become a `|-` block indented by `indent` spaces.
+fn yaml_filter(value: Value, indent: Option<usize>) -> Result<String, Error> {
+    if value.is_undefined() || value.is_none() {
+        return Ok("null".into());
+    }
+    if let Some(text) = value.as_str() {
+        if let (Some(indent), true) = (indent, text.contains('\n')) {
+            if !text.lines().any(|l| l.trim_end() != l) && !text.starts_with(' ') {
+                let pad = " ".repeat(indent);
+                let body: Vec<String> = text
+                    .lines()
+                    .map(|l| {
+                        if l.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{pad}{l}")
+                        }
+                    })
+                    .collect();
+                return Ok(format!("|-\n{}", body.join("\n")));
+            }
+        }
+        if is_plain_yaml(text) {
+            return Ok(text.to_string());
+        }
+        return serde_json::to_string(text).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()));
+    }
+    // Numbers and booleans print as themselves; anything else is a template mistake.
+    match value.kind() {
+        minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool => Ok(value.to_string()),
+        kind => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("yaml filter takes a scalar, got {kind}"),
+        )),
+    }
+}
+
+/// `{{ value | json }}`: compact JSON, without the HTML escaping of `tojson`.
+fn json_filter(value: Value) -> Result<String, Error> {
+    serde_json::to_string(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_what_yaml_would_misread() {
+        for plain in [
+            "ws-counter",
+            "/metrics",
+            "http://app_blue:8000",
+            "15s",
+            "NoActiveConnections",
+        ] {
+            assert!(is_plain_yaml(plain), "{plain}");
+        }
+        for quoted in [
+            "true", "1.0", "null", "a: b", "x #y", "", " pad", "~", "yes", "Off", "y", "1:20", "{{ x }}", "*", "0x10",
+            "-5",
+        ] {
+            assert!(!is_plain_yaml(quoted), "{quoted}");
+        }
+    }
+
+    #[test]
+    fn yaml_filter_round_trips_strings() {
+        for text in [
+            "sum(rate(x[5m])) > 0.5",
+            "say \"hi\"\\",
+            "multi\nline",
+            "{{ $labels.job }} down",
+        ] {
+            let rendered = yaml_filter(Value::from(text), None).unwrap();
+            let back: String = serde_yaml::from_str(&rendered).unwrap();
+            assert_eq!(back, text);
+        }
+        let block = yaml_filter(Value::from("a > 1\nand\nb > 1"), Some(4)).unwrap();
+        let back: std::collections::BTreeMap<String, String> = serde_yaml::from_str(&format!("k: {block}")).unwrap();
+        assert_eq!(back["k"], "a > 1\nand\nb > 1");
+    }
+}

@@ -1,0 +1,124 @@
+//! The generator command as users run it: exit codes, `--check`, atomic writes and the
+//! removal of files a spec no longer produces.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn generator(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_generator"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("generator runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn temp_spec(contents: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("obs.yaml"), contents).unwrap();
+    dir
+}
+
+#[test]
+fn no_arguments_renders_obs_yaml_into_generated() {
+    let dir = temp_spec("service: {name: tiny}\n");
+    let output = generator(&[], dir.path());
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(dir.path().join("generated/obs.schema.json").is_file());
+    assert!(text(&output).contains("written"), "{}", text(&output));
+    let again = generator(&["--check"], dir.path());
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+}
+
+#[test]
+fn check_flag_reports_stale_files_and_writes_nothing() {
+    let dir = temp_spec("service: {name: tiny}\n");
+    assert!(generator(&[], dir.path()).status.success());
+    let schema = dir.path().join("generated/obs.schema.json");
+    std::fs::write(&schema, "edited by hand").unwrap();
+    let output = generator(&["generate", "--check"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let report = text(&output);
+    assert!(report.contains("stale:   obs.schema.json"), "{report}");
+    assert!(report.contains("cargo run -p generator"), "{report}");
+    assert_eq!(std::fs::read_to_string(&schema).unwrap(), "edited by hand");
+}
+
+#[test]
+fn an_invalid_spec_exits_1_and_leaves_generated_untouched() {
+    let dir = temp_spec("service: {name: tiny}\n");
+    assert!(generator(&[], dir.path()).status.success());
+    let before = std::fs::read_to_string(dir.path().join("generated/obs.schema.json")).unwrap();
+    std::fs::write(
+        dir.path().join("obs.yaml"),
+        "service: {name: tiny}\nmetrics:\n  custom:\n    - {name: bad, type: counter, help: h}\n",
+    )
+    .unwrap();
+    let output = generator(&[], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("obs.yaml:4:14: error[metric-counter-suffix]"),
+        "{}",
+        text(&output)
+    );
+    let after = std::fs::read_to_string(dir.path().join("generated/obs.schema.json")).unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_missing_spec_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = generator(&["check", "--spec", "nope.yaml"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("cannot read nope.yaml"), "{}", text(&output));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = generator(&["generate", "--frobnicate"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn check_prints_warnings_and_succeeds() {
+    let dir =
+        temp_spec("service: {name: w}\nmetrics:\n  custom:\n    - {name: items_total, type: gauge, help: Items.}\n");
+    let output = generator(&["check"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("warning[metric-total-suffix]"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn schema_prints_the_json_schema() {
+    let output = generator(&["schema"], &workspace());
+    assert!(output.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(schema["title"], "Spec");
+    assert!(schema["properties"]["service"].is_object());
+}
+
+#[test]
+fn committed_generated_trees_are_current() {
+    let output = generator(&["generate", "--check", "--all"], &workspace());
+    assert!(
+        output.status.success(),
+        "generated files are stale; run `cargo run -p generator -- --all`:\n{}",
+        text(&output)
+    );
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what is missing (Docker
+# engine, docker-compose, Prometheus and Alertmanager with promtool/amtool), starts dockerd
+# when none runs, builds the local images, then runs formatting, lint and every test.
+# CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+install_debian_packages() {
+  local missing=()
+  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+  if [ "${#missing[@]}" -eq 0 ]; then
+    log "Debian packages present"
+    return
+  fi
+  log "installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+start_docker() {
+  if docker info >/dev/null 2>&1; then
+    log "docker engine running"
+    return
+  fi
+  log "starting dockerd"
+  as_root sh -c 'nohup dockerd >/var/log/obs-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return
+    sleep 1
+  done
+  echo "dockerd did not come up within 60s; its log:" >&2
+  as_root tail -n 50 /var/log/obs-dockerd.log >&2 || true
+  exit 1
+}
+
+install_debian_packages
+start_docker
+
+if [ -x integration-tests/images/build.sh ]; then
+  log "building local images"
+  integration-tests/images/build.sh
+fi
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "cargo test"
+cargo test --workspace --no-fail-fast
