@@ -6,7 +6,24 @@ use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// Every template, by name (its path under `generator/templates/`).
-const TEMPLATES: &[(&str, &str)] = &[];
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "prometheus/prometheus.yml.j2",
+        include_str!("../templates/prometheus/prometheus.yml.j2"),
+    ),
+    (
+        "prometheus/rules.yml.j2",
+        include_str!("../templates/prometheus/rules.yml.j2"),
+    ),
+    (
+        "prometheus/tests.yml.j2",
+        include_str!("../templates/prometheus/tests.yml.j2"),
+    ),
+    (
+        "alertmanager/alertmanager.yml.j2",
+        include_str!("../templates/alertmanager/alertmanager.yml.j2"),
+    ),
+];
 
 /// Builds the environment with every template loaded; a template that does not compile is
 /// a bug caught by the first test that renders anything.
@@ -84,11 +101,16 @@ fn yaml_filter(value: Value, indent: Option<usize>) -> Result<String, Error> {
         if is_plain_yaml(text) {
             return Ok(text.to_string());
         }
+        // Single quotes keep PromQL's double quotes and backslashes verbatim.
+        if !text.chars().any(char::is_control) {
+            return Ok(format!("'{}'", text.replace('\'', "''")));
+        }
         return serde_json::to_string(text).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()));
     }
     // Numbers and booleans print as themselves; anything else is a template mistake.
     match value.kind() {
-        minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool => Ok(value.to_string()),
+        minijinja::value::ValueKind::Bool => Ok(if value.is_true() { "true" } else { "false" }.into()),
+        minijinja::value::ValueKind::Number => Ok(value.to_string()),
         kind => Err(Error::new(
             ErrorKind::InvalidOperation,
             format!("yaml filter takes a scalar, got {kind}"),
@@ -136,6 +158,8 @@ mod tests {
             let back: String = serde_yaml::from_str(&rendered).unwrap();
             assert_eq!(back, text);
         }
+        assert_eq!(yaml_filter(Value::from(true), None).unwrap(), "true");
+        assert_eq!(yaml_filter(Value::from(false), None).unwrap(), "false");
         let block = yaml_filter(Value::from("a > 1\nand\nb > 1"), Some(4)).unwrap();
         let back: std::collections::BTreeMap<String, String> = serde_yaml::from_str(&format!("k: {block}")).unwrap();
         assert_eq!(back["k"], "a > 1\nand\nb > 1");

@@ -101,7 +101,7 @@ pub struct Webhook {
     /// (Alertmanager does not read the environment). Use `url_file` for URLs holding a token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<EnvString>,
-    /// File holding the URL (a mounted secret).
+    /// File holding the URL (a mounted secret); needs Alertmanager 0.26 or later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_file: Option<String>,
     /// Also notify when the alert resolves.

@@ -104,6 +104,7 @@ pub struct RuleTestFile {
 }
 
 impl RuleTestFile {
+    /// Evaluates rules as often as the shortest sample interval, at most every minute.
     fn new(name: &str, tests: Vec<RuleTest>) -> Self {
         let evaluation_interval = tests
             .iter()
@@ -211,7 +212,10 @@ pub fn rule_set(spec: &Spec, catalog: &Catalog) -> RuleSet {
             groups: derived.groups,
         });
         if !derived.tests.is_empty() {
-            set.tests.push(RuleTestFile::new("slos", derived.tests));
+            let mut file = RuleTestFile::new("slos", derived.tests);
+            // Burn-rate rules change no faster than their shortest window.
+            file.evaluation_interval = derived.evaluation_interval;
+            set.tests.push(file);
         }
         set.untested_slos = derived.untested;
     }

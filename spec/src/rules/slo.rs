@@ -155,6 +155,8 @@ pub(super) struct SloRules {
     pub groups: Vec<RuleGroup>,
     pub tests: Vec<RuleTest>,
     pub untested: Vec<(usize, String)>,
+    /// Rule evaluation step for the tests: the shortest window of any SLO.
+    pub evaluation_interval: Duration,
 }
 
 pub(super) fn slo_rules(spec: &Spec, context: &AlertContext) -> SloRules {
@@ -162,12 +164,16 @@ pub(super) fn slo_rules(spec: &Spec, context: &AlertContext) -> SloRules {
         groups: Vec::new(),
         tests: Vec::new(),
         untested: Vec::new(),
+        evaluation_interval: Duration::from_secs(300),
     };
     for (index, slo) in spec.slos.iter().enumerate() {
         let Some(indicator) = Indicator::of(slo) else {
             continue;
         };
         let windows = burn_windows(slo.period);
+        if let Some(shortest) = windows.iter().map(|w| w.short).min() {
+            out.evaluation_interval = out.evaluation_interval.min(shortest);
+        }
         let mut rules = Vec::new();
         let mut slo_labels = slo.labels.clone();
         slo_labels.insert("slo".into(), slo.name.clone());
@@ -187,12 +193,12 @@ pub(super) fn slo_rules(spec: &Spec, context: &AlertContext) -> SloRules {
         rules.push(Rule::Record(RecordingRule {
             record: ratio_name(slo.period),
             expr: format!("avg_over_time({}{slo_selector}[{}])", ratio_name(shortest), slo.period),
-            labels: slo.labels.clone(),
+            labels: slo_labels.clone(),
         }));
         rules.push(Rule::Record(RecordingRule {
             record: SLO_ERROR_BUDGET_REMAINING.into(),
             expr: format!("1 - {}{slo_selector} / {budget}", ratio_name(slo.period)),
-            labels: slo.labels.clone(),
+            labels: slo_labels.clone(),
         }));
         rules.push(Rule::Record(RecordingRule {
             record: SLO_OBJECTIVE.into(),
@@ -388,7 +394,8 @@ fn slo_tests(
             .checked_mul(Decimal::parse("1.5").unwrap_or(one))
             .filter(|s| *s < one)
             .unwrap_or(one);
-        let eval = Duration::from_millis((window.short.as_millis() * 2).max(600_000));
+        // The guard's window (the short one) is full of data from here on.
+        let eval = Duration::from_millis(window.short.as_millis() + shortest.as_millis());
         let mut checks = vec![AlertCheck {
             eval_time: eval,
             alertname: alert.name.clone(),
@@ -415,7 +422,9 @@ fn slo_tests(
     let healthy_share = budget
         .checked_mul(Decimal::parse("0.5").unwrap_or(one))
         .unwrap_or(Decimal::ZERO);
-    let healthy_eval = Duration::from_millis(windows.iter().map(|w| w.short.as_millis()).max().unwrap_or(0) * 2);
+    // Silence needs no full windows: below every threshold nothing can fire, and a partly
+    // filled guard window only lowers the traffic it sees.
+    let healthy_eval = Duration::from_millis((shortest.as_millis() * 2).max(3_600_000));
     tests.push(RuleTest {
         name: format!("{}: healthy traffic within budget stays silent", slo.name),
         interval,

@@ -481,6 +481,21 @@ fn check_slos(checker: &mut Checker) {
     }
 }
 
+/// Whether an image tag such as `prom/alertmanager:v0.25.0` is older than `0.<minor>`.
+fn alertmanager_older_than(image: &str, minor: u32) -> bool {
+    let Some((_, tag)) = image.rsplit_once(':') else {
+        return false;
+    };
+    let mut parts = tag.trim_start_matches('v').split('.');
+    match (
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    ) {
+        (Some(0), Some(found)) => found < minor,
+        _ => false,
+    }
+}
+
 fn receiver_integrations(receiver: &Receiver) -> usize {
     [
         receiver.webhook.is_some(),
@@ -551,6 +566,17 @@ fn check_alertmanager(checker: &mut Checker) {
                     format!("{path}.webhook"),
                     "a webhook needs exactly one of `url` and `url_file`",
                 ));
+            }
+            let image = checker.spec.stack.alertmanager.image.as_deref().unwrap_or_default();
+            if webhook.url_file.is_some() && alertmanager_older_than(image, 26) {
+                checker.push(
+                    Diagnostic::warning(
+                        "webhook-url-file",
+                        format!("{path}.webhook.url_file"),
+                        format!("`url_file` needs Alertmanager 0.26 or later; the stack runs `{image}`"),
+                    )
+                    .with_help("upgrade `stack.alertmanager.image`, or give `url`"),
+                );
             }
         }
         if let Some(pagerduty) = &receiver.pagerduty {
@@ -623,6 +649,14 @@ fn check_alertmanager(checker: &mut Checker) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compares_alertmanager_image_versions() {
+        assert!(alertmanager_older_than("prom/alertmanager:v0.25.0", 26));
+        assert!(!alertmanager_older_than("prom/alertmanager:v0.27.0", 26));
+        assert!(!alertmanager_older_than("prom/alertmanager:latest", 26));
+        assert!(!alertmanager_older_than("", 26));
+    }
 
     #[test]
     fn reads_promtool_notation() {

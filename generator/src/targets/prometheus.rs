@@ -1,0 +1,272 @@
+//! `generated/prometheus/`: the server config (one scrape job per component, one target per
+//! replica, rule files, Alertmanager), the rule files, and the promtool test files.
+
+use std::collections::BTreeMap;
+
+use minijinja::Environment;
+use serde::Serialize;
+use spec::rules::{Rule, RuleFile, RuleSet, RuleTestFile};
+use spec::{EnvString, LoadedSpec};
+
+use super::{header, render_into, Rendered};
+use crate::output::Tree;
+
+/// Where compose mounts `generated/prometheus/`; paths inside the config are relative to it.
+pub const CONFIG_DIR: &str = "/etc/prometheus";
+/// Host and port of Alertmanager as Prometheus reaches it inside the compose network.
+pub const ALERTMANAGER_TARGET: &str = "alertmanager:9093";
+
+#[derive(Serialize)]
+struct Target {
+    address: String,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Job {
+    name: String,
+    metrics_path: String,
+    credentials_file: Option<String>,
+    targets: Vec<Target>,
+}
+
+#[derive(Serialize)]
+struct Config {
+    header: String,
+    scrape_interval: String,
+    evaluation_interval: String,
+    external_labels: BTreeMap<String, String>,
+    rule_files: Vec<String>,
+    alertmanager_target: Option<&'static str>,
+    jobs: Vec<Job>,
+}
+
+/// The value Prometheus sees: `${VAR}` (expanded at start with
+/// `--enable-feature=expand-external-labels`) or the literal.
+fn external_label(value: &EnvString) -> String {
+    match value.env_var() {
+        Some(var) => format!("${{{var}}}"),
+        None => value.default_value().unwrap_or_default().to_string(),
+    }
+}
+
+/// File a bearer token for scrapes is read from, when the service protects `/metrics`:
+/// relative, so Prometheus resolves it beside prometheus.yml (compose mounts the secret
+/// at `/etc/prometheus/secrets/`).
+pub fn credentials_file(var: &str) -> String {
+    format!("secrets/{}", var.to_ascii_lowercase())
+}
+
+pub fn rule_file_path(file: &RuleFile) -> String {
+    format!("rules/{}.yml", file.name)
+}
+
+fn config(loaded: &LoadedSpec, rules: &RuleSet) -> Config {
+    let spec = &loaded.spec;
+    let prometheus = &spec.stack.prometheus;
+    let mut external_labels = BTreeMap::new();
+    external_labels.insert("service".to_string(), spec.service.name.clone());
+    external_labels.insert("environment".to_string(), external_label(&spec.service.environment));
+    let jobs = spec::topology::components(spec)
+        .into_iter()
+        .map(|component| Job {
+            name: component.job.clone(),
+            metrics_path: spec.metrics.endpoint.path.clone(),
+            credentials_file: spec.metrics.endpoint.bearer_token_env.as_deref().map(credentials_file),
+            targets: component
+                .instances()
+                .into_iter()
+                .map(|instance| Target {
+                    address: format!("{}:{}", instance.host, component.metrics_port),
+                    labels: instance
+                        .replica
+                        .map(|r| BTreeMap::from([("replica".to_string(), r)]))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        })
+        .collect();
+    Config {
+        header: header(loaded),
+        scrape_interval: prometheus.scrape_interval.to_string(),
+        evaluation_interval: prometheus
+            .evaluation_interval
+            .unwrap_or(prometheus.scrape_interval)
+            .to_string(),
+        external_labels,
+        rule_files: rules.files.iter().map(rule_file_path).collect(),
+        alertmanager_target: super::alertmanager::enabled(spec).then_some(ALERTMANAGER_TARGET),
+        jobs,
+    }
+}
+
+#[derive(Serialize)]
+struct RuleView {
+    record: Option<String>,
+    alert: Option<String>,
+    expr: String,
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct GroupView {
+    name: String,
+    interval: Option<String>,
+    rules: Vec<RuleView>,
+}
+
+#[derive(Serialize)]
+struct RulesView {
+    header: String,
+    groups: Vec<GroupView>,
+}
+
+fn rules_view(loaded: &LoadedSpec, file: &RuleFile) -> RulesView {
+    let groups = file
+        .groups
+        .iter()
+        .map(|group| GroupView {
+            name: group.name.clone(),
+            interval: group.interval.map(|d| d.to_string()),
+            rules: group
+                .rules
+                .iter()
+                .map(|rule| match rule {
+                    Rule::Record(record) => RuleView {
+                        record: Some(record.record.clone()),
+                        alert: None,
+                        expr: record.expr.clone(),
+                        for_: None,
+                        labels: record.labels.clone(),
+                        annotations: BTreeMap::new(),
+                    },
+                    Rule::Alert(alert) => RuleView {
+                        record: None,
+                        alert: Some(alert.name.clone()),
+                        expr: alert.expr.clone(),
+                        for_: alert.for_.map(|d| d.to_string()),
+                        labels: alert.labels.clone(),
+                        annotations: alert.annotations.clone(),
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    RulesView {
+        header: header(loaded),
+        groups,
+    }
+}
+
+#[derive(Serialize)]
+struct InputView {
+    series: String,
+    values: String,
+}
+
+#[derive(Serialize)]
+struct ExpectedView {
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct CheckView {
+    eval_time: String,
+    alertname: String,
+    expected: Vec<ExpectedView>,
+}
+
+#[derive(Serialize)]
+struct TestView {
+    name: String,
+    interval: String,
+    input_series: Vec<InputView>,
+    checks: Vec<CheckView>,
+}
+
+#[derive(Serialize)]
+struct TestsView {
+    header: String,
+    file_name: String,
+    rule_files: Vec<String>,
+    evaluation_interval: String,
+    tests: Vec<TestView>,
+}
+
+pub fn test_file_path(file: &RuleTestFile) -> String {
+    format!("tests/{}.yml", file.name)
+}
+
+fn tests_view(loaded: &LoadedSpec, rules: &RuleSet, file: &RuleTestFile) -> TestsView {
+    TestsView {
+        header: header(loaded),
+        file_name: format!("generated/prometheus/{}", test_file_path(file)),
+        rule_files: rules
+            .files
+            .iter()
+            .map(|f| format!("../{}", rule_file_path(f)))
+            .collect(),
+        evaluation_interval: file.evaluation_interval.to_string(),
+        tests: file
+            .tests
+            .iter()
+            .map(|test| TestView {
+                name: test.name.clone(),
+                interval: test.interval.to_string(),
+                input_series: test
+                    .input_series
+                    .iter()
+                    .map(|i| InputView {
+                        series: i.series.clone(),
+                        values: i.values.clone(),
+                    })
+                    .collect(),
+                checks: test
+                    .checks
+                    .iter()
+                    .map(|c| CheckView {
+                        eval_time: c.eval_time.to_string(),
+                        alertname: c.alertname.clone(),
+                        expected: c
+                            .expected
+                            .iter()
+                            .map(|e| ExpectedView {
+                                labels: e.labels.clone(),
+                                annotations: e.annotations.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn render(env: &Environment<'_>, loaded: &LoadedSpec, rules: &RuleSet, tree: &mut Tree) -> Rendered {
+    render_into(
+        env,
+        tree,
+        "prometheus/prometheus.yml",
+        "prometheus/prometheus.yml.j2",
+        &config(loaded, rules),
+    )?;
+    for file in &rules.files {
+        let path = format!("prometheus/{}", rule_file_path(file));
+        render_into(env, tree, &path, "prometheus/rules.yml.j2", &rules_view(loaded, file))?;
+    }
+    for file in &rules.tests {
+        let path = format!("prometheus/{}", test_file_path(file));
+        render_into(
+            env,
+            tree,
+            &path,
+            "prometheus/tests.yml.j2",
+            &tests_view(loaded, rules, file),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The generated Prometheus and Alertmanager files of obs.yaml and every example, checked
+//! by the real tools: `promtool check config`, `promtool check rules`, `promtool test
+//! rules`, `amtool check-config`, and `amtool config routes test` for every route the spec
+//! declares. scripts/test.sh installs the tools (Debian `prometheus`,
+//! `prometheus-alertmanager`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// obs.yaml and every example, each with its committed generated/ directory.
+fn trees() -> Vec<(PathBuf, PathBuf)> {
+    let root = workspace();
+    let mut trees = vec![(root.join("obs.yaml"), root.join("generated"))];
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("obs.yaml").is_file())
+        .collect();
+    examples.sort();
+    trees.extend(
+        examples
+            .into_iter()
+            .map(|dir| (dir.join("obs.yaml"), dir.join("generated"))),
+    );
+    trees
+}
+
+fn run(tool: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(tool).args(args).output().unwrap_or_else(|error| {
+        panic!("cannot run {tool} ({error}); install Debian's prometheus and prometheus-alertmanager, or run ./scripts/test.sh")
+    });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+fn yml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn promtool_accepts_every_config_and_rules_file() {
+    for (_, generated) in trees() {
+        let config = generated.join("prometheus/prometheus.yml");
+        let (ok, output) = run("promtool", &["check", "config", config.to_str().unwrap()]);
+        assert!(ok, "promtool check config {}:\n{output}", config.display());
+        let rules = yml_files(&generated.join("prometheus/rules"));
+        assert!(!rules.is_empty(), "{} has no rules", generated.display());
+        for file in rules {
+            let (ok, output) = run("promtool", &["check", "rules", file.to_str().unwrap()]);
+            assert!(ok, "promtool check rules {}:\n{output}", file.display());
+        }
+    }
+}
+
+#[test]
+fn the_focused_fixture_passes_every_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded =
+        spec::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml")).unwrap();
+    let tree = generator::render(&loaded).unwrap();
+    generator::output::write(&tree, dir.path()).unwrap();
+    let prometheus = dir.path().join("prometheus");
+    // The scrape token is a deployment secret; promtool insists the file exists.
+    std::fs::create_dir_all(prometheus.join("secrets")).unwrap();
+    std::fs::write(prometheus.join("secrets/shop_metrics_token"), "token").unwrap();
+    let (ok, output) = run(
+        "promtool",
+        &["check", "config", prometheus.join("prometheus.yml").to_str().unwrap()],
+    );
+    assert!(ok, "{output}");
+    for file in yml_files(&prometheus.join("tests")) {
+        let (ok, output) = run("promtool", &["test", "rules", file.to_str().unwrap()]);
+        assert!(ok, "{}:\n{output}", file.display());
+    }
+    let alertmanager = dir.path().join("alertmanager/alertmanager.yml");
+    let (ok, output) = run("amtool", &["check-config", alertmanager.to_str().unwrap()]);
+    assert!(ok, "{output}");
+    assert_eq!(
+        routes_to(&alertmanager, &["alertname=X", "severity=critical", "team=checkout"]),
+        ["pager", "mail"]
+    );
+}
+
+#[test]
+fn promtool_unit_tests_pass() {
+    let mut ran = 0;
+    for (_, generated) in trees() {
+        for file in yml_files(&generated.join("prometheus/tests")) {
+            let (ok, output) = run("promtool", &["test", "rules", file.to_str().unwrap()]);
+            assert!(ok, "promtool test rules {}:\n{output}", file.display());
+            ran += 1;
+        }
+    }
+    assert!(ran >= 5, "only {ran} test files ran");
+}
+
+/// Copies the demo's rules and tests with one replacement applied to the rules, and runs
+/// the named test file: the generated tests must be able to fail.
+fn run_mutated(from: &str, to: &str, test_file: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = workspace().join("generated/prometheus");
+    let mut replaced = false;
+    for sub in ["rules", "tests"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for file in yml_files(&generated.join(sub)) {
+            let mut text = std::fs::read_to_string(&file).unwrap();
+            if sub == "rules" && text.contains(from) {
+                text = text.replace(from, to);
+                replaced = true;
+            }
+            std::fs::write(dir.path().join(sub).join(file.file_name().unwrap()), text).unwrap();
+        }
+    }
+    assert!(replaced, "`{from}` is not in the demo's rules");
+    run(
+        "promtool",
+        &[
+            "test",
+            "rules",
+            dir.path().join("tests").join(test_file).to_str().unwrap(),
+        ],
+    )
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_an_alert_is_broken() {
+    let (ok, output) = run_mutated(
+        "sum(websocket_active_connections) == 0",
+        "sum(websocket_active_connections) == 42",
+        "alerts.yml",
+    );
+    assert!(!ok, "promtool passed a broken alert:\n{output}");
+    assert!(output.contains("NoActiveWebSocketConnections"), "{output}");
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_a_burn_rate_threshold_is_broken() {
+    let (ok, output) = run_mutated("> 0.0144", "> 0.9", "slos.yml");
+    assert!(!ok, "promtool passed a broken burn-rate alert:\n{output}");
+    assert!(output.contains("HttpAvailabilityBurnRate1h"), "{output}");
+}
+
+#[test]
+fn promtool_unit_tests_fail_without_the_traffic_guard() {
+    let (ok, output) = run_mutated("* 60 >= 1)", "* 60 >= 0)", "slos.yml");
+    assert!(
+        !ok,
+        "promtool passed burn-rate alerts without a traffic guard:\n{output}"
+    );
+    assert!(output.contains("stays silent"), "{output}");
+}
+
+#[test]
+fn amtool_accepts_every_alertmanager_config() {
+    let mut checked = 0;
+    for (_, generated) in trees() {
+        let config = generated.join("alertmanager/alertmanager.yml");
+        if !config.exists() {
+            continue;
+        }
+        let (ok, output) = run("amtool", &["check-config", config.to_str().unwrap()]);
+        assert!(ok, "amtool check-config {}:\n{output}", config.display());
+        checked += 1;
+    }
+    assert!(checked >= 2);
+}
+
+fn routes_to(config: &Path, labels: &[&str]) -> Vec<String> {
+    let config_flag = format!("--config.file={}", config.display());
+    let mut args = vec!["config", "routes", "test", config_flag.as_str()];
+    args.extend(labels);
+    let output = Command::new("amtool").args(&args).output().expect("amtool runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn critical_and_warning_alerts_reach_the_receivers_the_spec_names() {
+    let demo = workspace().join("generated/alertmanager/alertmanager.yml");
+    assert_eq!(
+        routes_to(&demo, &["alertname=X", "service=ws-counter", "severity=critical"]),
+        ["pager"]
+    );
+    assert_eq!(
+        routes_to(&demo, &["alertname=X", "service=ws-counter", "severity=warning"]),
+        ["team-webhook"]
+    );
+    let analytics = workspace().join("examples/shadower-analytics/generated/alertmanager/alertmanager.yml");
+    assert_eq!(
+        routes_to(&analytics, &["alertname=X", "severity=critical"]),
+        ["pagerduty", "slack"]
+    );
+    assert_eq!(routes_to(&analytics, &["alertname=X", "severity=warning"]), ["slack"]);
+}
+
+#[test]
+fn every_declared_route_matches_its_receiver() {
+    for (spec_path, generated) in trees() {
+        let spec = spec::load_file(&spec_path).unwrap().spec;
+        let Some(am) = spec.alertmanager else { continue };
+        let config = generated.join("alertmanager/alertmanager.yml");
+        for route in am.routes.iter().filter(|r| r.match_re.is_empty()) {
+            let labels: Vec<String> = std::iter::once("alertname=RouteProbe".to_string())
+                .chain(route.match_.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect();
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let receivers = routes_to(&config, &labels);
+            assert!(
+                receivers.contains(&route.receiver),
+                "{}: {labels:?} reached {receivers:?}, not {}",
+                spec_path.display(),
+                route.receiver
+            );
+        }
+    }
+}
