@@ -5,24 +5,24 @@
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
+/// A template embedded under its path in `generator/templates/`.
+macro_rules! template {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../templates/", $path)))
+    };
+}
+
 /// Every template, by name (its path under `generator/templates/`).
 const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "prometheus/prometheus.yml.j2",
-        include_str!("../templates/prometheus/prometheus.yml.j2"),
-    ),
-    (
-        "prometheus/rules.yml.j2",
-        include_str!("../templates/prometheus/rules.yml.j2"),
-    ),
-    (
-        "prometheus/tests.yml.j2",
-        include_str!("../templates/prometheus/tests.yml.j2"),
-    ),
-    (
-        "alertmanager/alertmanager.yml.j2",
-        include_str!("../templates/alertmanager/alertmanager.yml.j2"),
-    ),
+    template!("prometheus/prometheus.yml.j2"),
+    template!("prometheus/rules.yml.j2"),
+    template!("prometheus/tests.yml.j2"),
+    template!("alertmanager/alertmanager.yml.j2"),
+    template!("grafana/dashboard.json.j2"),
+    template!("grafana/datasources.yml.j2"),
+    template!("grafana/dashboards.yml.j2"),
+    template!("compose/docker-compose.yml.j2"),
+    template!("docs/OBSERVABILITY.md.j2"),
 ];
 
 /// Builds the environment with every template loaded; a template that does not compile is
@@ -35,6 +35,8 @@ pub fn environment() -> Result<Environment<'static>, Error> {
     env.set_lstrip_blocks(true);
     env.add_filter("yaml", yaml_filter);
     env.add_filter("json", json_filter);
+    env.add_filter("json_pretty", json_pretty_filter);
+    env.add_filter("md", markdown_cell_filter);
     for (name, source) in TEMPLATES {
         env.add_template(name, source)?;
     }
@@ -121,6 +123,31 @@ fn yaml_filter(value: Value, indent: Option<usize>) -> Result<String, Error> {
 /// `{{ value | json }}`: compact JSON, without the HTML escaping of `tojson`.
 fn json_filter(value: Value) -> Result<String, Error> {
     serde_json::to_string(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+}
+
+/// `{{ text | md }}`: safe inside a Markdown table cell (`|` escaped, one line).
+fn markdown_cell_filter(text: String) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// `{{ value | json_pretty(indent) }}`: two-space pretty JSON whose lines after the first
+/// are indented by `indent`, to nest inside a template's own JSON.
+fn json_pretty_filter(value: Value, indent: Option<usize>) -> Result<String, Error> {
+    let text =
+        serde_json::to_string_pretty(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+    let pad = " ".repeat(indent.unwrap_or(0));
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i == 0 {
+                line.to_string()
+            } else {
+                format!("{pad}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 #[cfg(test)]

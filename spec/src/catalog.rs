@@ -482,6 +482,9 @@ impl Builder<'_> {
             .filter(|f| f.labels.iter().any(|l| l.values.is_none()))
             .map(|f| f.name.clone())
             .collect();
+        if capped.is_empty() {
+            return; // nothing can overflow, so there is nothing to count
+        }
         let label = Label {
             name: "metric".into(),
             help: Some("The metric whose label value was folded into `other`.".into()),
@@ -578,6 +581,8 @@ mod tests {
         let catalog = Catalog::from_spec(&spec(
             "service: {name: s}\nmetrics:\n  builtin: {http: {}, websocket: {}, lifecycle: {prefix: sigiq}}",
         ));
+        let plain = Catalog::from_spec(&spec("service: {name: s}\nmetrics:\n  builtin: {websocket: {}}"));
+        assert!(plain.get(SERIES_DROPPED).is_none(), "no open label, nothing to drop");
         for name in [
             "http_requests_total",
             "http_request_duration_seconds",

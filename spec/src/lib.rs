@@ -7,6 +7,7 @@ pub mod decimal;
 pub mod diagnostic;
 pub mod duration;
 pub mod env_string;
+pub mod health;
 pub mod load;
 pub mod locate;
 pub mod model;

@@ -19,6 +19,8 @@ pub struct ComponentView {
     pub replicas: Vec<String>,
     pub readiness: bool,
     pub command: Option<Vec<String>>,
+    /// The container healthcheck command.
+    pub healthcheck_command: Vec<String>,
 }
 
 /// One running copy of a component.
@@ -54,6 +56,10 @@ impl ComponentView {
 /// The service's components in declaration order.
 pub fn components(spec: &Spec) -> Vec<ComponentView> {
     let service = &spec.service;
+    let default_healthcheck = service
+        .healthcheck_command
+        .clone()
+        .unwrap_or_else(|| vec![format!("/usr/local/bin/{}", service.name), "healthcheck".into()]);
     if service.components.is_empty() {
         return vec![ComponentView {
             name: "app".into(),
@@ -66,6 +72,7 @@ pub fn components(spec: &Spec) -> Vec<ComponentView> {
             replicas: service.replicas.clone(),
             readiness: true,
             command: None,
+            healthcheck_command: default_healthcheck,
         }];
     }
     service
@@ -84,6 +91,10 @@ pub fn components(spec: &Spec) -> Vec<ComponentView> {
                 replicas: component.replicas.clone().unwrap_or_else(|| service.replicas.clone()),
                 readiness: component.readiness,
                 command: component.command.clone(),
+                healthcheck_command: component
+                    .healthcheck_command
+                    .clone()
+                    .unwrap_or_else(|| default_healthcheck.clone()),
             }
         })
         .collect()

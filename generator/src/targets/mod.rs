@@ -1,6 +1,9 @@
 //! One module per output target; `render_all` assembles the whole `generated/` tree.
 
 pub mod alertmanager;
+pub mod compose;
+pub mod docs;
+pub mod grafana;
 pub mod prometheus;
 mod schema;
 
@@ -49,5 +52,8 @@ pub fn render_all(loaded: &LoadedSpec) -> Result<Tree, GenerateError> {
     schema::render(&mut tree);
     prometheus::render(&env, loaded, &rules, &mut tree)?;
     alertmanager::render(&env, loaded, &mut tree)?;
+    grafana::render(&env, loaded, &catalog, &mut tree)?;
+    compose::render(&env, loaded, &mut tree)?;
+    docs::render(&env, loaded, &catalog, &rules, &mut tree)?;
     Ok(tree)
 }

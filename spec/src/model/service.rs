@@ -45,9 +45,13 @@ pub struct Service {
     /// Omitted: one process named `app`.
     #[serde(default)]
     pub components: Vec<Component>,
-    /// Image the compose stack runs the service from.
+    /// Image the compose stack runs the service from; default `<name>:latest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Container healthcheck command; default: the service binary's own `healthcheck`
+    /// subcommand (`/usr/local/bin/<name> healthcheck`), so the image needs no curl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck_command: Option<Vec<String>>,
 }
 
 impl Service {
@@ -98,4 +102,7 @@ pub struct Component {
     /// Command the compose service runs, when the image's default is not it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Container healthcheck command of this component; defaults to the service's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck_command: Option<Vec<String>>,
 }

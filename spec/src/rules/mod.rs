@@ -4,7 +4,7 @@
 
 mod alerts;
 mod examples;
-mod recording;
+pub mod recording;
 mod slo;
 
 use std::collections::BTreeMap;

@@ -8,6 +8,9 @@ mod queries;
 mod secrets;
 mod service;
 
+pub use dashboards::{dashboard_title, dashboard_uid};
+pub use queries::unknown_series;
+
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::load::LoadedSpec;

@@ -89,6 +89,19 @@ pub(super) fn check_all(checker: &mut Checker) {
     }
 }
 
+/// Metric names a PromQL expression selects that the spec neither declares nor records,
+/// or the parse error. For checking generated queries (dashboards) the same way as written ones.
+pub fn unknown_series(spec: &crate::model::Spec, expr: &str) -> Result<Vec<String>, String> {
+    let catalog = Catalog::from_spec(spec);
+    let rules = crate::rules::rule_set(spec, &catalog);
+    let known = KnownSeries::new(&catalog, rules.recorded_names().map(String::from).collect());
+    let parsed = promql::parse(expr)?;
+    Ok(promql::selected_metrics(&parsed)
+        .into_iter()
+        .filter(|name| !known.contains(name))
+        .collect())
+}
+
 /// Every series name a query may select.
 pub(crate) struct KnownSeries<'a> {
     catalog: &'a Catalog,

@@ -1,0 +1,413 @@
+//! `generated/docker-compose.yml`: the app (one service per component and replica, with the
+//! spec's healthcheck and a stop grace longer than its own), and the monitoring stack with
+//! the generated configs mounted, named volumes, secrets from files, and the spec's
+//! profile, images and ports.
+
+use std::collections::BTreeMap;
+
+use minijinja::Environment;
+use serde::Serialize;
+use spec::{EnvString, LoadedSpec, Spec};
+
+use super::{header, render_into, Rendered};
+use crate::output::Tree;
+
+pub const PATH: &str = "docker-compose.yml";
+
+pub const PROMETHEUS_IMAGE: &str = "prom/prometheus:v2.53.0";
+pub const ALERTMANAGER_IMAGE: &str = "prom/alertmanager:v0.27.0";
+pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
+pub const LOKI_IMAGE: &str = "grafana/loki:3.1.0";
+pub const JAEGER_IMAGE: &str = "jaegertracing/all-in-one:1.57";
+pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.14.0";
+
+/// Whether the stack runs Loki: on when logs ship there, unless switched off.
+pub fn loki_enabled(spec: &Spec) -> bool {
+    match &spec.stack.loki {
+        Some(loki) => loki.enabled,
+        None => spec.logging.loki.is_some(),
+    }
+}
+
+/// Host ports published for one app container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub host: String,
+    pub component: String,
+    pub http: u16,
+    pub metrics: Option<u16>,
+}
+
+/// Hands out host ports: the preferred one, or the next free one above it.
+#[derive(Default)]
+struct HostPorts(std::collections::BTreeSet<u16>);
+
+impl HostPorts {
+    fn claim(&mut self, preferred: u16) -> u16 {
+        let mut port = preferred;
+        while !self.0.insert(port) {
+            port = port.saturating_add(1);
+        }
+        port
+    }
+}
+
+/// The host ports of every app container, in compose order: each replica gets its
+/// component's port, or the next free one, so no two containers collide on the host.
+pub fn published_ports(spec: &Spec) -> Vec<Published> {
+    let mut ports = HostPorts::default();
+    let mut out = Vec::new();
+    for component in spec::topology::components(spec) {
+        for instance in component.instances() {
+            let http = ports.claim(component.port);
+            let metrics = component
+                .has_separate_metrics_port()
+                .then(|| ports.claim(component.metrics_port));
+            out.push(Published {
+                host: instance.host,
+                component: component.name.clone(),
+                http,
+                metrics,
+            });
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct Healthcheck {
+    test: Vec<String>,
+    interval: String,
+    timeout: String,
+    retries: u32,
+    start_period: String,
+}
+
+#[derive(Serialize, Default)]
+struct Service {
+    name: String,
+    image: String,
+    command: Option<Vec<String>>,
+    environment: BTreeMap<String, String>,
+    ports: Vec<String>,
+    volumes: Vec<String>,
+    secrets: Vec<String>,
+    depends_on: Vec<String>,
+    profiles: Vec<String>,
+    healthcheck: Option<Healthcheck>,
+    stop_grace_period: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Secret {
+    name: String,
+    file: String,
+}
+
+#[derive(Serialize)]
+struct ComposeView {
+    header: String,
+    profile: Option<String>,
+    services: Vec<Service>,
+    volumes: Vec<String>,
+    secrets: Vec<Secret>,
+}
+
+/// `${VAR:-default}` as compose interpolates it; `${VAR:-}` when there is no default, so an
+/// unset optional variable is empty without a warning.
+fn passthrough(value: &EnvString) -> Option<(String, String)> {
+    match value {
+        EnvString::Env { var, default } => {
+            Some((var.clone(), format!("${{{var}:-{}}}", default.as_deref().unwrap_or(""))))
+        }
+        EnvString::Literal(_) => None,
+    }
+}
+
+/// The environment variables the service reads, as the spec names them.
+fn app_environment(spec: &Spec) -> BTreeMap<String, String> {
+    let mut values: Vec<&EnvString> = vec![&spec.service.environment, &spec.service.version];
+    values.extend(spec.health.checks.iter().filter_map(|c| c.target.as_ref()));
+    if let Some(loki) = &spec.logging.loki {
+        values.extend([&loki.url, &loki.enabled]);
+    }
+    if let Some(tracing) = &spec.tracing {
+        values.push(&tracing.otlp_endpoint);
+        values.extend(tracing.insecure.iter().chain(tracing.console_export.iter()));
+    }
+    if let Some(errors) = &spec.error_tracking {
+        let sentry = &errors.sentry;
+        values.push(&sentry.dsn);
+        values.extend(
+            sentry
+                .traces_sample_rate
+                .iter()
+                .chain(sentry.profiles_sample_rate.iter()),
+        );
+    }
+    let mut environment: BTreeMap<String, String> = values.into_iter().filter_map(passthrough).collect();
+    if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
+        environment.insert(var.clone(), format!("${{{var}:-}}"));
+    }
+    environment.insert(
+        "LOG_LEVEL".into(),
+        format!("${{LOG_LEVEL:-{}}}", spec.logging.level.as_str()),
+    );
+    environment
+}
+
+fn app_services(spec: &Spec) -> Vec<Service> {
+    let image = spec
+        .service
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("{}:latest", spec.service.name));
+    let container = &spec.health.container;
+    let grace = spec.shutdown.grace.as_millis() / 1000 + 5;
+    let base_environment = app_environment(spec);
+    let mut services = Vec::new();
+    let mut published = published_ports(spec).into_iter();
+    for component in spec::topology::components(spec) {
+        for instance in component.instances() {
+            let Some(host_ports) = published.next() else { break };
+            let mut environment = base_environment.clone();
+            environment.insert("OBS_COMPONENT".into(), component.name.clone());
+            if let Some(replica) = &instance.replica {
+                environment.insert("OBS_REPLICA".into(), replica.clone());
+            }
+            if let Some(var) = &component.port_env {
+                environment.insert(var.clone(), component.port.to_string());
+            }
+            let mut ports = vec![format!("{}:{}", host_ports.http, component.port)];
+            if let Some(metrics) = host_ports.metrics {
+                ports.push(format!("{metrics}:{}", component.metrics_port));
+            }
+            let mut test = vec!["CMD".to_string()];
+            test.extend(component.healthcheck_command.iter().cloned());
+            services.push(Service {
+                name: instance.host,
+                image: image.clone(),
+                command: component.command.clone(),
+                environment,
+                ports,
+                healthcheck: Some(Healthcheck {
+                    test,
+                    interval: container.interval.to_string(),
+                    timeout: container.timeout.to_string(),
+                    retries: container.retries,
+                    start_period: container.start_period.to_string(),
+                }),
+                // Docker must not SIGKILL before the service's own grace period ends.
+                stop_grace_period: Some(format!("{grace}s")),
+                ..Service::default()
+            });
+        }
+    }
+    services
+}
+
+/// Secret files referenced as `/run/secrets/<name>`: compose mounts them there.
+fn receiver_secrets(spec: &Spec) -> Vec<Secret> {
+    let Some(am) = &spec.alertmanager else {
+        return Vec::new();
+    };
+    let mut paths: Vec<&str> = Vec::new();
+    for receiver in &am.receivers {
+        if let Some(w) = &receiver.webhook {
+            paths.extend(w.url_file.as_deref());
+        }
+        if let Some(s) = &receiver.slack {
+            paths.push(&s.api_url_file);
+        }
+        if let Some(p) = &receiver.pagerduty {
+            paths.extend(
+                p.routing_key_file
+                    .as_deref()
+                    .into_iter()
+                    .chain(p.service_key_file.as_deref()),
+            );
+        }
+        if let Some(e) = &receiver.email {
+            paths.extend(e.auth_password_file.as_deref());
+        }
+    }
+    let mut secrets: Vec<Secret> = paths
+        .into_iter()
+        .filter_map(|path| path.strip_prefix("/run/secrets/"))
+        .map(|name| Secret {
+            name: name.to_string(),
+            file: format!("./secrets/{name}"),
+        })
+        .collect();
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    secrets.dedup_by(|a, b| a.name == b.name);
+    secrets
+}
+
+/// Names of the secret files compose expects under `./secrets/`.
+pub fn secret_names(spec: &Spec) -> Vec<String> {
+    receiver_secrets(spec).into_iter().map(|s| s.name).collect()
+}
+
+fn stack_services(spec: &Spec, apps: &[String], secrets: &[Secret], volumes: &mut Vec<String>) -> Vec<Service> {
+    let stack = &spec.stack;
+    let profiles: Vec<String> = stack.profile.iter().cloned().collect();
+    let port = |port: Option<u16>, default: u16, container: u16| format!("{}:{container}", port.unwrap_or(default));
+    let mut services = Vec::new();
+    let mut prometheus_env = BTreeMap::new();
+    prometheus_env.extend(passthrough(&spec.service.environment));
+    let mut prometheus_volumes = vec![
+        "./prometheus:/etc/prometheus:ro".to_string(),
+        "prometheus-data:/prometheus".to_string(),
+    ];
+    if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
+        let file = super::prometheus::credentials_file(var);
+        prometheus_volumes.push(format!("./{file}:/etc/prometheus/{file}:ro"));
+    }
+    volumes.push("prometheus-data".into());
+    let alertmanager = super::alertmanager::enabled(spec);
+    services.push(Service {
+        name: "prometheus".into(),
+        image: stack
+            .prometheus
+            .image
+            .clone()
+            .unwrap_or_else(|| PROMETHEUS_IMAGE.into()),
+        command: Some(vec![
+            "--config.file=/etc/prometheus/prometheus.yml".into(),
+            "--storage.tsdb.path=/prometheus".into(),
+            format!("--storage.tsdb.retention.time={}", stack.prometheus.retention),
+            "--enable-feature=expand-external-labels".into(),
+            "--web.enable-lifecycle".into(),
+        ]),
+        environment: prometheus_env,
+        ports: vec![port(stack.prometheus.port, 9090, 9090)],
+        volumes: prometheus_volumes,
+        depends_on: apps
+            .iter()
+            .cloned()
+            .chain(alertmanager.then(|| "alertmanager".to_string()))
+            .collect(),
+        profiles: profiles.clone(),
+        ..Service::default()
+    });
+    if alertmanager {
+        volumes.push("alertmanager-data".into());
+        services.push(Service {
+            name: "alertmanager".into(),
+            image: stack
+                .alertmanager
+                .image
+                .clone()
+                .unwrap_or_else(|| ALERTMANAGER_IMAGE.into()),
+            command: Some(vec![
+                "--config.file=/etc/alertmanager/alertmanager.yml".into(),
+                "--storage.path=/alertmanager".into(),
+            ]),
+            ports: vec![port(stack.alertmanager.port, 9093, 9093)],
+            volumes: vec![
+                "./alertmanager:/etc/alertmanager:ro".into(),
+                "alertmanager-data:/alertmanager".into(),
+            ],
+            secrets: secrets.iter().map(|s| s.name.clone()).collect(),
+            profiles: profiles.clone(),
+            ..Service::default()
+        });
+    }
+    if stack.grafana.enabled {
+        volumes.push("grafana-data".into());
+        let mut environment = BTreeMap::new();
+        environment.insert("GF_SECURITY_ADMIN_USER".to_string(), stack.grafana.admin_user.clone());
+        let password = match stack.grafana.admin_password.env_var() {
+            Some(var) => format!("${{{var}:?set {var} to the Grafana admin password}}"),
+            None => String::new(),
+        };
+        environment.insert("GF_SECURITY_ADMIN_PASSWORD".into(), password);
+        environment.insert("GF_USERS_ALLOW_SIGN_UP".into(), "false".into());
+        environment.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), "false".into());
+        services.push(Service {
+            name: "grafana".into(),
+            image: stack.grafana.image.clone().unwrap_or_else(|| GRAFANA_IMAGE.into()),
+            environment,
+            ports: vec![port(stack.grafana.port, 3000, 3000)],
+            volumes: vec![
+                "./grafana/provisioning:/etc/grafana/provisioning:ro".into(),
+                format!("./grafana/dashboards:{}:ro", super::grafana::DASHBOARDS_DIR),
+                "grafana-data:/var/lib/grafana".into(),
+            ],
+            depends_on: vec!["prometheus".into()],
+            profiles: profiles.clone(),
+            ..Service::default()
+        });
+    }
+    if loki_enabled(spec) {
+        let loki = stack.loki.clone().unwrap_or_default();
+        volumes.push("loki-data".into());
+        services.push(Service {
+            name: "loki".into(),
+            image: loki.image.unwrap_or_else(|| LOKI_IMAGE.into()),
+            command: Some(vec!["-config.file=/etc/loki/local-config.yaml".into()]),
+            ports: vec![port(loki.port, 3100, 3100)],
+            volumes: vec!["loki-data:/loki".into()],
+            profiles: profiles.clone(),
+            ..Service::default()
+        });
+    }
+    if let Some(jaeger) = stack.jaeger.as_ref().filter(|j| j.enabled) {
+        let mut environment = BTreeMap::new();
+        environment.insert("COLLECTOR_OTLP_ENABLED".to_string(), "true".to_string());
+        services.push(Service {
+            name: "jaeger".into(),
+            image: jaeger.image.clone().unwrap_or_else(|| JAEGER_IMAGE.into()),
+            environment,
+            ports: vec![port(jaeger.port, 16686, 16686), "4317:4317".into()],
+            profiles: profiles.clone(),
+            ..Service::default()
+        });
+    }
+    if let Some(es) = stack.elasticsearch.as_ref().filter(|e| e.enabled) {
+        volumes.push("elasticsearch-data".into());
+        let mut environment = BTreeMap::new();
+        environment.insert("discovery.type".to_string(), "single-node".to_string());
+        environment.insert("ES_JAVA_OPTS".to_string(), "-Xms512m -Xmx512m".to_string());
+        if let Some(var) = spec
+            .logging
+            .elasticsearch
+            .as_ref()
+            .and_then(|e| e.password.as_ref())
+            .and_then(|p| p.env_var())
+        {
+            environment.insert(
+                "ELASTIC_PASSWORD".into(),
+                format!("${{{var}:?set {var} to the Elasticsearch password}}"),
+            );
+        }
+        services.push(Service {
+            name: "elasticsearch".into(),
+            image: es.image.clone().unwrap_or_else(|| ELASTICSEARCH_IMAGE.into()),
+            environment,
+            ports: vec![port(es.port, 9200, 9200)],
+            volumes: vec!["elasticsearch-data:/usr/share/elasticsearch/data".into()],
+            profiles,
+            ..Service::default()
+        });
+    }
+    services
+}
+
+pub fn render(env: &Environment<'_>, loaded: &LoadedSpec, tree: &mut Tree) -> Rendered {
+    let spec = &loaded.spec;
+    let mut services = app_services(spec);
+    let apps: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    let secrets = receiver_secrets(spec);
+    let mut volumes = Vec::new();
+    services.extend(stack_services(spec, &apps, &secrets, &mut volumes));
+    let view = ComposeView {
+        header: header(loaded),
+        profile: spec.stack.profile.clone(),
+        services,
+        volumes,
+        secrets,
+    };
+    render_into(env, tree, PATH, "compose/docker-compose.yml.j2", &view)
+}
