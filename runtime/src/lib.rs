@@ -1,0 +1,22 @@
+//! The runtime a Rust service links to serve exactly what its obs.yaml declares: the
+//! declared metrics (and only those) on `/metrics`, health and readiness with the bodies
+//! the spec names, JSON logs with request ids, HTTP and WebSocket instrumentation, and a
+//! graceful shutdown that drops nothing it accepted.
+
+pub mod builtins;
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod http_client;
+pub mod logging;
+pub mod loki;
+pub mod metrics;
+pub mod observability;
+pub mod routes;
+pub mod server;
+pub mod shutdown;
+pub mod websocket;
+
+pub use config::ServiceConfig;
+pub use observability::Observability;
+pub use server::{serve, serve_on, ShutdownReport};

@@ -1,0 +1,304 @@
+//! Logs as the spec describes them: one JSON object per line with the spec's key names
+//! (`ts`, `msg`, `lineno`…) and level case, the service's identity on every line, context
+//! fields from the enclosing spans (`request_id`, `session_id`, `trace_id`, `route`…),
+//! sensitive fields redacted, and optional shipping of each line to Loki.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use spec::model::{LevelCase, LogFormat, LogKeys, LogLevel, Logging};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use crate::loki::LokiSender;
+
+/// Written instead of a sensitive value.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// The current time as RFC 3339 with milliseconds, UTC.
+pub fn now_rfc3339() -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+}
+
+/// Where lines go.
+pub type MakeWriter = Arc<dyn Fn() -> Box<dyn Write + Send> + Send + Sync>;
+
+/// What every line is built from.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub keys: LogKeys,
+    pub level_case: LevelCase,
+    pub redact: Vec<String>,
+    /// Fields on every line: service, environment, version, replica.
+    pub statics: Vec<(String, Value)>,
+}
+
+impl LogSettings {
+    pub fn from_spec(logging: &Logging, statics: Vec<(String, Value)>) -> Self {
+        Self {
+            format: logging.format,
+            keys: logging.keys.clone(),
+            level_case: logging.level_case,
+            redact: logging.redact.iter().map(|r| r.to_ascii_lowercase()).collect(),
+            statics,
+        }
+    }
+
+    fn is_sensitive(&self, key: &str) -> bool {
+        let key = key.to_ascii_lowercase();
+        self.redact.iter().any(|r| key.contains(r.as_str()))
+    }
+
+    fn level_text(&self, level: &Level) -> String {
+        let word = match *level {
+            Level::ERROR => "error",
+            Level::WARN => "warn",
+            Level::INFO => "info",
+            Level::DEBUG => "debug",
+            Level::TRACE => "trace",
+        };
+        match self.level_case {
+            LevelCase::Lower => word.to_string(),
+            LevelCase::Upper => word.to_ascii_uppercase(),
+        }
+    }
+}
+
+/// Context fields recorded on a span, kept in its extensions.
+#[derive(Debug, Default, Clone)]
+struct SpanFields(Map<String, Value>);
+
+struct Collect<'a>(&'a mut Map<String, Value>);
+
+impl Visit for Collect<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().to_string(), Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0
+            .insert(field.name().to_string(), Value::String(value.to_string()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_string(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_string(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(
+            field.name().to_string(),
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
+        );
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_string(), Value::Bool(value));
+    }
+}
+
+/// The layer that writes lines.
+pub struct SpecLayer {
+    settings: Arc<LogSettings>,
+    writer: MakeWriter,
+    loki: Option<LokiSender>,
+}
+
+impl SpecLayer {
+    pub fn new(settings: LogSettings, writer: MakeWriter, loki: Option<LokiSender>) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            writer,
+            loki,
+        }
+    }
+
+    /// The line for an event with its context, as a JSON object.
+    fn line(&self, event: &Event<'_>, context: Map<String, Value>) -> Map<String, Value> {
+        let settings = &self.settings;
+        let keys = &settings.keys;
+        let metadata = event.metadata();
+        let mut fields = Map::new();
+        event.record(&mut Collect(&mut fields));
+        let message = fields.remove("message").unwrap_or(Value::String(String::new()));
+        let mut line = Map::new();
+        line.insert(keys.timestamp.clone(), Value::String(now_rfc3339()));
+        line.insert(keys.level.clone(), Value::String(settings.level_text(metadata.level())));
+        line.insert(keys.message.clone(), message);
+        line.insert(keys.target.clone(), Value::String(metadata.target().to_string()));
+        if let Some(file) = metadata.file() {
+            line.insert(keys.filename.clone(), Value::String(file.to_string()));
+        }
+        if let Some(number) = metadata.line() {
+            line.insert(keys.line.clone(), Value::from(number));
+        }
+        for (key, value) in settings.statics.iter().cloned().chain(context).chain(fields) {
+            let value = if settings.is_sensitive(&key) {
+                Value::String(REDACTED.into())
+            } else {
+                value
+            };
+            line.insert(key, value);
+        }
+        line
+    }
+
+    fn text_line(&self, line: &Map<String, Value>) -> String {
+        let keys = &self.settings.keys;
+        let get = |k: &str| line.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut text = format!(
+            "{} {:>5} {}",
+            get(&keys.timestamp),
+            get(&keys.level),
+            get(&keys.message)
+        );
+        let standard = keys.all();
+        for (key, value) in line {
+            if !standard.contains(&key.as_str()) {
+                text.push_str(&format!(" {key}={value}"));
+            }
+        }
+        text
+    }
+}
+
+impl<S> Layer<S> for SpecLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = SpanFields::default();
+        attrs.record(&mut Collect(&mut fields.0));
+        span.extensions_mut().insert(fields);
+    }
+
+    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            values.record(&mut Collect(&mut fields.0));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut context = Map::new();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(fields) = span.extensions().get::<SpanFields>() {
+                    context.extend(fields.0.clone());
+                }
+            }
+        }
+        let line = self.line(event, context);
+        let text = match self.settings.format {
+            LogFormat::Json => Value::Object(line.clone()).to_string(),
+            LogFormat::Text => self.text_line(&line),
+        };
+        if let Some(loki) = &self.loki {
+            loki.send(&line, &text);
+        }
+        let mut writer = (self.writer)();
+        let _ = writer.write_all(format!("{text}\n").as_bytes());
+    }
+}
+
+/// The level filter for the spec's level; chatty dependencies are held at warn.
+pub fn filter(level: LogLevel) -> tracing_subscriber::filter::Targets {
+    let level = match level {
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Error => tracing::Level::ERROR,
+    };
+    tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("hyper", tracing::Level::WARN)
+        .with_target("tungstenite", tracing::Level::WARN)
+        .with_target("tokio_tungstenite", tracing::Level::WARN)
+}
+
+/// Writes to stdout, one locked write per line so lines never interleave.
+pub fn stdout() -> MakeWriter {
+    Arc::new(|| Box::new(std::io::stdout()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// A writer that keeps lines for assertions.
+    pub fn capture() -> (MakeWriter, Arc<Mutex<Vec<u8>>>) {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(data);
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        (Arc::new(move || Box::new(Sink(sink.clone()))), buffer)
+    }
+
+    fn lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<Value> {
+        String::from_utf8(buffer.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn lines_use_the_spec_keys_context_and_redaction() {
+        let logging: Logging = serde_yaml::from_str(
+            "keys: {timestamp: ts, message: msg, line: lineno}\nlevel_case: upper\nredact: [password, token]",
+        )
+        .unwrap();
+        let settings = LogSettings::from_spec(&logging, vec![("service".into(), Value::from("api"))]);
+        let (writer, buffer) = capture();
+        let subscriber = tracing_subscriber::registry().with(SpecLayer::new(settings, writer, None));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", request_id = "abc-123", route = "/api/notes");
+            let _entered = span.enter();
+            tracing::info!(
+                user_password = "hunter2",
+                api_token = "t0k3n",
+                count = 3,
+                "WebSocket connected\n\"forged\": true"
+            );
+        });
+        let line = &lines(&buffer)[0];
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(
+            line["msg"], "WebSocket connected\n\"forged\": true",
+            "a newline cannot forge a second line"
+        );
+        assert!(line["ts"].as_str().unwrap().ends_with('Z'));
+        assert!(line["lineno"].is_u64());
+        assert_eq!(line["service"], "api");
+        assert_eq!(line["request_id"], "abc-123");
+        assert_eq!(line["route"], "/api/notes");
+        assert_eq!(line["user_password"], REDACTED);
+        assert_eq!(line["api_token"], REDACTED);
+        assert_eq!(line["count"], 3);
+        assert_eq!(
+            String::from_utf8(buffer.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .count(),
+            1
+        );
+    }
+}

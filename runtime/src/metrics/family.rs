@@ -1,0 +1,423 @@
+//! Labelled metric families. Each distinct label tuple is its own series, keyed by the
+//! values themselves (never by a hash alone, so `("ab","c")` and `("a","bc")` stay apart).
+//! Open labels are capped: past a label's budget new values fold into `other`, and the
+//! family's `obs_series_dropped_total{metric}` child counts each fold. A family whose
+//! labels are all closed keeps its series in a fixed array reached without a lock.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
+
+use hashbrown::{Equivalent, HashMap, HashSet};
+use spec::catalog::OVERFLOW_VALUE;
+
+use super::cells::Counter;
+
+/// Longest label value kept; longer values are cut at a character boundary.
+pub const MAX_LABEL_VALUE_BYTES: usize = 128;
+
+/// How a label's values are bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelValues {
+    /// Exactly these values; anything else is a programming error reported as `other`.
+    Closed(Vec<String>),
+    /// Any value, at most this many distinct ones before `other`.
+    Open(u64),
+}
+
+/// A label of a family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelSchema {
+    pub name: String,
+    pub values: LabelValues,
+}
+
+/// Owned label values of one series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LabelKey(Box<[Box<str>]>);
+
+/// Borrowed label values, to look a series up without allocating.
+struct LabelQuery<'a>(&'a [&'a str]);
+
+// `str`'s Hash writes a terminator after the bytes, so hashing the values in sequence
+// cannot confuse ("ab","c") with ("a","bc"); equality compares values anyway.
+impl Hash for LabelKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.0.len());
+        for value in self.0.iter() {
+            (**value).hash(state);
+        }
+    }
+}
+
+impl Hash for LabelQuery<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.0.len());
+        for value in self.0 {
+            value.hash(state);
+        }
+    }
+}
+
+impl Equivalent<LabelKey> for LabelQuery<'_> {
+    fn equivalent(&self, key: &LabelKey) -> bool {
+        self.0.len() == key.0.len() && self.0.iter().zip(key.0.iter()).all(|(a, b)| *a == &**b)
+    }
+}
+
+/// One series: its rendered label text (`a="x",b="y"`) and its cell.
+#[derive(Debug, Clone)]
+pub struct Series<C> {
+    pub labels: Arc<str>,
+    pub cell: C,
+}
+
+/// Escapes a label value for the text exposition format.
+pub fn escape_label_value(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn render_labels(names: &[String], values: &[&str]) -> Arc<str> {
+    let mut text = String::new();
+    for (i, (name, value)) in names.iter().zip(values).enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(name);
+        text.push_str("=\"");
+        escape_label_value(value, &mut text);
+        text.push('"');
+    }
+    Arc::from(text)
+}
+
+fn truncate(value: &str) -> &str {
+    if value.len() <= MAX_LABEL_VALUE_BYTES {
+        return value;
+    }
+    let mut end = MAX_LABEL_VALUE_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
+#[derive(Debug)]
+struct OpenSeries<C> {
+    index: HashMap<LabelKey, usize>,
+    list: Vec<Series<C>>,
+    /// Distinct values seen per open label (indexed like the labels; closed ones unused).
+    seen: Vec<HashSet<Box<str>>>,
+}
+
+/// A family of series of one cell type.
+#[derive(Debug)]
+pub struct Family<C> {
+    labels: Vec<LabelSchema>,
+    label_names: Vec<String>,
+    max_series: usize,
+    make: fn(&FamilyCells) -> C,
+    cells: FamilyCells,
+    /// All-closed families: every combination, created up front, in index order.
+    closed: Option<Box<[Series<C>]>>,
+    open: RwLock<OpenSeries<C>>,
+    dropped: Option<Counter>,
+}
+
+/// What a new cell needs (histogram bounds).
+#[derive(Debug, Clone, Default)]
+pub struct FamilyCells {
+    pub bounds: Option<Arc<[f64]>>,
+}
+
+impl<C: Clone> Family<C> {
+    pub(crate) fn new(
+        labels: Vec<LabelSchema>,
+        max_series: u64,
+        cells: FamilyCells,
+        make: fn(&FamilyCells) -> C,
+        dropped: Option<Counter>,
+    ) -> Self {
+        let label_names: Vec<String> = labels.iter().map(|l| l.name.clone()).collect();
+        let all_closed = labels.iter().all(|l| matches!(l.values, LabelValues::Closed(_)));
+        let closed = all_closed.then(|| {
+            let mut combos: Vec<Vec<&str>> = vec![Vec::new()];
+            for label in &labels {
+                let LabelValues::Closed(values) = &label.values else {
+                    unreachable!("all closed")
+                };
+                combos = combos
+                    .into_iter()
+                    .flat_map(|prefix| {
+                        values.iter().map(move |v| {
+                            let mut next = prefix.clone();
+                            next.push(v.as_str());
+                            next
+                        })
+                    })
+                    .collect();
+            }
+            combos
+                .iter()
+                .map(|values| Series {
+                    labels: render_labels(&label_names, values),
+                    cell: make(&cells),
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+        });
+        Self {
+            open: RwLock::new(OpenSeries {
+                index: HashMap::new(),
+                list: Vec::new(),
+                seen: labels.iter().map(|_| HashSet::new()).collect(),
+            }),
+            labels,
+            label_names,
+            max_series: usize::try_from(max_series).unwrap_or(usize::MAX).max(1),
+            make,
+            cells,
+            closed,
+            dropped,
+        }
+    }
+
+    pub fn label_names(&self) -> &[String] {
+        &self.label_names
+    }
+
+    pub fn labels(&self) -> &[LabelSchema] {
+        &self.labels
+    }
+
+    /// The series of an all-closed family by the index of each label's value.
+    pub fn closed_series(&self, indices: &[usize]) -> Option<&C> {
+        let closed = self.closed.as_ref()?;
+        let mut flat = 0;
+        for (label, index) in self.labels.iter().zip(indices) {
+            let LabelValues::Closed(values) = &label.values else {
+                return None;
+            };
+            if *index >= values.len() {
+                return None;
+            }
+            flat = flat * values.len() + index;
+        }
+        closed.get(flat).map(|s| &s.cell)
+    }
+
+    /// The series for these label values, created if new (within the caps).
+    pub fn series(&self, values: &[&str]) -> C {
+        assert_eq!(
+            values.len(),
+            self.labels.len(),
+            "label values do not match the family's labels"
+        );
+        let truncated: Vec<&str> = values.iter().map(|v| truncate(v)).collect();
+        if self.closed.is_some() {
+            let indices: Option<Vec<usize>> = self
+                .labels
+                .iter()
+                .zip(&truncated)
+                .map(|(label, value)| match &label.values {
+                    LabelValues::Closed(allowed) => allowed.iter().position(|a| a == value),
+                    LabelValues::Open(_) => None,
+                })
+                .collect();
+            if let Some(cell) = indices.and_then(|i| self.closed_series(&i).cloned()) {
+                return cell;
+            }
+            // A value outside a closed set is a caller bug: count it, never create it.
+            self.count_drop();
+            return self.overflow_series();
+        }
+        {
+            let open = self.open.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(&position) = open.index.get(&LabelQuery(&truncated)) {
+                return open.list[position].cell.clone();
+            }
+        }
+        let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
+        let mut folded = false;
+        let mut capped: Vec<&str> = Vec::with_capacity(truncated.len());
+        for (i, (label, value)) in self.labels.iter().zip(&truncated).enumerate() {
+            let kept = match &label.values {
+                LabelValues::Closed(allowed) => {
+                    if allowed.iter().any(|a| a == value) {
+                        *value
+                    } else {
+                        folded = true;
+                        OVERFLOW_VALUE
+                    }
+                }
+                LabelValues::Open(max) => {
+                    let seen = &mut open.seen[i];
+                    if seen.contains(*value) {
+                        *value
+                    } else if (seen.len() as u64) < *max {
+                        seen.insert(Box::from(*value));
+                        *value
+                    } else {
+                        folded = true;
+                        OVERFLOW_VALUE
+                    }
+                }
+            };
+            capped.push(kept);
+        }
+        if open.list.len() >= self.max_series && !open.index.contains_key(&LabelQuery(&capped)) {
+            // The family's own budget: every open label becomes `other`.
+            folded = true;
+            for (value, label) in capped.iter_mut().zip(&self.labels) {
+                if matches!(label.values, LabelValues::Open(_)) {
+                    *value = OVERFLOW_VALUE;
+                }
+            }
+        }
+        if folded {
+            self.count_drop();
+        }
+        if let Some(&position) = open.index.get(&LabelQuery(&capped)) {
+            return open.list[position].cell.clone();
+        }
+        let cell = (self.make)(&self.cells);
+        let key = LabelKey(capped.iter().map(|v| Box::from(*v)).collect());
+        let position = open.list.len();
+        open.list.push(Series {
+            labels: render_labels(&self.label_names, &capped),
+            cell: cell.clone(),
+        });
+        open.index.insert(key, position);
+        cell
+    }
+
+    fn count_drop(&self) {
+        if let Some(dropped) = &self.dropped {
+            dropped.inc();
+        }
+    }
+
+    fn overflow_series(&self) -> C {
+        // Closed families have no `other`; keep one unexported cell so callers still work.
+        (self.make)(&self.cells)
+    }
+
+    /// Calls `visit` for every series, closed ones first, then in creation order.
+    pub fn for_each(&self, mut visit: impl FnMut(&Series<C>)) {
+        if let Some(closed) = &self.closed {
+            closed.iter().for_each(&mut visit);
+        }
+        let open = self.open.read().unwrap_or_else(|e| e.into_inner());
+        open.list.iter().for_each(visit);
+    }
+
+    /// How many series exist.
+    pub fn len(&self) -> usize {
+        self.closed.as_ref().map_or(0, |c| c.len()) + self.open.read().unwrap_or_else(|e| e.into_inner()).list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter_family(labels: Vec<LabelSchema>, max_series: u64, dropped: Option<Counter>) -> Family<Counter> {
+        Family::new(
+            labels,
+            max_series,
+            FamilyCells::default(),
+            |_| Counter::default(),
+            dropped,
+        )
+    }
+
+    fn open(name: &str, max: u64) -> LabelSchema {
+        LabelSchema {
+            name: name.into(),
+            values: LabelValues::Open(max),
+        }
+    }
+
+    #[test]
+    fn tuples_that_concatenate_alike_stay_distinct() {
+        let family = counter_family(vec![open("a", 10), open("b", 10)], 100, None);
+        family.series(&["ab", "c"]).inc();
+        family.series(&["a", "bc"]).inc_by(2);
+        assert_eq!(family.series(&["ab", "c"]).get(), 1);
+        assert_eq!(family.series(&["a", "bc"]).get(), 2);
+        assert_eq!(family.len(), 2);
+    }
+
+    #[test]
+    fn open_labels_fold_into_other_past_their_budget() {
+        let dropped = Counter::default();
+        let family = counter_family(vec![open("client", 3)], 1000, Some(dropped.clone()));
+        for i in 0..10_000 {
+            family.series(&[&format!("client-{i}")]).inc();
+        }
+        assert_eq!(family.len(), 4, "three clients and other");
+        assert_eq!(dropped.get(), 9_997);
+        let mut labels = Vec::new();
+        family.for_each(|s| labels.push(s.labels.to_string()));
+        assert_eq!(labels.last().unwrap(), "client=\"other\"");
+        assert_eq!(family.series(&["other"]).get(), 9_997);
+    }
+
+    #[test]
+    fn the_family_budget_holds_even_when_label_budgets_would_allow_more() {
+        let dropped = Counter::default();
+        let family = counter_family(vec![open("a", 100), open("b", 100)], 10, Some(dropped.clone()));
+        for i in 0..50 {
+            family.series(&[&i.to_string(), &i.to_string()]).inc();
+        }
+        assert!(family.len() <= 11, "{} series", family.len());
+        assert!(dropped.get() >= 39);
+    }
+
+    #[test]
+    fn closed_families_are_created_up_front_and_reject_unknown_values() {
+        let dropped = Counter::default();
+        let family = counter_family(
+            vec![
+                LabelSchema {
+                    name: "kind".into(),
+                    values: LabelValues::Closed(vec!["note".into(), "task".into()]),
+                },
+                LabelSchema {
+                    name: "ok".into(),
+                    values: LabelValues::Closed(vec!["yes".into(), "no".into()]),
+                },
+            ],
+            4,
+            Some(dropped.clone()),
+        );
+        assert_eq!(family.len(), 4);
+        family.closed_series(&[1, 0]).unwrap().inc();
+        assert_eq!(family.series(&["task", "yes"]).get(), 1);
+        family.series(&["bogus", "yes"]).inc();
+        assert_eq!(dropped.get(), 1);
+        assert_eq!(family.len(), 4);
+    }
+
+    #[test]
+    fn long_and_hostile_values_are_bounded_and_escaped() {
+        let family = counter_family(vec![open("v", 10)], 100, None);
+        let huge = "é".repeat(1_000_000);
+        family.series(&[&huge]).inc();
+        family.series(&["line\nbreak \"quoted\" back\\slash"]).inc();
+        let mut labels = Vec::new();
+        family.for_each(|s| labels.push(s.labels.to_string()));
+        assert!(labels[0].len() < MAX_LABEL_VALUE_BYTES + 10);
+        assert_eq!(labels[1], r#"v="line\nbreak \"quoted\" back\\slash""#);
+    }
+}

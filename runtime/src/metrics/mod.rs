@@ -1,0 +1,10 @@
+//! Metrics: the families the spec declares, their series, caps and exposition.
+
+pub mod cells;
+pub mod encode;
+pub mod family;
+pub mod registry;
+
+pub use cells::{Counter, Gauge, Histogram};
+pub use encode::Format;
+pub use registry::{CounterFamily, GaugeFamily, HistogramFamily, MetricError, Registry};

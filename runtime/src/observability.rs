@@ -1,0 +1,101 @@
+//! `Observability`: everything a service shares with its handlers — configuration, the
+//! metric registry and builtin handles, dependency checks, the shutdown phases, the clock
+//! since start — built once from the spec.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
+
+use crate::builtins::Builtins;
+use crate::config::ServiceConfig;
+use crate::health::HealthChecks;
+use crate::logging::{LogSettings, MakeWriter, SpecLayer};
+use crate::loki::LokiSender;
+use crate::metrics::{MetricError, Registry};
+use crate::shutdown::Shutdown;
+
+/// Shared by the server and every handler; cheap to clone.
+#[derive(Clone)]
+pub struct Observability {
+    pub config: Arc<ServiceConfig>,
+    pub registry: Arc<Registry>,
+    pub builtins: Builtins,
+    pub health: HealthChecks,
+    pub shutdown: Shutdown,
+    /// When the process started (for uptime and the start-up duration).
+    pub started: Instant,
+    loki: Option<LokiSender>,
+}
+
+impl std::fmt::Debug for Observability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observability")
+            .field("service", &self.config.spec.service.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Observability {
+    /// Builds every family of the spec for this component, binds the builtin handles and
+    /// the dependency checks.
+    pub fn new(config: ServiceConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self, MetricError> {
+        let registry = Registry::from_catalog(&config.catalog, &config.component.name);
+        let builtins = Builtins::bind(&config.spec, &config.catalog, &config.component.name, &registry)?;
+        let health = HealthChecks::new(&config.spec.health.checks, &env);
+        let shutdown = Shutdown::new(config.spec.shutdown.drain.to_std(), config.spec.shutdown.grace.to_std());
+        Ok(Self {
+            config: Arc::new(config),
+            registry: Arc::new(registry),
+            builtins,
+            health,
+            shutdown,
+            started: Instant::now(),
+            loki: None,
+        })
+    }
+
+    /// Fields on every log line: service, environment, version, and the replica if any.
+    pub fn log_statics(&self) -> Vec<(String, Value)> {
+        let config = &self.config;
+        let mut statics = vec![
+            ("service".to_string(), Value::String(config.service_field())),
+            ("environment".to_string(), Value::String(config.environment.clone())),
+            ("version".to_string(), Value::String(config.version.clone())),
+        ];
+        if let Some(replica) = &config.replica {
+            statics.push(("replica".into(), Value::String(replica.clone())));
+        }
+        statics
+    }
+
+    /// Installs the process-wide log subscriber writing to `writer` (stdout in production);
+    /// starts Loki shipping when the spec enables it. Needs a running tokio runtime.
+    pub fn init_logging(&mut self, writer: MakeWriter, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        let logging = &self.config.spec.logging;
+        if let Some(loki) = &logging.loki {
+            let enabled = loki
+                .enabled
+                .resolve(&env)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            match (enabled, loki.url.resolve(&env)) {
+                (true, Some(url)) if !url.is_empty() => self.loki = Some(crate::loki::start(&url, loki.labels.clone())),
+                (true, _) => return Err("Loki shipping is enabled but its URL is not set".into()),
+                _ => {}
+            }
+        }
+        let settings = LogSettings::from_spec(logging, self.log_statics());
+        let layer = SpecLayer::new(settings, writer, self.loki.clone())
+            .with_filter(crate::logging::filter(self.config.log_level));
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).map_err(|e| e.to_string())
+    }
+
+    /// Ships what is still queued for Loki.
+    pub async fn flush_logs(&self) {
+        if let Some(loki) = &self.loki {
+            loki.flush(std::time::Duration::from_secs(3)).await;
+        }
+    }
+}

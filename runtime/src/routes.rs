@@ -1,0 +1,125 @@
+//! The endpoints the spec declares: liveness, readiness and detailed health with the
+//! bodies of `spec::health`, and the metrics exposition (text or OpenMetrics, optionally
+//! behind a bearer token).
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::metrics::Format;
+use crate::observability::Observability;
+
+async fn liveness(State(obs): State<Observability>) -> Response {
+    let state = obs.health_state_without_checks();
+    Json(spec::health::liveness_body(&obs.config.spec.health.liveness, &state)).into_response()
+}
+
+async fn readiness(State(obs): State<Observability>) -> Response {
+    let state = obs
+        .health
+        .state(obs.started, &obs.config.version, obs.shutdown.is_shutting_down())
+        .await;
+    let (code, body) = spec::health::readiness_body(&obs.config.spec.health.readiness, &state);
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        Json(body),
+    )
+        .into_response()
+}
+
+async fn detailed(State(obs): State<Observability>) -> Response {
+    let state = obs
+        .health
+        .state(obs.started, &obs.config.version, obs.shutdown.is_shutting_down())
+        .await;
+    let (code, body) = spec::health::detailed_body(&state);
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn metrics(State(obs): State<Observability>, headers: HeaderMap) -> Response {
+    if let Some(token) = &obs.config.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !presented.is_some_and(|p| same(p.as_bytes(), token.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "a bearer token is required\n",
+            )
+                .into_response();
+        }
+    }
+    if let Some(lifecycle) = &obs.builtins.lifecycle {
+        lifecycle.shutdown.set(obs.shutdown.elapsed_seconds());
+    }
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let body = obs.registry.encode(format);
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+impl Observability {
+    /// A probe state for liveness, which checks nothing.
+    fn health_state_without_checks(&self) -> spec::health::ProbeState {
+        spec::health::ProbeState {
+            timestamp: crate::logging::now_rfc3339(),
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            version: self.config.version.clone(),
+            shutting_down: self.shutdown.is_shutting_down(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// The probe routes (and metrics, unless they have their own port).
+    pub fn routes(&self) -> Router<Observability> {
+        let health = &self.config.spec.health;
+        let mut router = Router::new();
+        for path in std::iter::once(&health.liveness.path).chain(&health.liveness.aliases) {
+            router = router.route(path, get(liveness));
+        }
+        for path in std::iter::once(&health.readiness.path).chain(&health.readiness.aliases) {
+            router = router.route(path, get(readiness));
+        }
+        if let Some(detailed_probe) = &health.detailed {
+            router = router.route(&detailed_probe.path, get(detailed));
+        }
+        if self.config.metrics_port.is_none() {
+            router = router.merge(self.metrics_routes());
+        }
+        router
+    }
+
+    /// The exposition routes: `/metrics` and its aliases.
+    pub fn metrics_routes(&self) -> Router<Observability> {
+        let endpoint = &self.config.spec.metrics.endpoint;
+        let mut router = Router::new();
+        for path in std::iter::once(&endpoint.path).chain(&endpoint.aliases) {
+            router = router.route(path, get(metrics));
+        }
+        router
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn compares_tokens_fully() {
+        assert!(same(b"secret", b"secret"));
+        assert!(!same(b"secret", b"secreT"));
+        assert!(!same(b"secret", b"secret2"));
+    }
+}

@@ -1,0 +1,107 @@
+//! Serving: the app's routes merged with the spec's endpoints, instrumented, on the
+//! spec's port(s), until a graceful shutdown completes. Readiness turns 503 when shutdown
+//! begins; the listener closes after the drain delay; in-flight requests finish (bounded
+//! by the grace deadline, which axum alone does not enforce); tracked WebSockets and jobs
+//! finish or are abandoned at the deadline; the shutdown duration is recorded and logged.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::observability::Observability;
+
+/// What a finished shutdown reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShutdownReport {
+    pub seconds: f64,
+    /// Whether every request and tracked task finished before the grace deadline.
+    pub clean: bool,
+}
+
+/// The full router: the app, the probes and metrics, the instrumentation middleware.
+pub fn app(obs: &Observability, routes: Router<Observability>) -> Router {
+    routes
+        .merge(obs.routes())
+        .layer(axum::middleware::from_fn_with_state(
+            obs.clone(),
+            crate::http::instrument,
+        ))
+        .with_state(obs.clone())
+}
+
+/// Binds the spec's port (and metrics port) on all interfaces and serves.
+pub async fn serve(obs: Observability, routes: Router<Observability>) -> anyhow::Result<ShutdownReport> {
+    let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], obs.config.port))).await?;
+    let metrics = match obs.config.metrics_port {
+        Some(port) => Some(TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?),
+        None => None,
+    };
+    serve_on(obs, routes, listener, metrics).await
+}
+
+/// Serves on listeners the caller bound (tests bind port 0).
+pub async fn serve_on(
+    obs: Observability,
+    routes: Router<Observability>,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+) -> anyhow::Result<ShutdownReport> {
+    let router = app(&obs, routes);
+    let address = listener.local_addr()?;
+    let main = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(obs.shutdown.draining());
+    let metrics_server = metrics.map(|listener| {
+        let router = obs.metrics_routes().with_state(obs.clone());
+        let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(obs.shutdown.deadline());
+        tokio::spawn(async move { server.await })
+    });
+    let startup = obs.started.elapsed().as_secs_f64();
+    if let Some(lifecycle) = &obs.builtins.lifecycle {
+        lifecycle.startup.set(startup);
+    }
+    tracing::info!(address = %address, startup_seconds = startup, "service started");
+    let served = tokio::select! {
+        result = main => { result?; true }
+        _ = obs.shutdown.deadline() => false,
+    };
+    if !served {
+        tracing::warn!("grace deadline reached with requests still in flight; abandoning them");
+    }
+    let tasks_done = obs.shutdown.wait_for_tasks().await;
+    if !tasks_done {
+        tracing::warn!(
+            running = obs.shutdown.running_tasks(),
+            "grace deadline reached with tasks still running; abandoning them"
+        );
+    }
+    let seconds = obs.shutdown.elapsed_seconds();
+    if let Some(lifecycle) = &obs.builtins.lifecycle {
+        lifecycle.shutdown.set(seconds);
+    }
+    tracing::info!(
+        shutdown_seconds = seconds,
+        clean = served && tasks_done,
+        "shutdown complete"
+    );
+    if let Some(handle) = metrics_server {
+        handle.abort();
+    }
+    obs.flush_logs().await;
+    Ok(ShutdownReport {
+        seconds,
+        clean: served && tasks_done,
+    })
+}
+
+/// Waits until `address` accepts connections (for tests and the healthcheck), bounded.
+pub async fn wait_until_listening(address: SocketAddr, within: std::time::Duration) -> bool {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

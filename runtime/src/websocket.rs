@@ -1,0 +1,62 @@
+//! WebSocket session accounting: a guard counts the connection open while it lives and,
+//! when dropped for any reason (close frame, error, a client that vanished, shutdown),
+//! takes it off the gauge, observes its duration and logs the disconnect.
+
+use std::time::Instant;
+
+use crate::builtins::WebSocketMetrics;
+
+/// One open WebSocket session.
+#[derive(Debug)]
+pub struct Session {
+    metrics: Option<WebSocketMetrics>,
+    started: Instant,
+    pub id: String,
+    messages: u64,
+}
+
+impl Session {
+    pub fn open(metrics: Option<WebSocketMetrics>, id: String) -> Self {
+        if let Some(m) = &metrics {
+            m.active.inc();
+        }
+        tracing::info!(session_id = %id, "WebSocket connected");
+        Self {
+            metrics,
+            started: Instant::now(),
+            id,
+            messages: 0,
+        }
+    }
+
+    /// Counts a processed message; returns how many this session has had.
+    pub fn message(&mut self) -> u64 {
+        self.messages += 1;
+        if let Some(m) = &self.metrics {
+            m.messages.inc();
+        }
+        self.messages
+    }
+
+    pub fn error(&self, kind: &str) {
+        if let Some(m) = &self.metrics {
+            m.error(kind);
+        }
+        tracing::warn!(session_id = %self.id, error_type = kind, "WebSocket error");
+    }
+
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        if let Some(m) = &self.metrics {
+            m.active.dec();
+            m.duration.observe(seconds);
+        }
+        tracing::info!(session_id = %self.id, messages = self.messages, duration_seconds = seconds, "WebSocket disconnected");
+    }
+}
