@@ -349,7 +349,8 @@ impl Builder<'_> {
         };
         let g = BuiltinGroup::Process;
         let scope = &process.components;
-        let families: [(&str, MetricType, &str, Option<&str>); 8] = [
+        // Exactly what the prometheus crate's process collector exposes on Linux.
+        let families: [(&str, MetricType, &str, Option<&str>); 7] = [
             (
                 "process_cpu_seconds_total",
                 MetricType::Counter,
@@ -372,12 +373,6 @@ impl Builder<'_> {
                 "process_virtual_memory_bytes",
                 MetricType::Gauge,
                 "Virtual memory size in bytes.",
-                Some("bytes"),
-            ),
-            (
-                "process_virtual_memory_max_bytes",
-                MetricType::Gauge,
-                "Maximum amount of virtual memory available in bytes.",
                 Some("bytes"),
             ),
             (
