@@ -1,6 +1,7 @@
 //! The generator: turns a validated obs.yaml into the files of `generated/`, compares them
 //! with what is on disk, and writes them atomically.
 
+pub mod drift;
 pub mod output;
 pub mod render;
 pub mod targets;

@@ -1,8 +1,8 @@
 //! The `generator` command: render `generated/` from obs.yaml, check it is current,
-//! validate a spec, print the JSON Schema.
+//! validate a spec, print the JSON Schema, compare a running service with its spec.
 //!
-//! Exit codes: 0 success; 1 the spec is invalid or generated files are stale; 2 usage or
-//! I/O error.
+//! Exit codes: 0 success; 1 the spec is invalid, generated files are stale, or a running
+//! service drifted from its spec; 2 usage, I/O or network error.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +33,21 @@ enum Command {
     },
     /// Print the JSON Schema of obs.yaml.
     Schema,
+    /// Compare a running service's /metrics with the spec; exit 1 on any difference.
+    Drift {
+        /// The exposition to check, e.g. http://127.0.0.1:8000/metrics.
+        #[arg(long)]
+        url: String,
+        /// The spec the service should match.
+        #[arg(long, default_value = "obs.yaml")]
+        spec: PathBuf,
+        /// Component the service runs as (default: the best match).
+        #[arg(long)]
+        component: Option<String>,
+        /// Give up fetching after this many seconds.
+        #[arg(long, default_value = "10")]
+        timeout_seconds: u64,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -61,6 +76,17 @@ fn main() -> ExitCode {
             print!("{}", generator::targets::schema_text());
             0
         }
+        Some(Command::Drift {
+            url,
+            spec,
+            component,
+            timeout_seconds,
+        }) => run_drift(
+            &spec,
+            &url,
+            component.as_deref(),
+            std::time::Duration::from_secs(timeout_seconds),
+        ),
     };
     ExitCode::from(code)
 }
@@ -165,6 +191,37 @@ fn check_one(spec: &Path, out: &Path) -> u8 {
             1
         }
         Err(error) => report_failure(&error),
+    }
+}
+
+fn run_drift(spec: &Path, url: &str, component: Option<&str>, timeout: std::time::Duration) -> u8 {
+    match generator::drift::run(spec, url, component, timeout) {
+        Ok(report) if report.findings.is_empty() => {
+            println!(
+                "{url}: matches {} (component {}, {} families)",
+                spec.display(),
+                report.component,
+                report.families
+            );
+            0
+        }
+        Ok(report) => {
+            for finding in &report.findings {
+                println!("{finding}");
+            }
+            eprintln!(
+                "{url}: {} difference(s) from {} (component {})",
+                report.findings.len(),
+                spec.display(),
+                report.component
+            );
+            1
+        }
+        Err(generator::drift::DriftError::Spec(error)) => report_failure(&error),
+        Err(error) => {
+            eprintln!("error: {error}");
+            2
+        }
     }
 }
 

@@ -122,3 +122,80 @@ fn committed_generated_trees_are_current() {
         text(&output)
     );
 }
+
+/// Serves one canned HTTP response per connection on loopback until the test ends.
+fn serve_exposition(body: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            use std::io::{Read, Write};
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    format!("http://{address}/metrics")
+}
+
+#[test]
+fn drift_lists_each_difference_and_exits_1() {
+    let dir = temp_spec(
+        "service: {name: d}\nmetrics:\n  custom:\n    - {name: jobs_total, type: counter, help: Jobs., labels: [{name: kind, values: [a, b]}]}\n    - {name: depth, type: gauge, help: Depth.}\n",
+    );
+    let url =
+        serve_exposition("# TYPE jobs_total gauge\njobs_total{kind=\"c\"} 1\n# TYPE stray counter\nstray_total 3\n");
+    let output = generator(&["drift", "--url", &url], dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("missing       depth: declared in the spec, not exposed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("undeclared    stray"), "{stdout}");
+    assert!(
+        stdout.contains("wrong-type    jobs_total: exposed as gauge, declared as counter"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unknown-value jobs_total: label `kind` has values outside its declared set: c"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn drift_passes_a_matching_exposition() {
+    let dir = temp_spec("service: {name: d}\nmetrics:\n  custom:\n    - {name: depth, type: gauge, help: Depth.}\n");
+    let url = serve_exposition("# HELP depth Depth.\n# TYPE depth gauge\ndepth 4\n");
+    let output = generator(&["drift", "--url", &url], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("matches obs.yaml (component app, 1 families)"));
+}
+
+#[test]
+fn drift_against_nothing_exits_2_with_the_reason() {
+    let dir = temp_spec("service: {name: d}\n");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = generator(
+        &[
+            "drift",
+            "--url",
+            &format!("http://127.0.0.1:{port}/metrics"),
+            "--timeout-seconds",
+            "2",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("connect 127.0.0.1"), "{}", text(&output));
+}

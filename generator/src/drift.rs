@@ -1,0 +1,94 @@
+//! `generator drift`: fetch a running service's `/metrics` and compare it with the spec —
+//! one line per finding, so CI can gate on "every declared signal is exposed, and nothing
+//! else".
+
+use std::path::Path;
+use std::time::Duration;
+
+use spec::drift::{compare, likely_component, Finding};
+use spec::{Catalog, Spec};
+
+/// What a drift run found.
+#[derive(Debug)]
+pub struct DriftReport {
+    pub component: String,
+    pub families: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// Why a drift run could not compare anything.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    #[error(transparent)]
+    Spec(#[from] crate::GenerateError),
+    #[error("fetching {url}: {message}")]
+    Fetch { url: String, message: String },
+    #[error("{url} answered {status}: {body}")]
+    Status { url: String, status: u16, body: String },
+    #[error("{url} is not a Prometheus exposition: {error}")]
+    Parse {
+        url: String,
+        error: spec::exposition::ParseError,
+    },
+    #[error("component `{0}` is not declared in the spec")]
+    UnknownComponent(String),
+}
+
+/// Fetches an exposition (text format requested) within `timeout`.
+pub async fn fetch_async(url: &str, timeout: Duration) -> Result<String, DriftError> {
+    let fail = |message: String| DriftError::Fetch {
+        url: url.to_string(),
+        message,
+    };
+    let response = runtime::http_client::request("GET", url, &[("Accept", "text/plain; version=0.0.4")], None, timeout)
+        .await
+        .map_err(fail)?;
+    if response.status != 200 {
+        return Err(DriftError::Status {
+            url: url.to_string(),
+            status: response.status,
+            body: response.text().chars().take(200).collect(),
+        });
+    }
+    Ok(response.text())
+}
+
+/// `fetch_async` for callers without a runtime (the CLI).
+pub fn fetch(url: &str, timeout: Duration) -> Result<String, DriftError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DriftError::Fetch {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+    runtime.block_on(fetch_async(url, timeout))
+}
+
+/// Compares an exposition with a spec, choosing the component when not given.
+pub fn check_text(spec: &Spec, component: Option<&str>, text: &str, url: &str) -> Result<DriftReport, DriftError> {
+    let families = spec::exposition::parse(text).map_err(|error| DriftError::Parse {
+        url: url.to_string(),
+        error,
+    })?;
+    let catalog = Catalog::from_spec(spec);
+    let components: Vec<String> = spec::topology::components(spec).into_iter().map(|c| c.name).collect();
+    let component = match component {
+        Some(name) if components.iter().any(|c| c == name) => name.to_string(),
+        Some(name) => return Err(DriftError::UnknownComponent(name.to_string())),
+        None => likely_component(&catalog, &components, &families).unwrap_or_else(|| components[0].clone()),
+    };
+    let findings = compare(&catalog, &component, &families);
+    Ok(DriftReport {
+        component,
+        families: families.len(),
+        findings,
+    })
+}
+
+/// Loads the spec, fetches `url` and compares.
+pub fn run(spec_path: &Path, url: &str, component: Option<&str>, timeout: Duration) -> Result<DriftReport, DriftError> {
+    let checked = crate::check(spec_path)?;
+    let text = fetch(url, timeout)?;
+    check_text(&checked.loaded.spec, component, &text, url)
+}
