@@ -362,3 +362,118 @@ async fn the_healthcheck_subcommand_probes_liveness() {
         String::from_utf8_lossy(&down.stderr)
     );
 }
+
+#[tokio::test]
+async fn the_load_tester_reports_a_summary() {
+    let demo = Demo::start();
+    let host = format!("ws://127.0.0.1:{}", demo.port);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args([
+            "--sockets",
+            "20",
+            "--rate",
+            "100",
+            "--duration",
+            "2",
+            "--host",
+            &host,
+            "--send-rate",
+            "5",
+            "--json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["connections_opened"], 20);
+    assert_eq!(summary["connections_failed"], 0);
+    let (sent, acked) = (
+        summary["messages_sent"].as_u64().unwrap(),
+        summary["messages_acknowledged"].as_u64().unwrap(),
+    );
+    assert!(sent >= 100 && acked == sent, "sent {sent}, acknowledged {acked}");
+    assert!(summary["latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+    demo.wait_for_metric(&format!("websocket_messages_total {sent}")).await;
+    let http = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args([
+            "--mode",
+            "http",
+            "--url",
+            &demo.url("/api/error"),
+            "--concurrency",
+            "2",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&http.stdout);
+    assert!(text.contains("http load on") && text.contains("(500: "), "{text}");
+}
+
+#[tokio::test]
+async fn the_monitor_prints_errors_busiest_metrics_and_health() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("service.log");
+    std::fs::write(
+        &log,
+        "{\"level\":\"error\",\"message\":\"before the monitor started\"}\n",
+    )
+    .unwrap();
+    let monitor = tokio::process::Command::new(env!("CARGO_BIN_EXE_monitor"))
+        .args([
+            "--url",
+            &format!("http://127.0.0.1:{}", demo.port),
+            "--logs",
+            log.to_str().unwrap(),
+            "--interval",
+            "500ms",
+            "--duration",
+            "3s",
+            "--top",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Steady traffic for the whole run, so every snapshot after the first sees it change.
+    let notes = demo.url("/api/notes");
+    let traffic = tokio::spawn(async move {
+        let until = Instant::now() + Duration::from_millis(2800);
+        while Instant::now() < until {
+            http_client::get(&notes, Duration::from_secs(5)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(
+        file,
+        "{{\"timestamp\":\"t1\",\"level\":\"error\",\"message\":\"request failed\",\"request_id\":\"req-9\"}}"
+    )
+    .unwrap();
+    writeln!(file, "{{\"timestamp\":\"t2\",\"level\":\"info\",\"message\":\"fine\"}}").unwrap();
+    drop(file);
+    let output = tokio::time::timeout(Duration::from_secs(15), monitor.wait_with_output())
+        .await
+        .expect("the monitor stops by itself")
+        .unwrap();
+    traffic.await.unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("t1 ERROR request failed request_id=req-9"), "{text}");
+    assert!(
+        !text.contains("before the monitor started"),
+        "follows from the end, like tail -f: {text}"
+    );
+    assert!(!text.contains("fine"));
+    assert!(text.contains("liveness 200 ok  readiness 200 ready"), "{text}");
+    assert!(
+        text.contains("/s  http_requests_total{method=\"GET\",route=\"/api/notes\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(text.contains("1 error entries"), "{text}");
+}
