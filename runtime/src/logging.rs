@@ -224,6 +224,12 @@ pub fn filter(level: LogLevel) -> tracing_subscriber::filter::Targets {
         .with_target("tokio_tungstenite", tracing::Level::WARN)
 }
 
+/// tracing-subscriber items for code that builds its own subscriber around `SpecLayer`.
+pub mod reexport {
+    pub use tracing_subscriber::layer::SubscriberExt;
+    pub use tracing_subscriber::registry;
+}
+
 /// Writes to stdout, one locked write per line so lines never interleave.
 pub fn stdout() -> MakeWriter {
     Arc::new(|| Box::new(std::io::stdout()))

@@ -1,0 +1,101 @@
+//! Benchmarks of obs against the crates people would use instead, each figure a ratio of
+//! medians measured side by side in one run: cases alternate within every round, so a noisy
+//! neighbour on a shared machine slows all of them alike.
+
+pub mod generator_scale;
+pub mod hot;
+pub mod lifecycle;
+pub mod scrape;
+pub mod servers;
+pub mod websocket;
+
+use std::time::{Duration, Instant};
+
+/// Median of samples (upper median for an even count).
+pub fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Runs every case once per round, in turn, and returns each case's median.
+pub fn interleaved(rounds: usize, cases: &mut [&mut dyn FnMut() -> f64]) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(rounds); cases.len()];
+    for _ in 0..rounds {
+        for (case, out) in cases.iter_mut().zip(samples.iter_mut()) {
+            out.push(case());
+        }
+    }
+    samples.iter().map(|s| median(s)).collect()
+}
+
+/// Seconds per call of `f`, repeating it until at least `min` has passed.
+pub fn seconds_per_call(min: Duration, mut f: impl FnMut()) -> f64 {
+    let started = Instant::now();
+    let mut calls = 0u64;
+    while calls == 0 || started.elapsed() < min {
+        f();
+        calls += 1;
+    }
+    started.elapsed().as_secs_f64() / calls as f64
+}
+
+/// How much effort a run spends: `smoke` proves the code runs in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effort {
+    pub rounds: usize,
+    pub smoke: bool,
+}
+
+impl Effort {
+    pub const SMOKE: Effort = Effort { rounds: 1, smoke: true };
+
+    pub fn full(rounds: usize) -> Self {
+        Self { rounds, smoke: false }
+    }
+
+    /// The full-size value, or the tiny one for a smoke run.
+    pub fn pick<T>(&self, full: T, smoke: T) -> T {
+        if self.smoke {
+            smoke
+        } else {
+            full
+        }
+    }
+}
+
+/// A Markdown table.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!(
+        "| {} |\n|{}|\n",
+        header.join(" | "),
+        header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
+    for row in rows {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_interleaving() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        let order = std::cell::RefCell::new(String::new());
+        let mut samples_a = vec![5.0, 1.0, 3.0].into_iter();
+        let mut a = || {
+            order.borrow_mut().push('a');
+            samples_a.next().unwrap_or(0.0)
+        };
+        let mut b = || {
+            order.borrow_mut().push('b');
+            2.0
+        };
+        let medians = interleaved(3, &mut [&mut a, &mut b]);
+        assert_eq!(medians, vec![3.0, 2.0]);
+        assert_eq!(order.into_inner(), "ababab", "cases alternate within each round");
+    }
+}

@@ -1,0 +1,262 @@
+//! obs-bench: the benchmarks of BENCHMARKS.md, side by side and interleaved, printed as
+//! Markdown. `obs-bench all --rounds 5` for the record; `--smoke` for a seconds-long check.
+
+use clap::{Parser, Subcommand};
+
+use bench::websocket::Kind;
+use bench::{table, Effort};
+
+#[derive(Parser, Debug)]
+#[command(name = "obs-bench", about = "obs against its peers, ratios of interleaved medians")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Rounds per case (the median is reported).
+    #[arg(long, global = true, default_value_t = 5)]
+    rounds: usize,
+    /// Tiny sizes, one round: proves every benchmark still runs.
+    #[arg(long, global = true)]
+    smoke: bool,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Every benchmark.
+    All,
+    /// HTTP instrumentation overhead.
+    Http,
+    /// Encoding /metrics.
+    Scrape,
+    /// Counting on the hot path.
+    Hot,
+    /// WebSocket throughput and memory per idle connection.
+    Ws,
+    /// Generator scaling.
+    Generator,
+    /// Demo start-up and SIGTERM to exit.
+    Lifecycle,
+    /// Serve a WebSocket server for the memory benchmark (used by obs-bench itself).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long, value_enum)]
+        kind: Kind,
+    },
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    format!("{:.3}", a / b)
+}
+
+fn http(effort: Effort) -> String {
+    let r = bench::servers::run(effort);
+    let rows = vec![
+        vec!["bare axum".into(), format!("{:.0}", r.bare), "1.000".into()],
+        vec![
+            "obs middleware (metrics, request id, span)".into(),
+            format!("{:.0}", r.obs),
+            ratio(r.obs, r.bare),
+        ],
+        vec![
+            "obs middleware + JSON log line per request".into(),
+            format!("{:.0}", r.obs_with_logs),
+            ratio(r.obs_with_logs, r.bare),
+        ],
+        vec![
+            "axum-prometheus 0.10".into(),
+            format!("{:.0}", r.axum_prometheus),
+            ratio(r.axum_prometheus, r.bare),
+        ],
+    ];
+    format!(
+        "### 1. HTTP instrumentation overhead\n\nOne single-threaded server each, driven by {} with {} connections for {}s per round, {} rounds.\nobs ÷ axum-prometheus = {}.\n\n{}",
+        r.driver,
+        effort.pick(32, 4),
+        effort.pick(3, 1),
+        effort.rounds,
+        ratio(r.obs, r.axum_prometheus),
+        table(&["server", "requests/s", "÷ bare"], &rows)
+    )
+}
+
+fn scrape(effort: Effort) -> String {
+    let sizes = effort.pick(vec![1_000, 10_000, 100_000], vec![100]);
+    let rows: Vec<Vec<String>> = sizes
+        .into_iter()
+        .map(|n| {
+            let r = bench::scrape::run(n, effort);
+            vec![
+                n.to_string(),
+                format!("{:.3}", r.obs * 1000.0),
+                format!("{:.3}", r.prometheus * 1000.0),
+                format!("{:.3}", r.prometheus_client * 1000.0),
+                ratio(r.obs, r.prometheus_client),
+                ratio(r.obs, r.prometheus),
+            ]
+        })
+        .collect();
+    format!(
+        "### 2. Encoding /metrics\n\nOne counter family with N label values, full text exposition per call.\n\n{}",
+        table(
+            &[
+                "series",
+                "obs ms",
+                "prometheus ms",
+                "prometheus-client ms",
+                "obs ÷ prometheus-client",
+                "obs ÷ prometheus"
+            ],
+            &rows
+        )
+    )
+}
+
+fn hot(effort: Effort) -> String {
+    let one = bench::hot::run(1, effort);
+    let two = bench::hot::run(2, effort);
+    let row = |name: &str, a: f64, b: f64| vec![name.to_string(), format!("{a:.1}"), format!("{b:.1}")];
+    let rows = vec![
+        row("obs: inc() on a typed handle", one.obs_handle_inc, two.obs_handle_inc),
+        row(
+            "obs: closed labels by index, then inc()",
+            one.obs_closed_lookup_inc,
+            two.obs_closed_lookup_inc,
+        ),
+        row(
+            "obs: open labels by value, then inc()",
+            one.obs_open_lookup_inc,
+            two.obs_open_lookup_inc,
+        ),
+        row(
+            "prometheus: cached child inc()",
+            one.prometheus_cached_inc,
+            two.prometheus_cached_inc,
+        ),
+        row(
+            "prometheus: with_label_values().inc()",
+            one.prometheus_lookup_inc,
+            two.prometheus_lookup_inc,
+        ),
+    ];
+    format!(
+        "### 3. Counting on the hot path\n\nWall time per operation; with two threads both hit the same series (contended).\nobs lookup by value ÷ prometheus with_label_values: {} (1 thread), {} (2 threads).\n\n{}",
+        ratio(one.obs_open_lookup_inc, one.prometheus_lookup_inc),
+        ratio(two.obs_open_lookup_inc, two.prometheus_lookup_inc),
+        table(&["operation", "ns, 1 thread", "ns, 2 threads"], &rows)
+    )
+}
+
+fn ws(effort: Effort) -> anyhow::Result<String> {
+    let t = bench::websocket::throughput(effort);
+    let m = bench::websocket::memory(effort)?;
+    let rows = vec![
+        vec![
+            "bare handler".into(),
+            format!("{:.0}", t.bare),
+            "1.000".into(),
+            format!("{:.1}", m.bare_kb_per_connection),
+        ],
+        vec![
+            "obs-instrumented".into(),
+            format!("{:.0}", t.obs),
+            ratio(t.obs, t.bare),
+            format!("{:.1}", m.obs_kb_per_connection),
+        ],
+    ];
+    Ok(format!(
+        "### 4. WebSocket\n\nMessages acknowledged per second over {} sockets for {}s per round, {} rounds; resident memory growth of the server process per idle socket at {} sockets.\n\n{}",
+        effort.pick(16, 2),
+        effort.pick(3, 1),
+        effort.rounds,
+        m.sockets,
+        table(&["server", "messages/s", "÷ bare", "KB per idle connection"], &rows)
+    ))
+}
+
+fn generator(effort: Effort) -> anyhow::Result<String> {
+    let sizes = effort.pick(vec![100, 1_000, 5_000], vec![20, 40]);
+    let results = bench::generator_scale::run(&sizes, effort)?;
+    let base = results
+        .first()
+        .map(|r| r.seconds / r.metrics as f64)
+        .unwrap_or(f64::NAN);
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let per = r.seconds / r.metrics as f64;
+            vec![
+                r.metrics.to_string(),
+                format!("{}", r.bytes / 1024),
+                r.files.to_string(),
+                format!("{:.1}", r.seconds * 1000.0),
+                format!("{:.3}", per * 1000.0),
+                ratio(per, base),
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "### 5. Generator\n\nLoad, validate, render and write; one alert per 10 metrics, one panel per 5.\n\n{}",
+        table(
+            &[
+                "metrics",
+                "spec KB",
+                "files",
+                "ms",
+                "ms per metric",
+                "per-metric cost ÷ smallest"
+            ],
+            &rows
+        )
+    ))
+}
+
+fn lifecycle(effort: Effort) -> anyhow::Result<String> {
+    let r = bench::lifecycle::run(effort)?;
+    Ok(format!(
+        "### 6. Demo service lifecycle\n\n{}",
+        table(
+            &[
+                "spawn to readiness 200 ms",
+                "SIGTERM to exit ms",
+                "configured drain ms",
+                "exit ÷ drain"
+            ],
+            &[vec![
+                format!("{:.1}", r.startup_ms),
+                format!("{:.1}", r.shutdown_ms),
+                format!("{:.0}", r.drain_ms),
+                ratio(r.shutdown_ms, r.drain_ms)
+            ]]
+        )
+    ))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let effort = if cli.smoke {
+        Effort::SMOKE
+    } else {
+        Effort::full(cli.rounds)
+    };
+    let command = cli.command.unwrap_or(Command::All);
+    let sections: Vec<String> = match command {
+        Command::Serve { kind } => return bench::websocket::serve(kind),
+        Command::Http => vec![http(effort)],
+        Command::Scrape => vec![scrape(effort)],
+        Command::Hot => vec![hot(effort)],
+        Command::Ws => vec![ws(effort)?],
+        Command::Generator => vec![generator(effort)?],
+        Command::Lifecycle => vec![lifecycle(effort)?],
+        Command::All => vec![
+            http(effort),
+            scrape(effort),
+            hot(effort),
+            ws(effort)?,
+            generator(effort)?,
+            lifecycle(effort)?,
+        ],
+    };
+    for section in sections {
+        println!("{section}");
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Target 1: HTTP instrumentation overhead. The same handler served four ways, each on its
+//! own single-threaded runtime: bare axum; with obs' middleware (RED metrics, request id,
+//! span) and no log output; the same writing every JSON log line (to a sink); and with
+//! axum-prometheus. Driven by wrk on loopback when installed, else by the built-in driver.
+
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::sync::oneshot;
+
+use crate::{interleaved, Effort};
+
+/// A server on a thread of its own, stopped on drop.
+pub struct Server {
+    pub port: u16,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves the router `make` builds on 127.0.0.1, on one thread; `logs` installs a JSON log
+/// subscriber (writing to a sink) for that thread only.
+pub fn spawn(make: impl FnOnce() -> Router + Send + 'static, logs: bool) -> Server {
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _guard = logs.then(|| tracing::subscriber::set_default(sink_subscriber()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let _ = port_tx.send(listener.local_addr().expect("address").port());
+            let _ = axum::serve(listener, make())
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("server listening");
+    Server {
+        port,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+fn sink_subscriber() -> impl tracing::Subscriber + Send + Sync {
+    use tracing_subscriber_reexport::*;
+    let spec = spec::load_bytes(b"service: {name: bench}\n", "bench.yaml")
+        .expect("loads")
+        .spec;
+    let settings =
+        runtime::logging::LogSettings::from_spec(&spec.logging, vec![("service".into(), serde_json::json!("bench"))]);
+    let writer: runtime::logging::MakeWriter = std::sync::Arc::new(|| Box::new(std::io::sink()));
+    registry().with(runtime::logging::SpecLayer::new(settings, writer, None))
+}
+
+/// tracing-subscriber through the runtime's dependency, so versions always agree.
+mod tracing_subscriber_reexport {
+    pub use runtime::logging::reexport::{registry, SubscriberExt};
+}
+
+async fn item(Path(id): Path<u64>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "id": id, "name": "item" }))
+}
+
+pub fn bare() -> Router {
+    Router::new().route("/api/items/{id}", get(item))
+}
+
+pub fn instrumented() -> Router {
+    let spec = spec::load_bytes(
+        b"service: {name: bench}\nmetrics: {builtin: {http: {}}}\n",
+        "bench.yaml",
+    )
+    .expect("loads")
+    .spec;
+    let config = runtime::ServiceConfig::resolve(spec, |_| None).expect("resolves");
+    let obs = runtime::Observability::new(config, |_| None).expect("binds");
+    runtime::server::app(&obs, Router::new().route("/api/items/{id}", get(item)))
+}
+
+pub fn axum_prometheus() -> Router {
+    let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
+    Router::new()
+        .route("/api/items/{id}", get(item))
+        .route("/metrics", get(move || std::future::ready(handle.render())))
+        .layer(layer)
+}
+
+/// Requests per second against `port` for `seconds`.
+pub fn drive(port: u16, seconds: u64, connections: u32) -> f64 {
+    let url = format!("http://127.0.0.1:{port}/api/items/42");
+    if let Ok(output) = std::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), &url])
+        .output()
+    {
+        let text = String::from_utf8_lossy(&output.stdout);
+        if let Some(rps) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return rps;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let load = runtime::loadtest::HttpLoad {
+        url,
+        concurrency: connections,
+        duration: Duration::from_secs(seconds),
+        rps: None,
+    };
+    runtime
+        .block_on(runtime::loadtest::run_http(&load, Default::default()))
+        .map(|s| s.throughput_per_second)
+        .unwrap_or(0.0)
+}
+
+/// Whether the fast driver is available.
+pub fn wrk_available() -> bool {
+    std::process::Command::new("wrk").arg("--version").output().is_ok()
+}
+
+/// Median requests per second of each server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResult {
+    pub bare: f64,
+    pub obs: f64,
+    pub obs_with_logs: f64,
+    pub axum_prometheus: f64,
+    pub driver: &'static str,
+}
+
+pub fn run(effort: Effort) -> HttpResult {
+    let servers = [
+        spawn(bare, false),
+        spawn(instrumented, false),
+        spawn(instrumented, true),
+        spawn(axum_prometheus, false),
+    ];
+    let seconds = effort.pick(3, 1);
+    let connections = effort.pick(32, 4);
+    let mut cases: Vec<Box<dyn FnMut() -> f64>> = servers
+        .iter()
+        .map(|s| {
+            let port = s.port;
+            Box::new(move || drive(port, seconds, connections)) as Box<dyn FnMut() -> f64>
+        })
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut() -> f64> = cases
+        .iter_mut()
+        .map(|c| c.as_mut() as &mut dyn FnMut() -> f64)
+        .collect();
+    let m = interleaved(effort.rounds, &mut refs);
+    HttpResult {
+        bare: m[0],
+        obs: m[1],
+        obs_with_logs: m[2],
+        axum_prometheus: m[3],
+        driver: if wrk_available() { "wrk -t1" } else { "built-in driver" },
+    }
+}

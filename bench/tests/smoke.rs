@@ -1,0 +1,58 @@
+//! Every benchmark at tiny sizes, so none of them rots: this checks that each runs and
+//! measures something, not how fast (targets are met in the full runs of BENCHMARKS.md).
+
+use bench::Effort;
+
+#[test]
+fn scrape_encodes_the_same_series_three_ways() {
+    let r = bench::scrape::run(100, Effort::SMOKE);
+    assert!(r.obs > 0.0 && r.prometheus > 0.0 && r.prometheus_client > 0.0);
+    assert!(r.bytes > 100 * 20, "100 series of text");
+}
+
+#[test]
+fn hot_path_measures_every_operation() {
+    let r = bench::hot::run(2, Effort::SMOKE);
+    for ns in [
+        r.obs_handle_inc,
+        r.obs_closed_lookup_inc,
+        r.obs_open_lookup_inc,
+        r.prometheus_cached_inc,
+        r.prometheus_lookup_inc,
+    ] {
+        assert!(ns > 0.0 && ns.is_finite());
+    }
+}
+
+#[test]
+fn http_servers_all_answer_load() {
+    let r = bench::servers::run(Effort::SMOKE);
+    for rps in [r.bare, r.obs, r.obs_with_logs, r.axum_prometheus] {
+        assert!(rps > 10.0, "{r:?}");
+    }
+}
+
+#[test]
+fn websocket_throughput_and_memory_are_measured() {
+    let t = bench::websocket::throughput(Effort::SMOKE);
+    assert!(t.bare > 10.0 && t.obs > 10.0, "{t:?}");
+    let m = bench::websocket::memory(Effort::SMOKE).unwrap();
+    assert!(
+        m.bare_kb_per_connection.is_finite() && m.obs_kb_per_connection.is_finite(),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn the_generator_scales_on_synthetic_specs() {
+    let results = bench::generator_scale::run(&[10, 20], Effort::SMOKE).unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|r| r.seconds > 0.0 && r.files >= 5), "{results:?}");
+}
+
+#[test]
+fn the_demo_lifecycle_is_timed() {
+    let r = bench::lifecycle::run(Effort::SMOKE).unwrap();
+    assert!(r.startup_ms > 0.0);
+    assert!(r.shutdown_ms >= r.drain_ms, "{r:?}");
+}
