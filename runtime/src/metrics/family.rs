@@ -212,6 +212,18 @@ impl<C: Clone> Family<C> {
         closed.get(flat).map(|s| &s.cell)
     }
 
+    /// Index into the closed table for these values, if every value is allowed.
+    fn closed_position(&self, values: &[&str]) -> Option<usize> {
+        let mut flat = 0;
+        for (label, value) in self.labels.iter().zip(values) {
+            let LabelValues::Closed(allowed) = &label.values else {
+                return None;
+            };
+            flat = flat * allowed.len() + allowed.iter().position(|a| a == value)?;
+        }
+        Some(flat)
+    }
+
     /// The series for these label values, created if new (within the caps).
     pub fn series(&self, values: &[&str]) -> C {
         assert_eq!(
@@ -219,19 +231,17 @@ impl<C: Clone> Family<C> {
             self.labels.len(),
             "label values do not match the family's labels"
         );
-        let truncated: Vec<&str> = values.iter().map(|v| truncate(v)).collect();
-        if self.closed.is_some() {
-            let indices: Option<Vec<usize>> = self
-                .labels
-                .iter()
-                .zip(&truncated)
-                .map(|(label, value)| match &label.values {
-                    LabelValues::Closed(allowed) => allowed.iter().position(|a| a == value),
-                    LabelValues::Open(_) => None,
-                })
-                .collect();
-            if let Some(cell) = indices.and_then(|i| self.closed_series(&i).cloned()) {
-                return cell;
+        // Copy only when a value is too long: the common case allocates nothing.
+        let owned: Vec<&str>;
+        let truncated: &[&str] = if values.iter().any(|v| v.len() > MAX_LABEL_VALUE_BYTES) {
+            owned = values.iter().map(|v| truncate(v)).collect();
+            &owned
+        } else {
+            values
+        };
+        if let Some(closed) = &self.closed {
+            if let Some(flat) = self.closed_position(truncated) {
+                return closed[flat].cell.clone();
             }
             // A value outside a closed set is a caller bug: count it, never create it.
             self.count_drop();
@@ -239,14 +249,14 @@ impl<C: Clone> Family<C> {
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(&position) = open.index.get(&LabelQuery(&truncated)) {
+            if let Some(&position) = open.index.get(&LabelQuery(truncated)) {
                 return open.list[position].cell.clone();
             }
         }
         let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
         let mut folded = false;
         let mut capped: Vec<&str> = Vec::with_capacity(truncated.len());
-        for (i, (label, value)) in self.labels.iter().zip(&truncated).enumerate() {
+        for (i, (label, value)) in self.labels.iter().zip(truncated).enumerate() {
             let kept = match &label.values {
                 LabelValues::Closed(allowed) => {
                     if allowed.iter().any(|a| a == value) {
