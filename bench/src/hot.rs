@@ -1,5 +1,5 @@
 //! Target 3: the cost of counting: `inc()` on a handle, a labelled lookup (closed labels by
-//! index, open labels by value), against the `prometheus` crate's `with_label_values` and a
+//! index, open labels by value, with or without taking a handle), against the `prometheus` crate's `with_label_values` and a
 //! cached child; single-threaded and with two threads contending.
 
 use std::time::Instant;
@@ -13,6 +13,7 @@ pub struct HotResult {
     pub obs_handle_inc: f64,
     pub obs_closed_lookup_inc: f64,
     pub obs_open_lookup_inc: f64,
+    pub obs_open_apply_inc: f64,
     pub prometheus_cached_inc: f64,
     pub prometheus_lookup_inc: f64,
 }
@@ -51,7 +52,12 @@ pub fn run(threads: usize, effort: Effort) -> HotResult {
     let mut c = || nanos_per_op(threads, ops, &|| open.with(&["GET", "/a"]).inc());
     let mut d = || nanos_per_op(threads, ops, &|| cached.inc());
     let mut e = || nanos_per_op(threads, ops, &|| prom.with_label_values(&["GET", "/a"]).inc());
-    let m = interleaved(effort.rounds, &mut [&mut a, &mut b, &mut c, &mut d, &mut e]);
+    let mut f = || {
+        nanos_per_op(threads, ops, &|| {
+            open.apply(&["GET", "/a"], runtime::metrics::Counter::inc)
+        })
+    };
+    let m = interleaved(effort.rounds, &mut [&mut a, &mut b, &mut c, &mut d, &mut e, &mut f]);
     HotResult {
         threads,
         obs_handle_inc: m[0],
@@ -59,5 +65,6 @@ pub fn run(threads: usize, effort: Effort) -> HotResult {
         obs_open_lookup_inc: m[2],
         prometheus_cached_inc: m[3],
         prometheus_lookup_inc: m[4],
+        obs_open_apply_inc: m[5],
     }
 }

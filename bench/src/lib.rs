@@ -29,6 +29,17 @@ pub fn interleaved(rounds: usize, cases: &mut [&mut dyn FnMut() -> f64]) -> Vec<
     samples.iter().map(|s| median(s)).collect()
 }
 
+/// [`interleaved`] over one measurement applied to each of `subjects`.
+pub fn interleaved_over<T>(rounds: usize, subjects: &[T], measure: impl Fn(&T) -> f64) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(rounds); subjects.len()];
+    for _ in 0..rounds {
+        for (subject, out) in subjects.iter().zip(samples.iter_mut()) {
+            out.push(measure(subject));
+        }
+    }
+    samples.iter().map(|s| median(s)).collect()
+}
+
 /// Seconds per call of `f`, repeating it until at least `min` has passed.
 pub fn seconds_per_call(min: Duration, mut f: impl FnMut()) -> f64 {
     let started = Instant::now();

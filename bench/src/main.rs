@@ -49,8 +49,21 @@ fn ratio(a: f64, b: f64) -> String {
 
 fn http(effort: Effort) -> String {
     let r = bench::servers::run(effort);
+    let cpu = bench::servers::in_memory(effort);
+    let cpu_row = |name: &str, ns: f64| vec![name.to_string(), format!("{ns:.0}"), format!("{:.0}", ns - cpu.bare)];
+    let cpu_rows = vec![
+        cpu_row("bare axum", cpu.bare),
+        cpu_row("bare axum + an empty layer", cpu.bare_layered),
+        cpu_row("obs middleware", cpu.obs),
+        cpu_row("axum-prometheus 0.10", cpu.axum_prometheus),
+    ];
     let rows = vec![
         vec!["bare axum".into(), format!("{:.0}", r.bare), "1.000".into()],
+        vec![
+            "bare axum + an empty layer (the floor of any per-route middleware)".into(),
+            format!("{:.0}", r.bare_layered),
+            ratio(r.bare_layered, r.bare),
+        ],
         vec![
             "obs middleware (metrics, request id, span)".into(),
             format!("{:.0}", r.obs),
@@ -68,13 +81,14 @@ fn http(effort: Effort) -> String {
         ],
     ];
     format!(
-        "### 1. HTTP instrumentation overhead\n\nOne single-threaded server each, driven by {} with {} connections for {}s per round, {} rounds.\nobs ÷ axum-prometheus = {}.\n\n{}",
+        "### 1. HTTP instrumentation overhead\n\nOne single-threaded server each, driven by {} with {} connections for {}s per round, {} rounds.\nobs ÷ axum-prometheus = {}.\n\n{}\n\nThe same routers called in memory (no sockets), CPU per request:\n\n{}",
         r.driver,
         effort.pick(32, 4),
         effort.pick(3, 1),
         effort.rounds,
         ratio(r.obs, r.axum_prometheus),
-        table(&["server", "requests/s", "÷ bare"], &rows)
+        table(&["server", "requests/s", "÷ bare"], &rows),
+        table(&["router", "ns per request", "ns over bare"], &cpu_rows)
     )
 }
 
@@ -127,6 +141,11 @@ fn hot(effort: Effort) -> String {
             two.obs_open_lookup_inc,
         ),
         row(
+            "obs: open labels by value, apply(Counter::inc) (no handle taken)",
+            one.obs_open_apply_inc,
+            two.obs_open_apply_inc,
+        ),
+        row(
             "prometheus: cached child inc()",
             one.prometheus_cached_inc,
             two.prometheus_cached_inc,
@@ -160,6 +179,12 @@ fn ws(effort: Effort) -> anyhow::Result<String> {
             format!("{:.0}", t.obs),
             ratio(t.obs, t.bare),
             format!("{:.1}", m.obs_kb_per_connection),
+        ],
+        vec![
+            "obs-instrumented, `runtime::websocket::lean` (4 KiB read buffer, as the demo)".into(),
+            format!("{:.0}", t.obs_lean),
+            ratio(t.obs_lean, t.bare),
+            format!("{:.1}", m.obs_lean_kb_per_connection),
         ],
     ];
     Ok(format!(

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::sync::oneshot;
 
-use crate::{interleaved, Effort};
+use crate::{interleaved_over, Effort};
 
 /// A server on a thread of its own, stopped on drop.
 pub struct Server {
@@ -75,12 +75,18 @@ mod tracing_subscriber_reexport {
     pub use runtime::logging::reexport::{registry, SubscriberExt};
 }
 
-async fn item(Path(id): Path<u64>) -> Json<serde_json::Value> {
+pub async fn item(Path(id): Path<u64>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "id": id, "name": "item" }))
 }
 
 pub fn bare() -> Router {
     Router::new().route("/api/items/{id}", get(item))
+}
+
+/// Bare with an empty layer: what wrapping every route in any layer costs in axum, the
+/// floor under every middleware.
+pub fn bare_layered() -> Router {
+    bare().layer(tower::layer::util::Identity::new())
 }
 
 pub fn instrumented() -> Router {
@@ -96,7 +102,12 @@ pub fn instrumented() -> Router {
 }
 
 pub fn axum_prometheus() -> Router {
-    let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
+    // Its pair installs a process-wide recorder, which can be done once per process.
+    static PAIR: std::sync::OnceLock<(
+        axum_prometheus::PrometheusMetricLayer<'static>,
+        axum_prometheus::metrics_exporter_prometheus::PrometheusHandle,
+    )> = std::sync::OnceLock::new();
+    let (layer, handle) = PAIR.get_or_init(axum_prometheus::PrometheusMetricLayer::pair).clone();
     Router::new()
         .route("/api/items/{id}", get(item))
         .route("/metrics", get(move || std::future::ready(handle.render())))
@@ -144,6 +155,7 @@ pub fn wrk_available() -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResult {
     pub bare: f64,
+    pub bare_layered: f64,
     pub obs: f64,
     pub obs_with_logs: f64,
     pub axum_prometheus: f64,
@@ -153,29 +165,66 @@ pub struct HttpResult {
 pub fn run(effort: Effort) -> HttpResult {
     let servers = [
         spawn(bare, false),
+        spawn(bare_layered, false),
         spawn(instrumented, false),
         spawn(instrumented, true),
         spawn(axum_prometheus, false),
     ];
     let seconds = effort.pick(3, 1);
     let connections = effort.pick(32, 4);
-    let mut cases: Vec<Box<dyn FnMut() -> f64>> = servers
-        .iter()
-        .map(|s| {
-            let port = s.port;
-            Box::new(move || drive(port, seconds, connections)) as Box<dyn FnMut() -> f64>
-        })
-        .collect();
-    let mut refs: Vec<&mut dyn FnMut() -> f64> = cases
-        .iter_mut()
-        .map(|c| c.as_mut() as &mut dyn FnMut() -> f64)
-        .collect();
-    let m = interleaved(effort.rounds, &mut refs);
+    let m = interleaved_over(effort.rounds, &servers, |s| drive(s.port, seconds, connections));
     HttpResult {
         bare: m[0],
-        obs: m[1],
-        obs_with_logs: m[2],
-        axum_prometheus: m[3],
+        bare_layered: m[1],
+        obs: m[2],
+        obs_with_logs: m[3],
+        axum_prometheus: m[4],
         driver: if wrk_available() { "wrk -t1" } else { "built-in driver" },
+    }
+}
+
+/// Nanoseconds of CPU per request through each router, called in memory (no sockets, no
+/// HTTP parsing): the part of the cost the middleware itself adds, free of network noise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InMemoryResult {
+    pub bare: f64,
+    pub bare_layered: f64,
+    pub obs: f64,
+    pub axum_prometheus: f64,
+}
+
+fn nanos_per_request(runtime: &tokio::runtime::Runtime, router: &Router, requests: u32) -> f64 {
+    use tower::util::ServiceExt;
+    let started = std::time::Instant::now();
+    runtime.block_on(async {
+        for _ in 0..requests {
+            let request = axum::http::Request::get("/api/items/42")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let response = router.clone().oneshot(request).await;
+            std::hint::black_box(response.ok());
+        }
+    });
+    started.elapsed().as_nanos() as f64 / f64::from(requests)
+}
+
+pub fn in_memory(effort: Effort) -> InMemoryResult {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let routers = {
+        let _entered = runtime.enter();
+        [bare(), bare_layered(), instrumented(), axum_prometheus()]
+    };
+    let requests = effort.pick(300_000, 200);
+    let m = interleaved_over(effort.rounds, &routers, |router| {
+        nanos_per_request(&runtime, router, requests)
+    });
+    InMemoryResult {
+        bare: m[0],
+        bare_layered: m[1],
+        obs: m[2],
+        axum_prometheus: m[3],
     }
 }

@@ -22,6 +22,8 @@ use crate::{interleaved, median, Effort};
 pub enum Kind {
     Bare,
     Obs,
+    /// Obs with `runtime::websocket::lean` buffers, as the demo serves.
+    ObsLean,
 }
 
 async fn count_replies(
@@ -60,6 +62,14 @@ async fn bare_ws(upgrade: WebSocketUpgrade) -> Response {
 }
 
 async fn obs_ws(upgrade: WebSocketUpgrade, State(obs): State<runtime::Observability>) -> Response {
+    obs_upgrade(upgrade, obs)
+}
+
+async fn obs_lean_ws(upgrade: WebSocketUpgrade, State(obs): State<runtime::Observability>) -> Response {
+    obs_upgrade(runtime::websocket::lean(upgrade), obs)
+}
+
+fn obs_upgrade(upgrade: WebSocketUpgrade, obs: runtime::Observability) -> Response {
     upgrade.on_upgrade(move |socket| {
         let sizes = obs
             .registry
@@ -77,7 +87,7 @@ async fn obs_ws(upgrade: WebSocketUpgrade, State(obs): State<runtime::Observabil
 pub fn router(kind: Kind) -> Router {
     match kind {
         Kind::Bare => Router::new().route("/ws", get(bare_ws)),
-        Kind::Obs => {
+        Kind::Obs | Kind::ObsLean => {
             let spec = spec::load_bytes(
                 b"service: {name: bench}\nmetrics:\n  builtin: {http: {}, websocket: {}}\n  custom:\n    - {name: websocket_message_size_bytes, type: histogram, help: Sizes., unit: bytes, buckets: [16, 64, 256, 1024]}\n",
                 "bench.yaml",
@@ -86,7 +96,12 @@ pub fn router(kind: Kind) -> Router {
             .spec;
             let config = runtime::ServiceConfig::resolve(spec, |_| None).expect("resolves");
             let obs = runtime::Observability::new(config, |_| None).expect("binds");
-            runtime::server::app(&obs, Router::new().route("/ws", get(obs_ws)))
+            let handler = if kind == Kind::Obs {
+                get(obs_ws)
+            } else {
+                get(obs_lean_ws)
+            };
+            runtime::server::app(&obs, Router::new().route("/ws", handler))
         }
     }
 }
@@ -96,6 +111,7 @@ pub fn router(kind: Kind) -> Router {
 pub struct ThroughputResult {
     pub bare: f64,
     pub obs: f64,
+    pub obs_lean: f64,
 }
 
 fn messages_per_second(port: u16, sockets: u32, seconds: u64) -> f64 {
@@ -108,7 +124,8 @@ fn messages_per_second(port: u16, sockets: u32, seconds: u64) -> f64 {
         sockets,
         rate: 1000.0,
         duration: Duration::from_secs(seconds),
-        send_rate: 1000.0,
+        // Closed loop: as fast as the server answers, so the server is what is measured.
+        send_rate: f64::INFINITY,
     };
     runtime
         .block_on(runtime::loadtest::run_ws(&load, Arc::default()))
@@ -119,11 +136,17 @@ fn messages_per_second(port: u16, sockets: u32, seconds: u64) -> f64 {
 pub fn throughput(effort: Effort) -> ThroughputResult {
     let bare = spawn(|| router(Kind::Bare), false);
     let obs = spawn(|| router(Kind::Obs), false);
+    let lean = spawn(|| router(Kind::ObsLean), false);
     let (seconds, sockets) = (effort.pick(3, 1), effort.pick(16, 2));
     let mut a = || messages_per_second(bare.port, sockets, seconds);
     let mut b = || messages_per_second(obs.port, sockets, seconds);
-    let m = interleaved(effort.rounds, &mut [&mut a, &mut b]);
-    ThroughputResult { bare: m[0], obs: m[1] }
+    let mut c = || messages_per_second(lean.port, sockets, seconds);
+    let m = interleaved(effort.rounds, &mut [&mut a, &mut b, &mut c]);
+    ThroughputResult {
+        bare: m[0],
+        obs: m[1],
+        obs_lean: m[2],
+    }
 }
 
 /// A `serve` child process.
@@ -137,6 +160,7 @@ impl ChildServer {
         let kind = match kind {
             Kind::Bare => "bare",
             Kind::Obs => "obs",
+            Kind::ObsLean => "obs-lean",
         };
         let mut child = Command::new(bench_binary()?)
             .args(["serve", "--kind", kind])
@@ -193,6 +217,7 @@ pub struct MemoryResult {
     pub sockets: u32,
     pub bare_kb_per_connection: f64,
     pub obs_kb_per_connection: f64,
+    pub obs_lean_kb_per_connection: f64,
 }
 
 fn kb_per_connection(kind: Kind, sockets: u32) -> anyhow::Result<f64> {
@@ -237,14 +262,17 @@ pub fn memory(effort: Effort) -> anyhow::Result<MemoryResult> {
     let _ = rlimit::increase_nofile_limit(u64::from(sockets) * 2 + 1024);
     let mut bare = Vec::new();
     let mut obs = Vec::new();
+    let mut lean = Vec::new();
     for _ in 0..effort.rounds {
         bare.push(kb_per_connection(Kind::Bare, sockets)?);
         obs.push(kb_per_connection(Kind::Obs, sockets)?);
+        lean.push(kb_per_connection(Kind::ObsLean, sockets)?);
     }
     Ok(MemoryResult {
         sockets,
         bare_kb_per_connection: median(&bare),
         obs_kb_per_connection: median(&obs),
+        obs_lean_kb_per_connection: median(&lean),
     })
 }
 

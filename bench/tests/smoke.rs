@@ -17,6 +17,7 @@ fn hot_path_measures_every_operation() {
         r.obs_handle_inc,
         r.obs_closed_lookup_inc,
         r.obs_open_lookup_inc,
+        r.obs_open_apply_inc,
         r.prometheus_cached_inc,
         r.prometheus_lookup_inc,
     ] {
@@ -27,18 +28,28 @@ fn hot_path_measures_every_operation() {
 #[test]
 fn http_servers_all_answer_load() {
     let r = bench::servers::run(Effort::SMOKE);
-    for rps in [r.bare, r.obs, r.obs_with_logs, r.axum_prometheus] {
+    for rps in [r.bare, r.bare_layered, r.obs, r.obs_with_logs, r.axum_prometheus] {
         assert!(rps > 10.0, "{r:?}");
+    }
+}
+
+#[test]
+fn in_memory_router_costs_are_measured() {
+    let r = bench::servers::in_memory(Effort::SMOKE);
+    for ns in [r.bare, r.bare_layered, r.obs, r.axum_prometheus] {
+        assert!(ns > 0.0 && ns.is_finite(), "{r:?}");
     }
 }
 
 #[test]
 fn websocket_throughput_and_memory_are_measured() {
     let t = bench::websocket::throughput(Effort::SMOKE);
-    assert!(t.bare > 10.0 && t.obs > 10.0, "{t:?}");
+    assert!(t.bare > 10.0 && t.obs > 10.0 && t.obs_lean > 10.0, "{t:?}");
     let m = bench::websocket::memory(Effort::SMOKE).unwrap();
     assert!(
-        m.bare_kb_per_connection.is_finite() && m.obs_kb_per_connection.is_finite(),
+        m.bare_kb_per_connection.is_finite()
+            && m.obs_kb_per_connection.is_finite()
+            && m.obs_lean_kb_per_connection.is_finite(),
         "{m:?}"
     );
 }

@@ -3,33 +3,71 @@
 //! labelled by the matched route template (a constant for unmatched paths, so scanners
 //! cannot create series); a log line per request.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use pin_project_lite::pin_project;
 use spec::catalog::UNMATCHED_ROUTE;
-use tracing::Instrument;
+use tower::{Layer, Service};
+use tracing::Span;
 
+use crate::metrics::Counter;
 use crate::observability::Observability;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest inbound request id accepted.
 pub const MAX_REQUEST_ID: usize = 128;
 
-/// The request id of the request being handled, for handlers (jobs carry it as trace id).
+/// The request id of the request being handled, for handlers (jobs carry it as trace id):
+/// extract `RequestId` or `Option<RequestId>`. The layer leaves exactly one sane
+/// `X-Request-ID` on every request it passes on, so this reads that header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        let value = parts.headers.get(&REQUEST_ID).filter(|v| is_sane_request_id(v));
+        Ok(value.and_then(|v| v.to_str().ok()).map(|id| RequestId(id.to_string())))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let found = <Self as axum::extract::OptionalFromRequestParts<S>>::from_request_parts(parts, state).await;
+        match found {
+            Ok(Some(id)) => Ok(id),
+            _ => Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "no request id: the obs layer is not installed",
+            )),
+        }
+    }
+}
+
 /// An inbound id is used only when short and made of `[A-Za-z0-9._:-]`, so it cannot
 /// inject anything into logs or headers.
+pub fn is_sane_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(b))
+}
+
+/// The inbound id as text when it is sane.
 pub fn sane_request_id(value: &HeaderValue) -> Option<String> {
-    let text = value.to_str().ok()?;
-    let ok = !text.is_empty()
-        && text.len() <= MAX_REQUEST_ID
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-    ok.then(|| text.to_string())
+    is_sane_request_id(value)
+        .then(|| value.to_str().ok().map(str::to_string))
+        .flatten()
 }
 
 /// The method label: the common ones, else `OTHER`.
@@ -50,53 +88,172 @@ impl Drop for InProgress {
     }
 }
 
-/// The middleware; install with `axum::middleware::from_fn_with_state(obs, instrument)`.
-pub async fn instrument(State(obs): State<Observability>, mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(sane_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    request.extensions_mut().insert(RequestId(request_id.clone()));
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED_ROUTE.to_string(), |p| p.as_str().to_string());
-    let method = method_label(request.method());
-    let path = request.uri().path().to_string();
-    let http = obs
-        .builtins
-        .http
-        .as_ref()
-        .filter(|h| !h.exclude.iter().any(|e| *e == path || *e == route));
-    let _in_progress = http.map(|h| {
-        let gauge = h.in_progress.with(&[&route, method]);
-        gauge.inc();
-        InProgress(gauge)
-    });
-    let span = tracing::info_span!("request", request_id = %request_id, route = %route, method = %method);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let elapsed = started.elapsed();
-    let status = response.status();
-    if let Some(http) = http {
-        http.requests.with(&[&route, method, status.as_str()]).inc();
-        http.duration.with(&[&route, method]).observe(elapsed.as_secs_f64());
+/// The instrumentation as a tower layer: `router.layer(ObsLayer::new(obs))`. Hand-written
+/// rather than `axum::middleware::from_fn` because that boxes a future and clones the inner
+/// service on every request, which cost a measurable share of throughput (BENCHMARKS.md).
+#[derive(Clone)]
+pub struct ObsLayer {
+    obs: Observability,
+}
+
+impl ObsLayer {
+    pub fn new(obs: Observability) -> Self {
+        Self { obs }
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID.clone(), value);
+}
+
+impl<S> Layer<S> for ObsLayer {
+    type Service = Instrumented<S>;
+
+    fn layer(&self, inner: S) -> Instrumented<S> {
+        Instrumented {
+            inner,
+            obs: self.obs.clone(),
+        }
     }
-    let latency_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-    span.in_scope(|| {
+}
+
+/// A service wrapped by [`ObsLayer`].
+#[derive(Clone)]
+pub struct Instrumented<S> {
+    inner: S,
+    obs: Observability,
+}
+
+/// What is known when a request starts and recorded when its response is ready.
+struct Pending {
+    obs: Observability,
+    started: Instant,
+    request_id: HeaderValue,
+    route: Option<MatchedPath>,
+    method: &'static str,
+    counted: bool,
+    _in_progress: Option<InProgress>,
+}
+
+impl Pending {
+    fn route(&self) -> &str {
+        self.route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
+    }
+
+    fn finish(self, response: &mut Response) {
+        let elapsed = self.started.elapsed();
+        let status = response.status();
+        if let Some(http) = self.obs.builtins.http.as_ref().filter(|_| self.counted) {
+            let route = self.route();
+            http.requests
+                .apply(&[route, self.method, status.as_str()], Counter::inc);
+            http.duration
+                .apply(&[route, self.method], |h| h.observe(elapsed.as_secs_f64()));
+        }
+        response.headers_mut().insert(REQUEST_ID.clone(), self.request_id);
+        let latency_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), latency_ms, "request failed");
-        } else if http.is_some() {
+        } else if self.counted {
             tracing::info!(status = status.as_u16(), latency_ms, "request finished");
         } else {
             tracing::debug!(status = status.as_u16(), latency_ms, "request finished");
         }
-    });
-    response
+    }
+}
+
+impl<S> Service<Request> for Instrumented<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = InstrumentedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        let inbound = request
+            .headers()
+            .get(&REQUEST_ID)
+            .filter(|v| is_sane_request_id(v))
+            .cloned();
+        let request_id = match inbound {
+            Some(id) => id,
+            None => {
+                // Absent or unusable: handlers and logs see the id we made instead.
+                let id = new_request_id();
+                request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+                id
+            }
+        };
+        let request_id_text = request_id.to_str().unwrap_or_default();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let route_label = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        let method = method_label(request.method());
+        let path = request.uri().path();
+        let http = self
+            .obs
+            .builtins
+            .http
+            .as_ref()
+            .filter(|h| !h.exclude.iter().any(|e| e == path || e == route_label));
+        let in_progress = http.map(|h| {
+            let gauge = h.in_progress.with(&[route_label, method]);
+            gauge.inc();
+            InProgress(gauge)
+        });
+        let span =
+            tracing::info_span!("request", request_id = %request_id_text, route = %route_label, method = %method);
+        let pending = Pending {
+            obs: self.obs.clone(),
+            started,
+            counted: http.is_some(),
+            route,
+            method,
+            request_id,
+            _in_progress: in_progress,
+        };
+        let inner = span.in_scope(|| self.inner.call(request));
+        InstrumentedFuture {
+            inner,
+            span,
+            pending: Some(pending),
+        }
+    }
+}
+
+/// A v4 UUID as a header value, formatted without going through `fmt`.
+fn new_request_id() -> HeaderValue {
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+pin_project! {
+    /// The inner service's future, in the request's span, recording the response when ready.
+    pub struct InstrumentedFuture<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        pending: Option<Pending>,
+    }
+}
+
+impl<F, E> Future for InstrumentedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(pending) = this.pending.take() {
+            pending.finish(&mut response);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 #[cfg(test)]

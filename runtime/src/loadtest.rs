@@ -28,7 +28,8 @@ pub struct WsLoad {
     /// Sockets opened per second.
     pub rate: f64,
     pub duration: Duration,
-    /// Messages each socket sends per second (0: hold the socket idle).
+    /// Messages each socket sends per second (0: hold the socket idle; infinity: send the
+    /// next message as soon as the reply to the last one arrives).
     pub send_rate: f64,
 }
 
@@ -162,8 +163,8 @@ pub fn validate_ws(load: &WsLoad) -> Result<(), String> {
     if !(load.rate > 0.0 && load.rate.is_finite()) {
         return Err("--rate must be a positive number of sockets per second".into());
     }
-    if !(load.send_rate >= 0.0 && load.send_rate <= 1000.0) {
-        return Err("--send-rate must be 0 to 1000 messages per second per socket".into());
+    if !(load.send_rate >= 0.0 && (load.send_rate <= 1000.0 || load.send_rate == f64::INFINITY)) {
+        return Err("--send-rate must be 0 to 1000 messages per second per socket, or inf".into());
     }
     if load.duration.is_zero() || load.duration > MAX_DURATION {
         return Err(format!("--duration must be 1 to {} seconds", MAX_DURATION.as_secs()));
@@ -171,10 +172,19 @@ pub fn validate_ws(load: &WsLoad) -> Result<(), String> {
     Ok(())
 }
 
+/// How a socket paces its messages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pace {
+    Idle,
+    Every(Duration),
+    /// The next message as soon as the last one's reply arrives.
+    Unpaced,
+}
+
 async fn ws_socket(
     url: String,
     deadline: tokio::time::Instant,
-    send_every: Option<Duration>,
+    pace: Pace,
     progress: Arc<Progress>,
     collected: Arc<Mutex<Collected>>,
 ) {
@@ -193,13 +203,20 @@ async fn ws_socket(
     progress.opened.fetch_add(1, Ordering::Relaxed);
     let mut latencies = Vec::new();
     let mut failure: Option<&'static str> = None;
-    if let Some(every) = send_every {
-        let mut tick = tokio::time::interval(every);
+    if pace != Pace::Idle {
+        let mut tick = match pace {
+            Pace::Every(every) => Some(tokio::time::interval(every)),
+            _ => None,
+        };
         let mut sequence = 0u64;
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => break,
-                _ = tick.tick() => {}
+            match tick.as_mut() {
+                Some(tick) => tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = tick.tick() => {}
+                },
+                None if tokio::time::Instant::now() >= deadline => break,
+                None => {}
             }
             sequence += 1;
             let sent = Instant::now();
@@ -261,7 +278,13 @@ pub async fn run_ws(load: &WsLoad, progress: Arc<Progress>) -> Result<Summary, S
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + load.duration;
     let collected = Arc::new(Mutex::new(Collected::default()));
-    let send_every = (load.send_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / load.send_rate));
+    let pace = if load.send_rate == 0.0 {
+        Pace::Idle
+    } else if load.send_rate.is_infinite() {
+        Pace::Unpaced
+    } else {
+        Pace::Every(Duration::from_secs_f64(1.0 / load.send_rate))
+    };
     let mut sockets = tokio::task::JoinSet::new();
     let open_every = Duration::from_secs_f64(1.0 / load.rate);
     let first = tokio::time::Instant::now();
@@ -274,7 +297,7 @@ pub async fn run_ws(load: &WsLoad, progress: Arc<Progress>) -> Result<Summary, S
         sockets.spawn(ws_socket(
             load.url.clone(),
             deadline,
-            send_every,
+            pace,
             progress.clone(),
             collected.clone(),
         ));
@@ -424,6 +447,26 @@ mod tests {
             ..load.clone()
         })
         .is_err());
+        for send_rate in [f64::INFINITY, 0.0] {
+            assert!(
+                validate_ws(&WsLoad {
+                    send_rate,
+                    ..load.clone()
+                })
+                .is_ok(),
+                "{send_rate}"
+            );
+        }
+        for send_rate in [1000.5, -1.0, f64::NAN, f64::NEG_INFINITY] {
+            assert!(
+                validate_ws(&WsLoad {
+                    send_rate,
+                    ..load.clone()
+                })
+                .is_err(),
+                "{send_rate}"
+            );
+        }
         assert!(validate_ws(&WsLoad {
             url: "http://x".into(),
             ..load

@@ -2,7 +2,8 @@
 //! metric registry and builtin handles, dependency checks, the shutdown phases, the clock
 //! since start — built once from the spec.
 
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -17,9 +18,13 @@ use crate::loki::LokiSender;
 use crate::metrics::{MetricError, Registry};
 use crate::shutdown::Shutdown;
 
-/// Shared by the server and every handler; cheap to clone.
+/// Shared by the server and every handler. One reference count: axum clones the state
+/// several times per request (middleware, extractors), so a clone must cost one atomic.
 #[derive(Clone)]
-pub struct Observability {
+pub struct Observability(Arc<ObservabilityState>);
+
+/// What an [`Observability`] handle points to; read through the handle.
+pub struct ObservabilityState {
     pub config: Arc<ServiceConfig>,
     pub registry: Arc<Registry>,
     pub builtins: Builtins,
@@ -27,7 +32,15 @@ pub struct Observability {
     pub shutdown: Shutdown,
     /// When the process started (for uptime and the start-up duration).
     pub started: Instant,
-    loki: Option<LokiSender>,
+    loki: OnceLock<LokiSender>,
+}
+
+impl Deref for Observability {
+    type Target = ObservabilityState;
+
+    fn deref(&self) -> &ObservabilityState {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for Observability {
@@ -46,15 +59,15 @@ impl Observability {
         let builtins = Builtins::bind(&config.spec, &config.catalog, &config.component.name, &registry)?;
         let health = HealthChecks::new(&config.spec.health.checks, &env);
         let shutdown = Shutdown::new(config.spec.shutdown.drain.to_std(), config.spec.shutdown.grace.to_std());
-        Ok(Self {
+        Ok(Self(Arc::new(ObservabilityState {
             config: Arc::new(config),
             registry: Arc::new(registry),
             builtins,
             health,
             shutdown,
             started: Instant::now(),
-            loki: None,
-        })
+            loki: OnceLock::new(),
+        })))
     }
 
     /// Fields on every log line: service, environment, version, and the replica if any.
@@ -73,28 +86,34 @@ impl Observability {
 
     /// Installs the process-wide log subscriber writing to `writer` (stdout in production);
     /// starts Loki shipping when the spec enables it. Needs a running tokio runtime.
-    pub fn init_logging(&mut self, writer: MakeWriter, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    pub fn init_logging(&self, writer: MakeWriter, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         let logging = &self.config.spec.logging;
         if let Some(loki) = &logging.loki {
             let enabled = loki
                 .enabled
                 .resolve(&env)
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-            match (enabled, loki.url.resolve(&env)) {
-                (true, Some(url)) if !url.is_empty() => self.loki = Some(crate::loki::start(&url, loki.labels.clone())),
+            let url = match (enabled, loki.url.resolve(&env)) {
+                (true, Some(url)) if !url.is_empty() => Some(url),
                 (true, _) => return Err("Loki shipping is enabled but its URL is not set".into()),
-                _ => {}
+                _ => None,
+            };
+            if let Some(url) = url {
+                if self.loki.get().is_some() {
+                    return Err("logging is already initialised".into());
+                }
+                let _ = self.loki.set(crate::loki::start(&url, loki.labels.clone()));
             }
         }
         let settings = LogSettings::from_spec(logging, self.log_statics());
-        let layer = SpecLayer::new(settings, writer, self.loki.clone())
+        let layer = SpecLayer::new(settings, writer, self.loki.get().cloned())
             .with_filter(crate::logging::filter(self.config.log_level));
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).map_err(|e| e.to_string())
     }
 
     /// Ships what is still queued for Loki.
     pub async fn flush_logs(&self) {
-        if let Some(loki) = &self.loki {
+        if let Some(loki) = self.loki.get() {
             loki.flush(std::time::Duration::from_secs(3)).await;
         }
     }

@@ -24,10 +24,7 @@ pub struct ShutdownReport {
 pub fn app(obs: &Observability, routes: Router<Observability>) -> Router {
     routes
         .merge(obs.routes())
-        .layer(axum::middleware::from_fn_with_state(
-            obs.clone(),
-            crate::http::instrument,
-        ))
+        .layer(crate::http::ObsLayer::new(obs.clone()))
         .with_state(obs.clone())
 }
 

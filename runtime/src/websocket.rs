@@ -4,7 +4,19 @@
 
 use std::time::Instant;
 
+use axum::extract::ws::WebSocketUpgrade;
+
 use crate::builtins::WebSocketMetrics;
+
+/// Read buffer of an upgraded socket. tungstenite allocates its default (128 KiB) when the
+/// socket opens, which makes it nearly all of an idle connection's memory (BENCHMARKS.md);
+/// a message larger than the buffer is still read whole, in more reads.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The upgrade with a small read buffer: for services holding many mostly idle sockets.
+pub fn lean(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade.read_buffer_size(READ_BUFFER_BYTES)
+}
 
 /// One open WebSocket session.
 #[derive(Debug)]

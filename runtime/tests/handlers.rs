@@ -181,6 +181,42 @@ async fn routes_are_labelled_by_template_and_unmatched_paths_share_one_label() {
 }
 
 #[tokio::test]
+async fn handlers_see_the_request_id_the_response_carries() {
+    let obs = observability(demo_spec(), &[]);
+    let routes = Router::new().route(
+        "/id",
+        get(|runtime::http::RequestId(id): runtime::http::RequestId| async move { id }),
+    );
+    let app = runtime::server::app(&obs, routes);
+    let sane = Request::get("/id")
+        .header("x-request-id", "req-7")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, body) = call(&app, sane).await;
+    assert_eq!(
+        (headers["x-request-id"].to_str().unwrap(), body.as_str()),
+        ("req-7", "req-7")
+    );
+    // A hostile first value and a sane second: neither reaches the handler, one new id does.
+    let mixed = Request::get("/id")
+        .header("x-request-id", "bad id")
+        .header("x-request-id", "good-id")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, body) = call(&app, mixed).await;
+    assert_eq!(headers.get_all("x-request-id").iter().count(), 1);
+    assert_eq!(headers["x-request-id"].to_str().unwrap(), body);
+    assert!(uuid::Uuid::parse_str(&body).is_ok(), "{body}");
+    // Without the layer the extractor refuses rather than inventing an id.
+    let bare = Router::new().route(
+        "/id",
+        get(|runtime::http::RequestId(id): runtime::http::RequestId| async move { id }),
+    );
+    let (status, _, _) = call(&bare, get_req("/id")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
 async fn request_ids_are_kept_when_sane_and_replaced_otherwise() {
     let obs = observability(demo_spec(), &[]);
     let app = app(&obs);

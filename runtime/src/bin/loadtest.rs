@@ -48,7 +48,8 @@ struct Cli {
     /// Seconds the test runs.
     #[arg(long, default_value_t = 30)]
     duration: u64,
-    /// Messages per second each socket sends (0: idle sockets).
+    /// Messages per second each socket sends (0: idle sockets; inf: the next as soon as the
+    /// reply to the last arrives).
     #[arg(long, default_value_t = 1.0)]
     send_rate: f64,
     /// HTTP mode: the URL to GET.

@@ -110,7 +110,8 @@ fn truncate(value: &str) -> &str {
 
 #[derive(Debug)]
 struct OpenSeries<C> {
-    index: HashMap<LabelKey, usize>,
+    /// Each series' cell by its label values (the same cells as `list`, which keeps order).
+    index: HashMap<LabelKey, C>,
     list: Vec<Series<C>>,
     /// Distinct values seen per open label (indexed like the labels; closed ones unused).
     seen: Vec<HashSet<Box<str>>>,
@@ -226,6 +227,12 @@ impl<C: Clone> Family<C> {
 
     /// The series for these label values, created if new (within the caps).
     pub fn series(&self, values: &[&str]) -> C {
+        self.visit(values, C::clone)
+    }
+
+    /// Runs `f` on the series for these label values (created if new, within the caps)
+    /// without taking a handle of it: the hot path of a one-off update.
+    pub fn visit<R>(&self, values: &[&str], f: impl FnOnce(&C) -> R) -> R {
         assert_eq!(
             values.len(),
             self.labels.len(),
@@ -241,18 +248,23 @@ impl<C: Clone> Family<C> {
         };
         if let Some(closed) = &self.closed {
             if let Some(flat) = self.closed_position(truncated) {
-                return closed[flat].cell.clone();
+                return f(&closed[flat].cell);
             }
             // A value outside a closed set is a caller bug: count it, never create it.
             self.count_drop();
-            return self.overflow_series();
+            return f(&self.overflow_series());
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(&position) = open.index.get(&LabelQuery(truncated)) {
-                return open.list[position].cell.clone();
+            if let Some(cell) = open.index.get(&LabelQuery(truncated)) {
+                return f(cell);
             }
         }
+        f(&self.create(truncated))
+    }
+
+    /// The slow path of [`Family::visit`]: a series not seen yet, under the write lock.
+    fn create(&self, truncated: &[&str]) -> C {
         let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
         let mut folded = false;
         let mut capped: Vec<&str> = Vec::with_capacity(truncated.len());
@@ -293,17 +305,16 @@ impl<C: Clone> Family<C> {
         if folded {
             self.count_drop();
         }
-        if let Some(&position) = open.index.get(&LabelQuery(&capped)) {
-            return open.list[position].cell.clone();
+        if let Some(cell) = open.index.get(&LabelQuery(&capped)) {
+            return cell.clone();
         }
         let cell = (self.make)(&self.cells);
         let key = LabelKey(capped.iter().map(|v| Box::from(*v)).collect());
-        let position = open.list.len();
         open.list.push(Series {
             labels: render_labels(&self.label_names, &capped),
             cell: cell.clone(),
         });
-        open.index.insert(key, position);
+        open.index.insert(key, cell.clone());
         cell
     }
 

@@ -340,6 +340,12 @@ macro_rules! typed_family {
                 self.family().series(values)
             }
 
+            /// Runs `f` on the series for these label values without taking a handle of it
+            /// (one atomic update, no reference count): `requests.apply(&[..], Counter::inc)`.
+            pub fn apply<R>(&self, values: &[&str], f: impl FnOnce(&$cell) -> R) -> R {
+                self.family().visit(values, f)
+            }
+
             /// The series of an all-closed family by each label's value index; no lock.
             pub fn at(&self, indices: &[usize]) -> $cell {
                 self.family()

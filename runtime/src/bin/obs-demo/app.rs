@@ -185,14 +185,14 @@ struct NewJob {
 async fn submit_job(
     Extension(demo): Shared,
     headers: HeaderMap,
-    request_id: Option<Extension<RequestId>>,
+    request_id: Option<RequestId>,
     Json(body): Json<NewJob>,
 ) -> Response {
     count_client(&demo, &headers);
     let Some(kind) = crate::jobs::TYPES.iter().copied().find(|t| *t == body.kind) else {
         return error(StatusCode::BAD_REQUEST, "type must be one of: email, report");
     };
-    let trace_id = request_id.map(|Extension(RequestId(id))| id);
+    let trace_id = request_id.map(|RequestId(id)| id);
     let work = Duration::from_millis(body.duration_ms.unwrap_or(50).min(MAX_SLOW_MS));
     match demo.jobs.enqueue(kind, trace_id.clone(), body.fail, work) {
         Ok(job_id) => (
@@ -225,17 +225,19 @@ async fn websocket(
     ws: WebSocketUpgrade,
     State(obs): State<Observability>,
     Extension(demo): Shared,
-    request_id: Option<Extension<RequestId>>,
+    request_id: Option<RequestId>,
 ) -> Response {
-    let request_id = request_id.map(|Extension(RequestId(id))| id).unwrap_or_default();
-    ws.max_message_size(MAX_WS_MESSAGE).on_upgrade(move |socket| {
-        let session_id = uuid::Uuid::new_v4().to_string();
-        let span = tracing::info_span!("websocket", session_id = %session_id, request_id = %request_id);
-        // axum does not track upgraded sockets; the shutdown tracker does.
-        obs.shutdown
-            .spawn(session(socket, obs.clone(), demo, session_id).instrument(span));
-        std::future::ready(())
-    })
+    let request_id = request_id.map(|RequestId(id)| id).unwrap_or_default();
+    runtime::websocket::lean(ws)
+        .max_message_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| {
+            let session_id = uuid::Uuid::new_v4().to_string();
+            let span = tracing::info_span!("websocket", session_id = %session_id, request_id = %request_id);
+            // axum does not track upgraded sockets; the shutdown tracker does.
+            obs.shutdown
+                .spawn(session(socket, obs.clone(), demo, session_id).instrument(span));
+            std::future::ready(())
+        })
 }
 
 fn error_kind(error: &axum::Error) -> &'static str {

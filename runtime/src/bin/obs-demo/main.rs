@@ -144,7 +144,7 @@ fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     let env = environment(cli, &spec);
     let config = ServiceConfig::resolve(spec, env.clone())?;
     runtime_builder()?.block_on(async move {
-        let mut obs = Observability::new(config, env.clone())?;
+        let obs = Observability::new(config, env.clone())?;
         obs.init_logging(runtime::logging::stdout(), env)
             .map_err(anyhow::Error::msg)?;
         let metrics = metrics::Metrics::bind(&obs.registry)?;
