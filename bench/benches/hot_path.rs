@@ -21,6 +21,9 @@ fn counting(c: &mut Criterion) {
     group.bench_function("obs/handle_inc", |b| b.iter(|| handle.inc()));
     group.bench_function("obs/closed_index_inc", |b| b.iter(|| closed.at(&[0]).inc()));
     group.bench_function("obs/open_lookup_inc", |b| b.iter(|| open.with(&["GET", "/a"]).inc()));
+    group.bench_function("obs/open_apply_inc", |b| {
+        b.iter(|| open.apply(&["GET", "/a"], runtime::metrics::Counter::inc))
+    });
     group.bench_function("prometheus/cached_inc", |b| b.iter(|| cached.inc()));
     group.bench_function("prometheus/with_label_values_inc", |b| {
         b.iter(|| prom.with_label_values(&["GET", "/a"]).inc())
