@@ -19,7 +19,7 @@ fn counting(c: &mut Criterion) {
     let cached = prom.with_label_values(&["GET", "/a"]);
     let mut group = c.benchmark_group("count");
     group.bench_function("obs/handle_inc", |b| b.iter(|| handle.inc()));
-    group.bench_function("obs/closed_index_inc", |b| b.iter(|| closed.at(&[0]).inc()));
+    group.bench_function("obs/closed_index_inc", |b| b.iter(|| closed.get(&[0]).inc()));
     group.bench_function("obs/open_lookup_inc", |b| b.iter(|| open.with(&["GET", "/a"]).inc()));
     group.bench_function("obs/open_apply_inc", |b| {
         b.iter(|| open.apply(&["GET", "/a"], runtime::metrics::Counter::inc))

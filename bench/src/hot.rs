@@ -48,7 +48,7 @@ pub fn run(threads: usize, effort: Effort) -> HotResult {
     let cached = prom.with_label_values(&["GET", "/a"]);
     let ops = effort.pick(2_000_000u64, 1_000);
     let mut a = || nanos_per_op(threads, ops, &|| handle.inc());
-    let mut b = || nanos_per_op(threads, ops, &|| closed.at(&[0, 1]).inc());
+    let mut b = || nanos_per_op(threads, ops, &|| closed.get(&[0, 1]).inc());
     let mut c = || nanos_per_op(threads, ops, &|| open.with(&["GET", "/a"]).inc());
     let mut d = || nanos_per_op(threads, ops, &|| cached.inc());
     let mut e = || nanos_per_op(threads, ops, &|| prom.with_label_values(&["GET", "/a"]).inc());

@@ -131,7 +131,7 @@ fn hot(effort: Effort) -> String {
     let rows = vec![
         row("obs: inc() on a typed handle", one.obs_handle_inc, two.obs_handle_inc),
         row(
-            "obs: closed labels by index, then inc()",
+            "obs: closed labels by index (typed `with(Enum)`), then inc()",
             one.obs_closed_lookup_inc,
             two.obs_closed_lookup_inc,
         ),

@@ -144,14 +144,20 @@ pub fn metrics_module(catalog: &Catalog, component: &str, runtime_path: &str) ->
             }
         }
         let _ = writeln!(module, "    /// `{name}`, by label.\n    #[derive(Debug, Clone)]\n    pub struct Family(pub {rt}::metrics::{family_type});\n\n    impl Family {{");
-        let _ = writeln!(
-            module,
-            "        /// The series for these labels.\n        pub fn with(&self, {}) -> {rt}::metrics::{cell} {{",
-            params.join(", ")
-        );
         if all_closed {
-            let _ = writeln!(module, "            self.0.at(&[{}])", indices.join(", "));
+            // Every series exists from the start: lend it, no lock and no reference count.
+            let _ = writeln!(
+                module,
+                "        /// The series for these labels.\n        pub fn with(&self, {}) -> &{rt}::metrics::{cell} {{",
+                params.join(", ")
+            );
+            let _ = writeln!(module, "            self.0.get(&[{}])", indices.join(", "));
         } else {
+            let _ = writeln!(
+                module,
+                "        /// The series for these labels.\n        pub fn with(&self, {}) -> {rt}::metrics::{cell} {{",
+                params.join(", ")
+            );
             let _ = writeln!(module, "            self.0.with(&[{}])", values.join(", "));
         }
         let _ = writeln!(module, "        }}\n    }}\n}}\n");
@@ -186,17 +192,22 @@ mod tests {
     #[test]
     fn generates_a_field_per_settable_metric() {
         let spec: crate::Spec = serde_yaml::from_str(
-            "service: {name: s}\nmetrics:\n  builtin: {process: {}}\n  custom:\n    - {name: a_total, type: counter, help: A., labels: [{name: type, values: [x, y]}]}\n    - {name: g, type: gauge, help: G.}",
+            "service: {name: s}\nmetrics:\n  builtin: {process: {}}\n  custom:\n    - {name: a_total, type: counter, help: A., labels: [{name: type, values: [x, y]}]}\n    - {name: g, type: gauge, help: G.}\n    - {name: b_total, type: counter, help: B., labels: [{name: client, max_series: 5}]}",
         )
         .unwrap();
         let code = metrics_module(&Catalog::from_spec(&spec), "app", "::runtime");
         assert!(code.contains("pub a_total: a_total::Family,"), "{code}");
         assert!(code.contains("pub g: ::runtime::metrics::Gauge,"), "{code}");
         assert!(
-            code.contains("pub fn with(&self, type_: Type) -> ::runtime::metrics::Counter"),
+            code.contains("pub fn with(&self, type_: Type) -> &::runtime::metrics::Counter"),
             "{code}"
         );
-        assert!(code.contains("self.0.at(&[type_.index()])"), "{code}");
+        assert!(code.contains("self.0.get(&[type_.index()])"), "{code}");
+        // Open labels can create series, so they hand out an owned handle.
+        assert!(
+            code.contains("pub fn with(&self, client: &str) -> ::runtime::metrics::Counter"),
+            "{code}"
+        );
         assert!(
             !code.contains("process_cpu_seconds_total"),
             "collected metrics get no handle"

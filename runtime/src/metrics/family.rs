@@ -129,6 +129,9 @@ pub struct Family<C> {
     closed: Option<Box<[Series<C>]>>,
     open: RwLock<OpenSeries<C>>,
     dropped: Option<Counter>,
+    /// Counts nothing anyone scrapes: what a closed family hands out for values outside
+    /// its set, so callers never fail and the exposition never shows them.
+    detached: C,
 }
 
 /// What a new cell needs (histogram bounds).
@@ -183,6 +186,7 @@ impl<C: Clone> Family<C> {
             label_names,
             max_series: usize::try_from(max_series).unwrap_or(usize::MAX).max(1),
             make,
+            detached: make(&cells),
             cells,
             closed,
             dropped,
@@ -252,7 +256,7 @@ impl<C: Clone> Family<C> {
             }
             // A value outside a closed set is a caller bug: count it, never create it.
             self.count_drop();
-            return f(&self.overflow_series());
+            return f(&self.detached);
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
@@ -324,9 +328,10 @@ impl<C: Clone> Family<C> {
         }
     }
 
-    fn overflow_series(&self) -> C {
-        // Closed families have no `other`; keep one unexported cell so callers still work.
-        (self.make)(&self.cells)
+    /// The series of an all-closed family by each label's value index, borrowed: no lock,
+    /// no reference count. Indices out of range give the detached cell.
+    pub fn closed_ref(&self, indices: &[usize]) -> &C {
+        self.closed_series(indices).unwrap_or(&self.detached)
     }
 
     /// Calls `visit` for every series, closed ones first, then in creation order.

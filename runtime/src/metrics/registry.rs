@@ -346,6 +346,12 @@ macro_rules! typed_family {
                 self.family().visit(values, f)
             }
 
+            /// The series of an all-closed family by each label's value index, borrowed:
+            /// no lock and no reference count, as cheap as a handle kept aside.
+            pub fn get(&self, indices: &[usize]) -> &$cell {
+                self.family().closed_ref(indices)
+            }
+
             /// The series of an all-closed family by each label's value index; no lock.
             pub fn at(&self, indices: &[usize]) -> $cell {
                 self.family()
