@@ -1,6 +1,7 @@
 //! Target 3: the cost of counting: `inc()` on a handle, a labelled lookup (closed labels by
-//! index, open labels by value, with or without taking a handle), against the `prometheus` crate's `with_label_values` and a
-//! cached child; single-threaded and with two threads contending.
+//! index, open labels by value, with or without taking a handle), against the `prometheus`
+//! crate's `with_label_values` and a cached child; single-threaded and with two threads
+//! contending.
 
 use std::time::Instant;
 

@@ -18,26 +18,25 @@ pub fn median(samples: &[f64]) -> f64 {
     sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Runs every case once per round, in turn, and returns each case's median.
-pub fn interleaved(rounds: usize, cases: &mut [&mut dyn FnMut() -> f64]) -> Vec<f64> {
-    let mut samples = vec![Vec::with_capacity(rounds); cases.len()];
+/// Measures cases `0..count` once per round, in turn, and returns each case's median.
+fn rounds_of(rounds: usize, count: usize, mut measure: impl FnMut(usize) -> f64) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(rounds); count];
     for _ in 0..rounds {
-        for (case, out) in cases.iter_mut().zip(samples.iter_mut()) {
-            out.push(case());
+        for (case, out) in samples.iter_mut().enumerate() {
+            out.push(measure(case));
         }
     }
     samples.iter().map(|s| median(s)).collect()
 }
 
+/// Runs every case once per round, in turn, and returns each case's median.
+pub fn interleaved(rounds: usize, cases: &mut [&mut dyn FnMut() -> f64]) -> Vec<f64> {
+    rounds_of(rounds, cases.len(), |case| cases[case]())
+}
+
 /// [`interleaved`] over one measurement applied to each of `subjects`.
 pub fn interleaved_over<T>(rounds: usize, subjects: &[T], measure: impl Fn(&T) -> f64) -> Vec<f64> {
-    let mut samples = vec![Vec::with_capacity(rounds); subjects.len()];
-    for _ in 0..rounds {
-        for (subject, out) in subjects.iter().zip(samples.iter_mut()) {
-            out.push(measure(subject));
-        }
-    }
-    samples.iter().map(|s| median(s)).collect()
+    rounds_of(rounds, subjects.len(), |case| measure(&subjects[case]))
 }
 
 /// Seconds per call of `f`, repeating it until at least `min` has passed.

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::servers::spawn;
-use crate::{interleaved, median, Effort};
+use crate::{interleaved_over, median, Effort};
 
 /// Which server a `serve` child runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -134,14 +134,11 @@ fn messages_per_second(port: u16, sockets: u32, seconds: u64) -> f64 {
 }
 
 pub fn throughput(effort: Effort) -> ThroughputResult {
-    let bare = spawn(|| router(Kind::Bare), false);
-    let obs = spawn(|| router(Kind::Obs), false);
-    let lean = spawn(|| router(Kind::ObsLean), false);
+    let servers = [Kind::Bare, Kind::Obs, Kind::ObsLean].map(|kind| spawn(move || router(kind), false));
     let (seconds, sockets) = (effort.pick(3, 1), effort.pick(16, 2));
-    let mut a = || messages_per_second(bare.port, sockets, seconds);
-    let mut b = || messages_per_second(obs.port, sockets, seconds);
-    let mut c = || messages_per_second(lean.port, sockets, seconds);
-    let m = interleaved(effort.rounds, &mut [&mut a, &mut b, &mut c]);
+    let m = interleaved_over(effort.rounds, &servers, |s| {
+        messages_per_second(s.port, sockets, seconds)
+    });
     ThroughputResult {
         bare: m[0],
         obs: m[1],

@@ -34,8 +34,7 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        let value = parts.headers.get(&REQUEST_ID).filter(|v| is_sane_request_id(v));
-        Ok(value.and_then(|v| v.to_str().ok()).map(|id| RequestId(id.to_string())))
+        Ok(parts.headers.get(&REQUEST_ID).and_then(sane_request_id).map(RequestId))
     }
 }
 
@@ -226,7 +225,7 @@ where
 fn new_request_id() -> HeaderValue {
     let mut buffer = uuid::Uuid::encode_buffer();
     let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    HeaderValue::from_str(text).expect("a hyphenated UUID is a valid header value")
 }
 
 pin_project! {
