@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::{median, Effort};
 
-/// The obs-demo binary beside this one (build it with `cargo build --release -p runtime`).
+/// The obs-demo binary beside this one (build it with `cargo build --release -p obs-demo`).
 pub fn demo_binary() -> anyhow::Result<std::path::PathBuf> {
     if let Some(path) = std::env::var_os("OBS_DEMO_BIN") {
         return Ok(path.into());
@@ -20,7 +20,7 @@ pub fn demo_binary() -> anyhow::Result<std::path::PathBuf> {
         }
     }
     anyhow::bail!(
-        "obs-demo is not built next to {}; run `cargo build -p runtime` with the same profile, or set OBS_DEMO_BIN",
+        "obs-demo is not built next to {}; run `cargo build -p obs-demo` with the same profile, or set OBS_DEMO_BIN",
         current.display()
     )
 }

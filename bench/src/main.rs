@@ -25,6 +25,8 @@ enum Command {
     All,
     /// HTTP instrumentation overhead.
     Http,
+    /// The load tester against wrk on the same server.
+    Drivers,
     /// Encoding /metrics.
     Scrape,
     /// Counting on the hot path.
@@ -90,6 +92,26 @@ fn http(effort: Effort) -> String {
         table(&["server", "requests/s", "÷ bare"], &rows),
         table(&["router", "ns per request", "ns over bare"], &cpu_rows)
     )
+}
+
+fn drivers(effort: Effort) -> anyhow::Result<String> {
+    let r = bench::servers::drivers(effort)?;
+    let rows = vec![
+        vec!["wrk -t1".into(), format!("{:.0}", r.wrk), "1.000".into()],
+        vec![
+            "obs-tools loadtest --mode http (one thread, kept-alive connections)".into(),
+            format!("{:.0}", r.loadtest),
+            ratio(r.loadtest, r.wrk),
+        ],
+    ];
+    Ok(format!(
+        "### Load tester against wrk\n\nThe bare axum server (one thread), driven by each with {} connections for {}s per round, {} rounds, interleaved.\nloadtest ÷ wrk = {}.\n\n{}",
+        r.connections,
+        r.seconds,
+        effort.rounds,
+        ratio(r.loadtest, r.wrk),
+        table(&["driver", "requests/s", "÷ wrk"], &rows)
+    ))
 }
 
 fn scrape(effort: Effort) -> String {
@@ -266,6 +288,7 @@ fn main() -> anyhow::Result<()> {
     let sections: Vec<String> = match command {
         Command::Serve { kind } => return bench::websocket::serve(kind),
         Command::Http => vec![http(effort)],
+        Command::Drivers => vec![drivers(effort)?],
         Command::Scrape => vec![scrape(effort)],
         Command::Hot => vec![hot(effort)],
         Command::Ws => vec![ws(effort)?],
@@ -273,6 +296,7 @@ fn main() -> anyhow::Result<()> {
         Command::Lifecycle => vec![lifecycle(effort)?],
         Command::All => vec![
             http(effort),
+            drivers(effort)?,
             scrape(effort),
             hot(effort),
             ws(effort)?,

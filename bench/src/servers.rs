@@ -98,7 +98,7 @@ pub fn instrumented() -> Router {
     .spec;
     let config = runtime::ServiceConfig::resolve(spec, |_| None).expect("resolves");
     let obs = runtime::Observability::new(config, |_| None).expect("binds");
-    runtime::server::app(&obs, Router::new().route("/api/items/{id}", get(item)))
+    runtime::server::app(&obs, Router::new().route("/api/items/{id}", get(item)), obs.clone())
 }
 
 pub fn axum_prometheus() -> Router {
@@ -114,36 +114,73 @@ pub fn axum_prometheus() -> Router {
         .layer(layer)
 }
 
-/// Requests per second against `port` for `seconds`.
-pub fn drive(port: u16, seconds: u64, connections: u32) -> f64 {
-    let url = format!("http://127.0.0.1:{port}/api/items/42");
-    if let Ok(output) = std::process::Command::new("wrk")
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), &url])
+/// Requests per second wrk (one thread) measured against `url`, if wrk is installed.
+pub fn wrk_rps(url: &str, seconds: u64, connections: u32) -> Option<f64> {
+    let output = std::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), url])
         .output()
-    {
-        let text = String::from_utf8_lossy(&output.stdout);
-        if let Some(rps) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Requests/sec:"))
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return rps;
-        }
-    }
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Requests per second obs-tools' loadtest measured against `url`, on one thread like `wrk -t1`.
+pub fn loadtest_rps(url: &str, seconds: u64, connections: u32) -> f64 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let load = runtime::loadtest::HttpLoad {
-        url,
+    let load = obs_tools::loadtest::HttpLoad {
+        url: url.to_string(),
         concurrency: connections,
         duration: Duration::from_secs(seconds),
         rps: None,
     };
     runtime
-        .block_on(runtime::loadtest::run_http(&load, Default::default()))
+        .block_on(obs_tools::loadtest::run_http(&load, Default::default()))
         .map(|s| s.throughput_per_second)
         .unwrap_or(0.0)
+}
+
+/// Requests per second against `port` for `seconds`: wrk when installed, else the built-in driver.
+pub fn drive(port: u16, seconds: u64, connections: u32) -> f64 {
+    let url = format!("http://127.0.0.1:{port}/api/items/42");
+    wrk_rps(&url, seconds, connections).unwrap_or_else(|| loadtest_rps(&url, seconds, connections))
+}
+
+/// The load tester beside wrk on the same bare server: same connections, same duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriverResult {
+    pub wrk: f64,
+    pub loadtest: f64,
+    pub connections: u32,
+    pub seconds: u64,
+}
+
+pub fn drivers(effort: Effort) -> anyhow::Result<DriverResult> {
+    anyhow::ensure!(
+        wrk_available(),
+        "wrk is not installed (Debian package `wrk`): this table measures the load tester against it"
+    );
+    let server = spawn(bare, false);
+    let url = format!("http://127.0.0.1:{}/api/items/42", server.port);
+    let seconds = effort.pick(3, 1);
+    let connections = effort.pick(32, 4);
+    let m = interleaved_over(effort.rounds, &[true, false], |use_wrk| {
+        if *use_wrk {
+            wrk_rps(&url, seconds, connections).unwrap_or(0.0)
+        } else {
+            loadtest_rps(&url, seconds, connections)
+        }
+    });
+    Ok(DriverResult {
+        wrk: m[0],
+        loadtest: m[1],
+        connections,
+        seconds,
+    })
 }
 
 /// Whether the fast driver is available.

@@ -101,7 +101,7 @@ pub fn router(kind: Kind) -> Router {
             } else {
                 get(obs_lean_ws)
             };
-            runtime::server::app(&obs, Router::new().route("/ws", handler))
+            runtime::server::app(&obs, Router::new().route("/ws", handler), obs.clone())
         }
     }
 }
@@ -119,7 +119,7 @@ fn messages_per_second(port: u16, sockets: u32, seconds: u64) -> f64 {
         .enable_all()
         .build()
         .expect("runtime");
-    let load = runtime::loadtest::WsLoad {
+    let load = obs_tools::loadtest::WsLoad {
         url: format!("ws://127.0.0.1:{port}/ws"),
         sockets,
         rate: 1000.0,
@@ -128,7 +128,7 @@ fn messages_per_second(port: u16, sockets: u32, seconds: u64) -> f64 {
         send_rate: f64::INFINITY,
     };
     runtime
-        .block_on(runtime::loadtest::run_ws(&load, Arc::default()))
+        .block_on(obs_tools::loadtest::run_ws(&load, Arc::default()))
         .map(|s| s.throughput_per_second)
         .unwrap_or(0.0)
 }
@@ -226,9 +226,9 @@ fn kb_per_connection(kind: Kind, sockets: u32) -> anyhow::Result<f64> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let progress: Arc<runtime::loadtest::Progress> = Arc::default();
+    let progress: Arc<obs_tools::loadtest::Progress> = Arc::default();
     let hold = Duration::from_secs(u64::from(sockets) / 1000 + 6);
-    let load = runtime::loadtest::WsLoad {
+    let load = obs_tools::loadtest::WsLoad {
         url,
         sockets,
         rate: 5000.0,
@@ -236,7 +236,7 @@ fn kb_per_connection(kind: Kind, sockets: u32) -> anyhow::Result<f64> {
         send_rate: 0.0,
     };
     let watched = progress.clone();
-    let task = runtime.spawn(async move { runtime::loadtest::run_ws(&load, watched).await });
+    let task = runtime.spawn(async move { obs_tools::loadtest::run_ws(&load, watched).await });
     let until = Instant::now() + hold;
     while progress.opened.load(std::sync::atomic::Ordering::Relaxed)
         + progress.failed.load(std::sync::atomic::Ordering::Relaxed)

@@ -34,6 +34,13 @@ fn http_servers_all_answer_load() {
 }
 
 #[test]
+fn the_load_tester_and_wrk_both_drive_the_same_server() {
+    // wrk comes from Debian; scripts/test.sh installs it.
+    let r = bench::servers::drivers(Effort::SMOKE).expect("wrk is installed");
+    assert!(r.wrk > 10.0 && r.loadtest > 10.0, "{r:?}");
+}
+
+#[test]
 fn in_memory_router_costs_are_measured() {
     let r = bench::servers::in_memory(Effort::SMOKE);
     for ns in [r.bare, r.bare_layered, r.obs, r.axum_prometheus] {

@@ -34,23 +34,41 @@ pub enum DriftError {
     UnknownComponent(String),
 }
 
-/// Fetches an exposition (text format requested) within `timeout`.
+/// Fetches an exposition (text format requested) within `timeout`; `https://` works.
 pub async fn fetch_async(url: &str, timeout: Duration) -> Result<String, DriftError> {
-    let fail = |message: String| DriftError::Fetch {
-        url: url.to_string(),
-        message,
+    let fail = |error: &dyn std::error::Error| {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        DriftError::Fetch {
+            url: url.to_string(),
+            message,
+        }
     };
-    let response = runtime::http_client::request("GET", url, &[("Accept", "text/plain; version=0.0.4")], None, timeout)
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .map_err(|e| fail(&e))?;
+    let response = client
+        .get(url)
+        .header("Accept", "text/plain; version=0.0.4")
+        .send()
         .await
-        .map_err(fail)?;
-    if response.status != 200 {
+        .map_err(|e| fail(&e))?;
+    let status = response.status().as_u16();
+    let text = response.text().await.map_err(|e| fail(&e))?;
+    if status != 200 {
         return Err(DriftError::Status {
             url: url.to_string(),
-            status: response.status,
-            body: response.text().chars().take(200).collect(),
+            status,
+            body: text.chars().take(200).collect(),
         });
     }
-    Ok(response.text())
+    Ok(text)
 }
 
 /// `fetch_async` for callers without a runtime (the CLI).

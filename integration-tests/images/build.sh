@@ -46,9 +46,9 @@ import() {
 }
 
 if [ "$profile" = release ]; then
-  cargo build --quiet --release -p runtime --bin obs-demo
+  cargo build --quiet --release -p obs-demo --bin obs-demo
 else
-  cargo build --quiet -p runtime --bin obs-demo
+  cargo build --quiet -p obs-demo --bin obs-demo
 fi
 
 root="$work/obs-demo"

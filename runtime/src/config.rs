@@ -57,6 +57,16 @@ impl ServiceConfig {
     /// Resolves the spec against an environment lookup (the process environment in
     /// production, a map in tests).
     pub fn resolve(spec: Spec, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::resolve_for(spec, None, env)
+    }
+
+    /// [`ServiceConfig::resolve`] with the component to run when `OBS_COMPONENT` is unset
+    /// (the one the binary's handles were built for); `None`: the spec's first.
+    pub fn resolve_for(
+        spec: Spec,
+        default_component: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let catalog = Catalog::from_spec(&spec);
         let components = spec::topology::components(&spec);
         let component =
@@ -72,7 +82,10 @@ impl ServiceConfig {
                             .join(", "),
                     }
                 })?,
-                None => components[0].clone(),
+                None => default_component
+                    .and_then(|name| components.iter().find(|c| c.name == name))
+                    .unwrap_or(&components[0])
+                    .clone(),
             };
         let port = match component
             .port_env

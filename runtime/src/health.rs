@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use spec::health::{CheckResult, ProbeState};
 use spec::model::{CheckKind, HealthCheck};
 
+use crate::http_client::HttpClient;
+
 /// A custom check: resolves to `Ok` when the dependency is fine.
 pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type CustomCheck = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
@@ -33,6 +35,7 @@ struct Declared {
 #[derive(Clone)]
 pub struct HealthChecks {
     declared: Arc<Vec<Declared>>,
+    client: HttpClient,
     custom: Arc<Mutex<HashMap<String, CustomCheck>>>,
     cache: Arc<tokio::sync::Mutex<Cached>>,
 }
@@ -46,7 +49,8 @@ impl std::fmt::Debug for HealthChecks {
 }
 
 impl HealthChecks {
-    pub fn new(checks: &[HealthCheck], env: impl Fn(&str) -> Option<String>) -> Self {
+    /// The spec's checks with their targets resolved in `env`; http checks go through `client`.
+    pub fn new(checks: &[HealthCheck], client: HttpClient, env: impl Fn(&str) -> Option<String>) -> Self {
         let declared = checks
             .iter()
             .map(|c| Declared {
@@ -56,6 +60,7 @@ impl HealthChecks {
             .collect();
         Self {
             declared: Arc::new(declared),
+            client,
             custom: Arc::default(),
             cache: Arc::default(),
         }
@@ -96,7 +101,7 @@ impl HealthChecks {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&declared.spec.name)
                 .cloned();
-            run_one(declared.clone(), custom)
+            run_one(declared.clone(), custom, &self.client)
         });
         futures_util::future::join_all(runs).await
     }
@@ -113,7 +118,7 @@ impl HealthChecks {
     }
 }
 
-async fn run_one(declared: Declared, custom: Option<CustomCheck>) -> CheckResult {
+async fn run_one(declared: Declared, custom: Option<CustomCheck>, client: &HttpClient) -> CheckResult {
     let check = &declared.spec;
     let started = Instant::now();
     let timeout = check.timeout.to_std();
@@ -123,7 +128,7 @@ async fn run_one(declared: Declared, custom: Option<CustomCheck>) -> CheckResult
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            (CheckKind::Http, Some(target)) => match crate::http_client::get(target, timeout).await {
+            (CheckKind::Http, Some(target)) => match client.get(target, timeout).await {
                 Ok(response) if (200..300).contains(&response.status) => Ok(()),
                 Ok(response) => Err(format!("answered {}", response.status)),
                 Err(error) => Err(error),
@@ -169,6 +174,7 @@ mod tests {
             &checks(&format!(
                 "[{{name: up, kind: tcp, target: '{addr}', timeout: 1s}}, {{name: slow, kind: http, target: 'http://{addr}/', timeout: 300ms}}, {{name: hung, kind: custom, timeout: 200ms, gates_readiness: false}}]"
             )),
+            HttpClient::new(None).unwrap(),
             |_| None,
         );
         health.register("hung", || async {
@@ -190,6 +196,7 @@ mod tests {
     async fn unregistered_custom_checks_and_refused_ports_are_down() {
         let health = HealthChecks::new(
             &checks("[{name: db, kind: tcp, target: '${DB:-127.0.0.1:1}', timeout: 1s}, {name: queue, kind: custom}]"),
+            HttpClient::new(None).unwrap(),
             |_| None,
         );
         let results = health.run().await;

@@ -1,49 +1,28 @@
-//! A minimal HTTP/1.1 client for plain `http://` URLs: dependency checks, the container
-//! `healthcheck` subcommand, Loki pushes and the monitor. One request per connection,
-//! bounded in time and in the size of what it reads.
+//! The HTTP client the runtime speaks with: dependency checks, Loki pushes, and any
+//! service or test that wants the same bounded behaviour. reqwest with rustls underneath,
+//! so `https://` works; the trust store is the Mozilla roots compiled in (a `FROM scratch`
+//! image has no system store) plus the PEM bundle named by `OBS_CA_FILE`, for private CAs.
+//! Every call is bounded in time and in the size of what it reads.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
+/// Names a PEM file whose certificates are trusted in addition to the built-in roots.
+pub const CA_FILE_ENV: &str = "OBS_CA_FILE";
 /// Largest response body read; more is an error rather than memory growth.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// How long an idle pooled connection is kept for the next request.
+const POOL_IDLE: Duration = Duration::from_secs(30);
 
-/// A parsed `http://host:port/path` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
-    pub host: String,
-    pub port: u16,
-    pub path: String,
-}
-
-impl Url {
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("`{url}` is not an http:// URL (https needs a custom check)"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse().map_err(|_| format!("`{url}` has a bad port"))?),
-            None => (authority, 80),
-        };
-        if host.is_empty() {
-            return Err(format!("`{url}` has no host"));
-        }
-        Ok(Self {
-            host: host.trim_matches(['[', ']']).to_string(),
-            port,
-            path: path.to_string(),
-        })
-    }
-
-    fn authority(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read the CA bundle {path} (from {CA_FILE_ENV}): {message}")]
+    CaFile { path: String, message: String },
+    #[error("the CA bundle {path} holds no PEM certificate")]
+    CaEmpty { path: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
 }
 
 /// A response: status code, headers (lowercased names) and body.
@@ -64,7 +43,132 @@ impl Response {
     }
 }
 
-/// Sends one request and reads the whole response, all within `timeout`.
+/// A pooled client; cheap to clone (one reference count).
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+impl HttpClient {
+    /// A client trusting the built-in roots and, when given, the certificates of a PEM bundle.
+    pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self, ClientError> {
+        Self::build(extra_roots_pem, "<memory>")
+    }
+
+    /// A client whose extra roots come from `OBS_CA_FILE` in `env`, if set.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ClientError> {
+        match env(CA_FILE_ENV).filter(|p| !p.is_empty()) {
+            Some(path) => {
+                let pem = std::fs::read(&path).map_err(|e| ClientError::CaFile {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                Self::build(Some(&pem), &path)
+            }
+            None => Self::build(None, ""),
+        }
+    }
+
+    fn build(extra_roots_pem: Option<&[u8]>, origin: &str) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("obs-runtime/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(POOL_IDLE)
+            .no_proxy();
+        if let Some(pem) = extra_roots_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::CaFile {
+                path: origin.to_string(),
+                message: e.to_string(),
+            })?;
+            if certificates.is_empty() {
+                return Err(ClientError::CaEmpty { path: origin.into() });
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let inner = builder.build().map_err(|e| ClientError::Build(e.to_string()))?;
+        Ok(Self { inner })
+    }
+
+    /// Sends one request and reads the whole response, all within `timeout`.
+    pub async fn request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Response, String> {
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("`{method}` is not a method"))?;
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("`{url}` is not an http:// or https:// URL"));
+        }
+        let mut request = self.inner.request(method, parsed);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body.to_vec());
+        }
+        tokio::time::timeout(timeout, exchange(request, url))
+            .await
+            .map_err(|_| format!("no answer from {url} within {timeout:?}"))?
+    }
+
+    pub async fn get(&self, url: &str, timeout: Duration) -> Result<Response, String> {
+        self.request("GET", url, &[], None, timeout).await
+    }
+}
+
+async fn exchange(request: reqwest::RequestBuilder, url: &str) -> Result<Response, String> {
+    let mut response = request.send().await.map_err(|e| describe(url, &e))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(url, &e))? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(format!("response from {url} is larger than {MAX_BODY_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response { status, headers, body })
+}
+
+/// reqwest's error with its causes: "error sending request" alone says nothing.
+fn describe(url: &str, error: &reqwest::Error) -> String {
+    let mut message = format!("{url}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
+}
+
+/// The process-wide client with the built-in roots and `OBS_CA_FILE` of the process
+/// environment; falls back to the built-in roots alone when that file is unusable.
+pub fn shared() -> &'static HttpClient {
+    static SHARED: OnceLock<HttpClient> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        HttpClient::from_env(|var| std::env::var(var).ok()).unwrap_or_else(|error| {
+            eprintln!("obs: {error}; using the built-in roots only");
+            HttpClient::new(None).expect("a client with the built-in roots builds")
+        })
+    })
+}
+
+/// [`HttpClient::request`] on the shared client.
 pub async fn request(
     method: &str,
     url: &str,
@@ -72,128 +176,17 @@ pub async fn request(
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Response, String> {
-    let url = Url::parse(url)?;
-    tokio::time::timeout(timeout, exchange(method, &url, headers, body))
-        .await
-        .map_err(|_| format!("no answer from {} within {:?}", url.authority(), timeout))?
+    shared().request(method, url, headers, body, timeout).await
 }
 
+/// [`HttpClient::get`] on the shared client.
 pub async fn get(url: &str, timeout: Duration) -> Result<Response, String> {
-    request("GET", url, &[], None, timeout).await
-}
-
-async fn exchange(method: &str, url: &Url, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Response, String> {
-    let mut stream = TcpStream::connect(url.authority())
-        .await
-        .map_err(|e| format!("connect {}: {e}", url.authority()))?;
-    let mut head = format!(
-        "{method} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: obs-runtime\r\n",
-        url.path,
-        url.authority()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
-    if let Some(body) = body {
-        stream.write_all(body).await.map_err(|e| e.to_string())?;
-    }
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&chunk[..n]);
-        if raw.len() > MAX_BODY_BYTES {
-            return Err(format!(
-                "response from {} is larger than {MAX_BODY_BYTES} bytes",
-                url.authority()
-            ));
-        }
-    }
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("the response has no header end")?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line `{status_line}`"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    if chunked {
-        body = dechunk(&body)?;
-    }
-    Ok(Response { status, headers, body })
-}
-
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("truncated chunk header")?;
-        let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| "bad chunk size")?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if data.len() < size + 2 {
-            return Err("truncated chunk".into());
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
+    shared().get(url, timeout).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_urls() {
-        assert_eq!(
-            Url::parse("http://127.0.0.1:9091/metrics").unwrap(),
-            Url {
-                host: "127.0.0.1".into(),
-                port: 9091,
-                path: "/metrics".into()
-            }
-        );
-        assert_eq!(Url::parse("http://loki").unwrap().port, 80);
-        assert!(Url::parse("https://x").is_err());
-        assert!(Url::parse("http://:80/").is_err());
-    }
-
-    #[test]
-    fn reads_chunked_bodies() {
-        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-        let response = parse_response(raw).unwrap();
-        assert_eq!((response.status, response.text().as_str()), (200, "hello world"));
-    }
 
     #[tokio::test]
     async fn times_out_on_a_silent_server() {
@@ -205,5 +198,25 @@ mod tests {
         });
         let error = get(&url, Duration::from_millis(200)).await.unwrap_err();
         assert!(error.contains("no answer"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn refuses_other_schemes_and_names_the_url() {
+        let error = get("ftp://127.0.0.1/", Duration::from_secs(1)).await.unwrap_err();
+        assert!(error.contains("not an http:// or https:// URL"), "{error}");
+        let error = get("http://127.0.0.1:1/", Duration::from_secs(2)).await.unwrap_err();
+        assert!(error.starts_with("http://127.0.0.1:1/"), "{error}");
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let path = path.display().to_string();
+        let error = HttpClient::from_env(|v| (v == CA_FILE_ENV).then(|| path.clone())).unwrap_err();
+        assert!(error.to_string().contains(&path), "{error}");
+        let error = HttpClient::from_env(|v| (v == CA_FILE_ENV).then(|| "/nonexistent/ca.pem".into())).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
     }
 }

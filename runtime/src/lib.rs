@@ -5,14 +5,13 @@
 
 pub mod builtins;
 pub mod config;
+pub mod embedded;
 pub mod health;
 pub mod http;
 pub mod http_client;
-pub mod loadtest;
 pub mod logging;
 pub mod loki;
 pub mod metrics;
-pub mod monitor;
 pub mod observability;
 pub mod routes;
 pub mod server;
@@ -20,5 +19,6 @@ pub mod shutdown;
 pub mod websocket;
 
 pub use config::ServiceConfig;
-pub use observability::Observability;
+pub use embedded::EmbeddedSpec;
+pub use observability::{LoggingError, Observability, StartError};
 pub use server::{serve, serve_on, ShutdownReport};

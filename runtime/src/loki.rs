@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::http_client::HttpClient;
+
 /// Lines waiting to ship before new ones are dropped.
 pub const QUEUE_LINES: usize = 10_000;
 const BATCH_LINES: usize = 500;
@@ -83,10 +85,10 @@ impl LokiSender {
 }
 
 /// Starts the shipper task on the current runtime.
-pub fn start(base_url: &str, labels: Vec<String>) -> LokiSender {
+pub fn start(client: HttpClient, base_url: &str, labels: Vec<String>) -> LokiSender {
     let (tx, rx) = mpsc::channel(QUEUE_LINES);
     let url = format!("{}/loki/api/v1/push", base_url.trim_end_matches('/'));
-    tokio::spawn(ship(url, rx));
+    tokio::spawn(ship(client, url, rx));
     LokiSender {
         tx,
         labels: Arc::new(labels),
@@ -117,14 +119,17 @@ pub fn push_body(batch: &[Entry]) -> Value {
     json!({ "streams": streams })
 }
 
-async fn push(url: &str, batch: &mut Vec<Entry>) {
+async fn push(client: &HttpClient, url: &str, batch: &mut Vec<Entry>) {
     if batch.is_empty() {
         return;
     }
     let body = push_body(batch).to_string();
     batch.clear();
     let headers = [("Content-Type", "application/json")];
-    match crate::http_client::request("POST", url, &headers, Some(body.as_bytes()), PUSH_TIMEOUT).await {
+    match client
+        .request("POST", url, &headers, Some(body.as_bytes()), PUSH_TIMEOUT)
+        .await
+    {
         Ok(response) if (200..300).contains(&response.status) => {}
         // Logging a failure to ship logs would feed the failure back into the queue.
         Ok(response) => eprintln!(
@@ -136,7 +141,7 @@ async fn push(url: &str, batch: &mut Vec<Entry>) {
     }
 }
 
-async fn ship(url: String, mut rx: mpsc::Receiver<Message>) {
+async fn ship(client: HttpClient, url: String, mut rx: mpsc::Receiver<Message>) {
     let mut batch = Vec::new();
     let mut tick = tokio::time::interval(BATCH_EVERY);
     loop {
@@ -145,19 +150,19 @@ async fn ship(url: String, mut rx: mpsc::Receiver<Message>) {
                 Some(Message::Line(entry)) => {
                     batch.push(entry);
                     if batch.len() >= BATCH_LINES {
-                        push(&url, &mut batch).await;
+                        push(&client, &url, &mut batch).await;
                     }
                 }
                 Some(Message::Flush(done)) => {
-                    push(&url, &mut batch).await;
+                    push(&client, &url, &mut batch).await;
                     let _ = done.send(());
                 }
                 None => {
-                    push(&url, &mut batch).await;
+                    push(&client, &url, &mut batch).await;
                     return;
                 }
             },
-            _ = tick.tick() => push(&url, &mut batch).await,
+            _ = tick.tick() => push(&client, &url, &mut batch).await,
         }
     }
 }
@@ -202,7 +207,11 @@ mod tests {
                 .unwrap();
             String::from_utf8(request).unwrap()
         });
-        let sender = start(&url, vec!["service".into(), "level".into()]);
+        let sender = start(
+            HttpClient::new(None).unwrap(),
+            &url,
+            vec!["service".into(), "level".into()],
+        );
         let mut line = Map::new();
         line.insert("service".into(), json!("ws-counter"));
         line.insert("level".into(), json!("error"));

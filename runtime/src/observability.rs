@@ -11,12 +11,36 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
 
 use crate::builtins::Builtins;
-use crate::config::ServiceConfig;
+use crate::config::{ConfigError, ServiceConfig};
+use crate::embedded::{EmbeddedSpec, SpecError};
 use crate::health::HealthChecks;
+use crate::http_client::{ClientError, HttpClient};
 use crate::logging::{LogSettings, MakeWriter, SpecLayer};
 use crate::loki::LokiSender;
 use crate::metrics::{MetricError, Registry};
 use crate::shutdown::Shutdown;
+
+/// Why the observability of a process could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Metric(#[from] MetricError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    #[error("Loki shipping is enabled but its URL is not set")]
+    LokiUrlMissing,
+    #[error("logging is already initialised")]
+    AlreadyInitialised,
+}
 
 /// Shared by the server and every handler. One reference count: axum clones the state
 /// several times per request (middleware, extractors), so a clone must cost one atomic.
@@ -29,6 +53,8 @@ pub struct ObservabilityState {
     pub registry: Arc<Registry>,
     pub builtins: Builtins,
     pub health: HealthChecks,
+    /// The client dependency checks and log shipping use (trusts `OBS_CA_FILE`).
+    pub http: HttpClient,
     pub shutdown: Shutdown,
     /// When the process started (for uptime and the start-up duration).
     pub started: Instant,
@@ -54,20 +80,30 @@ impl std::fmt::Debug for Observability {
 impl Observability {
     /// Builds every family of the spec for this component, binds the builtin handles and
     /// the dependency checks.
-    pub fn new(config: ServiceConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self, MetricError> {
+    pub fn new(config: ServiceConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
         let registry = Registry::from_catalog(&config.catalog, &config.component.name);
         let builtins = Builtins::bind(&config.spec, &config.catalog, &config.component.name, &registry)?;
-        let health = HealthChecks::new(&config.spec.health.checks, &env);
+        let http = HttpClient::from_env(&env)?;
+        let health = HealthChecks::new(&config.spec.health.checks, http.clone(), &env);
         let shutdown = Shutdown::new(config.spec.shutdown.drain.to_std(), config.spec.shutdown.grace.to_std());
         Ok(Self(Arc::new(ObservabilityState {
             config: Arc::new(config),
             registry: Arc::new(registry),
             builtins,
             health,
+            http,
             shutdown,
             started: Instant::now(),
             loki: OnceLock::new(),
         })))
+    }
+
+    /// Everything from the spec a binary was built with (or the one `OBS_SPEC` names), for
+    /// the component its handles are for unless `OBS_COMPONENT` says otherwise.
+    pub fn from_embedded(embedded: EmbeddedSpec, env: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
+        let spec = embedded.load(&env)?;
+        let config = ServiceConfig::resolve_for(spec, Some(embedded.component), &env)?;
+        Self::new(config, env)
     }
 
     /// Fields on every log line: service, environment, version, and the replica if any.
@@ -86,7 +122,7 @@ impl Observability {
 
     /// Installs the process-wide log subscriber writing to `writer` (stdout in production);
     /// starts Loki shipping when the spec enables it. Needs a running tokio runtime.
-    pub fn init_logging(&self, writer: MakeWriter, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    pub fn init_logging(&self, writer: MakeWriter, env: impl Fn(&str) -> Option<String>) -> Result<(), LoggingError> {
         let logging = &self.config.spec.logging;
         if let Some(loki) = &logging.loki {
             let enabled = loki
@@ -95,20 +131,23 @@ impl Observability {
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
             let url = match (enabled, loki.url.resolve(&env)) {
                 (true, Some(url)) if !url.is_empty() => Some(url),
-                (true, _) => return Err("Loki shipping is enabled but its URL is not set".into()),
+                (true, _) => return Err(LoggingError::LokiUrlMissing),
                 _ => None,
             };
             if let Some(url) = url {
                 if self.loki.get().is_some() {
-                    return Err("logging is already initialised".into());
+                    return Err(LoggingError::AlreadyInitialised);
                 }
-                let _ = self.loki.set(crate::loki::start(&url, loki.labels.clone()));
+                let _ = self
+                    .loki
+                    .set(crate::loki::start(self.http.clone(), &url, loki.labels.clone()));
             }
         }
         let settings = LogSettings::from_spec(logging, self.log_statics());
         let layer = SpecLayer::new(settings, writer, self.loki.get().cloned())
             .with_filter(crate::logging::filter(self.config.log_level));
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).map_err(|e| e.to_string())
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .map_err(|_| LoggingError::AlreadyInitialised)
     }
 
     /// Ships what is still queued for Loki.

@@ -2,7 +2,7 @@
 //! bodies of `spec::health`, and the metrics exposition (text or OpenMetrics, optionally
 //! behind a bearer token).
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -82,8 +82,13 @@ impl Observability {
         }
     }
 
-    /// The probe routes (and metrics, unless they have their own port).
-    pub fn routes(&self) -> Router<Observability> {
+    /// The probe routes (and metrics, unless they have their own port), for a router of
+    /// any state that can hand out the `Observability` (`FromRef`, the axum way).
+    pub fn routes<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Observability: FromRef<S>,
+    {
         let health = &self.config.spec.health;
         let mut router = Router::new();
         for path in std::iter::once(&health.liveness.path).chain(&health.liveness.aliases) {
@@ -102,7 +107,11 @@ impl Observability {
     }
 
     /// The exposition routes: `/metrics` and its aliases.
-    pub fn metrics_routes(&self) -> Router<Observability> {
+    pub fn metrics_routes<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Observability: FromRef<S>,
+    {
         let endpoint = &self.config.spec.metrics.endpoint;
         let mut router = Router::new();
         for path in std::iter::once(&endpoint.path).chain(&endpoint.aliases) {

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use axum::extract::FromRef;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -20,36 +21,51 @@ pub struct ShutdownReport {
     pub clean: bool,
 }
 
-/// The full router: the app, the probes and metrics, the instrumentation middleware.
-pub fn app(obs: &Observability, routes: Router<Observability>) -> Router {
+/// The full router: the app's routes with its state `S`, the probes and metrics, the
+/// instrumentation middleware. `S` is the service's own state; it only has to hand out the
+/// `Observability` (`impl FromRef<S> for Observability`, or `S = Observability`).
+pub fn app<S>(obs: &Observability, routes: Router<S>, state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    Observability: FromRef<S>,
+{
     routes
-        .merge(obs.routes())
+        .merge(obs.routes::<S>())
         .layer(crate::http::ObsLayer::new(obs.clone()))
-        .with_state(obs.clone())
+        .with_state(state)
 }
 
 /// Binds the spec's port (and metrics port) on all interfaces and serves.
-pub async fn serve(obs: Observability, routes: Router<Observability>) -> anyhow::Result<ShutdownReport> {
+pub async fn serve<S>(obs: Observability, routes: Router<S>, state: S) -> anyhow::Result<ShutdownReport>
+where
+    S: Clone + Send + Sync + 'static,
+    Observability: FromRef<S>,
+{
     let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], obs.config.port))).await?;
     let metrics = match obs.config.metrics_port {
         Some(port) => Some(TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?),
         None => None,
     };
-    serve_on(obs, routes, listener, metrics).await
+    serve_on(obs, routes, state, listener, metrics).await
 }
 
 /// Serves on listeners the caller bound (tests bind port 0).
-pub async fn serve_on(
+pub async fn serve_on<S>(
     obs: Observability,
-    routes: Router<Observability>,
+    routes: Router<S>,
+    state: S,
     listener: TcpListener,
     metrics: Option<TcpListener>,
-) -> anyhow::Result<ShutdownReport> {
-    let router = app(&obs, routes);
+) -> anyhow::Result<ShutdownReport>
+where
+    S: Clone + Send + Sync + 'static,
+    Observability: FromRef<S>,
+{
+    let router = app(&obs, routes, state);
     let address = listener.local_addr()?;
     let main = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(obs.shutdown.draining());
     let metrics_server = metrics.map(|listener| {
-        let router = obs.metrics_routes().with_state(obs.clone());
+        let router = obs.metrics_routes::<Observability>().with_state(obs.clone());
         let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(obs.shutdown.deadline());
         tokio::spawn(async move { server.await })
     });

@@ -31,7 +31,7 @@ fn app(obs: &Observability) -> Router {
         "/api/boom",
         get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
     );
-    runtime::server::app(obs, routes)
+    runtime::server::app(obs, routes, obs.clone())
 }
 
 async fn call(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -187,7 +187,7 @@ async fn handlers_see_the_request_id_the_response_carries() {
         "/id",
         get(|runtime::http::RequestId(id): runtime::http::RequestId| async move { id }),
     );
-    let app = runtime::server::app(&obs, routes);
+    let app = runtime::server::app(&obs, routes, obs.clone());
     let sane = Request::get("/id")
         .header("x-request-id", "req-7")
         .body(Body::empty())
@@ -264,8 +264,9 @@ async fn metrics_can_live_on_their_own_port() {
     );
     let shutdown = obs.shutdown.clone();
     let server = tokio::spawn(runtime::serve_on(
-        obs,
+        obs.clone(),
         Router::new(),
+        obs,
         app_listener,
         Some(metrics_listener),
     ));

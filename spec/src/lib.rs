@@ -3,7 +3,6 @@
 //! catalog, components, recording/alerting/SLO rules).
 
 pub mod catalog;
-pub mod codegen;
 pub mod decimal;
 pub mod diagnostic;
 pub mod drift;

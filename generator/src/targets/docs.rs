@@ -775,7 +775,8 @@ fn view(loaded: &LoadedSpec, catalog: &Catalog, rules: &RuleSet) -> DocsView {
     let (routing, receivers) = routing(spec);
     let loadtest = spec.loadtest.as_ref().map(|l| {
         format!(
-            "cargo run -p runtime --release --bin loadtest -- --sockets {} --rate {} --duration {} --host {} --send-rate {}",
+            "cargo run -p obs-tools --release --bin loadtest -- --spec {} --sockets {} --rate {} --duration {} --host {} --send-rate {}",
+            loaded.file,
             l.sockets,
             l.rate,
             l.duration.as_millis() / 1000,
@@ -868,7 +869,8 @@ fn view(loaded: &LoadedSpec, catalog: &Catalog, rules: &RuleSet) -> DocsView {
         uis: uis(spec),
         environment: environment(spec),
         monitor: format!(
-            "cargo run -p runtime --bin monitor -- --url http://localhost:{} --interval {} --duration {}",
+            "cargo run -p obs-tools --bin monitor -- --spec {} --url http://localhost:{} --interval {} --duration {}",
+            loaded.file,
             spec::topology::components(spec)
                 .first()
                 .map(|c| c.port)

@@ -27,6 +27,8 @@ pub enum LogSource {
 pub struct MonitorConfig {
     /// Service base URL, e.g. `http://127.0.0.1:8000`.
     pub base_url: String,
+    /// Base URL of the exposition when it has a port of its own (default: `base_url`).
+    pub metrics_base_url: Option<String>,
     pub metrics_path: String,
     pub liveness_path: String,
     pub readiness_path: String,
@@ -161,7 +163,7 @@ pub fn busiest(
 }
 
 async fn probe(url: &str) -> String {
-    match crate::http_client::get(url, Duration::from_secs(3)).await {
+    match runtime::http_client::get(url, Duration::from_secs(3)).await {
         Ok(response) => {
             let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
             match body.get("status").and_then(Value::as_str) {
@@ -196,7 +198,13 @@ pub async fn run(config: MonitorConfig, out: Output) -> MonitorSummary {
             "--- {:>4.0}s  liveness {liveness}  readiness {readiness}\n",
             started.elapsed().as_secs_f64()
         );
-        match crate::http_client::get(&format!("{base}{}", config.metrics_path), Duration::from_secs(5)).await {
+        let metrics_base = config.metrics_base_url.as_deref().unwrap_or(base).trim_end_matches('/');
+        match runtime::http_client::get(
+            &format!("{metrics_base}{}", config.metrics_path),
+            Duration::from_secs(5),
+        )
+        .await
+        {
             Ok(response) if response.status == 200 => {
                 let now = values(&response.text());
                 let at = Instant::now();

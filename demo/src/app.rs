@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::jobs::{EnqueueError, JobQueue};
-use crate::metrics::{api_items_created_total::Kind, Metrics};
+use crate::obs::{api_items_created_total::Kind, Metrics};
 
 /// Notes held at most; creating more answers 507.
 pub const MAX_NOTES: usize = 10_000;
@@ -76,10 +76,31 @@ impl Demo {
     }
 }
 
-type Shared = Extension<Arc<Demo>>;
+/// The demo's own router state: the runtime's part and the demo's, each handed to the
+/// handlers that ask for it (`FromRef`), so probes, `/metrics` and the RED layer work on a
+/// router that is not `Router<Observability>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub obs: Observability,
+    pub demo: Arc<Demo>,
+}
 
-/// The demo's routes, to be served by `runtime::serve`.
-pub fn routes(demo: Arc<Demo>) -> Router<Observability> {
+impl FromRef<AppState> for Observability {
+    fn from_ref(state: &AppState) -> Self {
+        state.obs.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Demo> {
+    fn from_ref(state: &AppState) -> Self {
+        state.demo.clone()
+    }
+}
+
+type Shared = State<Arc<Demo>>;
+
+/// The demo's routes, to be served by `runtime::serve` with an [`AppState`].
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/ws", get(websocket))
         .route("/api/notes", post(create_note).get(list_notes))
@@ -89,7 +110,6 @@ pub fn routes(demo: Arc<Demo>) -> Router<Observability> {
         .route("/api/slow", get(slow))
         .route("/api/error", get(fail))
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .layer(Extension(demo))
 }
 
 fn count_client(demo: &Demo, headers: &HeaderMap) {
@@ -130,17 +150,17 @@ fn create(demo: &Demo, kind: Kind, text: String) -> Response {
     (StatusCode::CREATED, Json(note)).into_response()
 }
 
-async fn create_note(Extension(demo): Shared, headers: HeaderMap, Json(body): Json<NewNote>) -> Response {
+async fn create_note(State(demo): Shared, headers: HeaderMap, Json(body): Json<NewNote>) -> Response {
     count_client(&demo, &headers);
     create(&demo, Kind::Note, body.text)
 }
 
-async fn create_task(Extension(demo): Shared, headers: HeaderMap, Json(body): Json<NewNote>) -> Response {
+async fn create_task(State(demo): Shared, headers: HeaderMap, Json(body): Json<NewNote>) -> Response {
     count_client(&demo, &headers);
     create(&demo, Kind::Task, body.text)
 }
 
-async fn list_notes(Extension(demo): Shared, headers: HeaderMap) -> Response {
+async fn list_notes(State(demo): Shared, headers: HeaderMap) -> Response {
     count_client(&demo, &headers);
     let notes: Vec<Note> = demo
         .notes
@@ -152,7 +172,7 @@ async fn list_notes(Extension(demo): Shared, headers: HeaderMap) -> Response {
     Json(notes).into_response()
 }
 
-async fn get_note(Extension(demo): Shared, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+async fn get_note(State(demo): Shared, headers: HeaderMap, Path(id): Path<u64>) -> Response {
     count_client(&demo, &headers);
     match demo.notes.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
         Some(note) => Json(note.clone()).into_response(),
@@ -160,7 +180,7 @@ async fn get_note(Extension(demo): Shared, headers: HeaderMap, Path(id): Path<u6
     }
 }
 
-async fn delete_note(Extension(demo): Shared, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+async fn delete_note(State(demo): Shared, headers: HeaderMap, Path(id): Path<u64>) -> Response {
     count_client(&demo, &headers);
     let mut notes = demo.notes.lock().unwrap_or_else(|e| e.into_inner());
     let removed = notes.remove(&id).is_some();
@@ -183,7 +203,7 @@ struct NewJob {
 }
 
 async fn submit_job(
-    Extension(demo): Shared,
+    State(demo): Shared,
     headers: HeaderMap,
     request_id: Option<RequestId>,
     Json(body): Json<NewJob>,
@@ -224,7 +244,7 @@ async fn fail() -> Response {
 async fn websocket(
     ws: WebSocketUpgrade,
     State(obs): State<Observability>,
-    Extension(demo): Shared,
+    State(demo): Shared,
     request_id: Option<RequestId>,
 ) -> Response {
     let request_id = request_id.map(|RequestId(id)| id).unwrap_or_default();

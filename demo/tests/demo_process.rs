@@ -364,53 +364,50 @@ async fn the_healthcheck_subcommand_probes_liveness() {
 }
 
 #[tokio::test]
-async fn the_load_tester_reports_a_summary() {
+async fn the_load_tester_drives_the_demo_and_its_counts_match_the_metrics() {
+    use obs_tools::loadtest::{run_http, run_ws, HttpLoad, WsLoad};
     let demo = Demo::start();
-    let host = format!("ws://127.0.0.1:{}", demo.port);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args([
-            "--sockets",
-            "20",
-            "--rate",
-            "100",
-            "--duration",
-            "2",
-            "--host",
-            &host,
-            "--send-rate",
-            "5",
-            "--json",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(summary["connections_opened"], 20);
-    assert_eq!(summary["connections_failed"], 0);
-    let (sent, acked) = (
-        summary["messages_sent"].as_u64().unwrap(),
-        summary["messages_acknowledged"].as_u64().unwrap(),
-    );
+    let ws = WsLoad {
+        url: format!("ws://127.0.0.1:{}/ws", demo.port),
+        sockets: 20,
+        rate: 100.0,
+        duration: Duration::from_secs(2),
+        send_rate: 5.0,
+    };
+    let summary = run_ws(&ws, Arc::default()).await.unwrap();
+    assert_eq!((summary.connections_opened, summary.connections_failed), (20, 0));
+    let (sent, acked) = (summary.messages_sent, summary.messages_acknowledged);
     assert!(sent >= 100 && acked == sent, "sent {sent}, acknowledged {acked}");
-    assert!(summary["latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+    assert!(summary.latency.p99_ms > 0.0);
     demo.wait_for_metric(&format!("websocket_messages_total {sent}")).await;
-    let http = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args([
-            "--mode",
-            "http",
-            "--url",
-            &demo.url("/api/error"),
-            "--concurrency",
-            "2",
-            "--duration",
-            "1",
-        ])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&http.stdout);
-    assert!(text.contains("http load on") && text.contains("(500: "), "{text}");
+    let http = HttpLoad {
+        url: demo.url("/api/error"),
+        concurrency: 2,
+        duration: Duration::from_secs(1),
+        rps: None,
+    };
+    let summary = run_http(&http, Arc::default()).await.unwrap();
+    let failed = *summary.status.get("500").expect("the error endpoint answers 500");
+    assert_eq!(failed, summary.messages_acknowledged);
+    assert_eq!(summary.connections_opened, 2, "kept alive: {summary:?}");
+    demo.wait_for_metric(&format!(
+        "http_requests_total{{route=\"/api/error\",method=\"GET\",status=\"500\"}} {failed}"
+    ))
+    .await;
+}
+
+/// A writer the monitor prints into, readable by the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -423,22 +420,27 @@ async fn the_monitor_prints_errors_busiest_metrics_and_health() {
         "{\"level\":\"error\",\"message\":\"before the monitor started\"}\n",
     )
     .unwrap();
-    let monitor = tokio::process::Command::new(env!("CARGO_BIN_EXE_monitor"))
-        .args([
-            "--url",
-            &format!("http://127.0.0.1:{}", demo.port),
-            "--logs",
-            log.to_str().unwrap(),
-            "--interval",
-            "500ms",
-            "--duration",
-            "3s",
-            "--top",
-            "3",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spec = spec::load_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../obs.yaml"
+    )))
+    .unwrap()
+    .spec;
+    let config = obs_tools::monitor::MonitorConfig {
+        base_url: format!("http://127.0.0.1:{}", demo.port),
+        metrics_base_url: None,
+        metrics_path: spec.metrics.endpoint.path.clone(),
+        liveness_path: spec.health.liveness.path.clone(),
+        readiness_path: spec.health.readiness.path.clone(),
+        logs: Some(obs_tools::monitor::LogSource::File(log.clone())),
+        interval: Duration::from_millis(500),
+        duration: Duration::from_secs(3),
+        top: 3,
+        keys: spec.logging.keys.clone(),
+    };
+    let captured = Captured::default();
+    let out: obs_tools::monitor::Output = Arc::new(Mutex::new(Box::new(captured.clone())));
+    let monitor = tokio::spawn(obs_tools::monitor::run(config, out));
     // Steady traffic for the whole run, so every snapshot after the first sees it change.
     let notes = demo.url("/api/notes");
     let traffic = tokio::spawn(async move {
@@ -457,13 +459,14 @@ async fn the_monitor_prints_errors_busiest_metrics_and_health() {
     .unwrap();
     writeln!(file, "{{\"timestamp\":\"t2\",\"level\":\"info\",\"message\":\"fine\"}}").unwrap();
     drop(file);
-    let output = tokio::time::timeout(Duration::from_secs(15), monitor.wait_with_output())
+    let summary = tokio::time::timeout(Duration::from_secs(15), monitor)
         .await
         .expect("the monitor stops by itself")
         .unwrap();
     traffic.await.unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{text}");
+    let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert_eq!(summary.unhealthy_probes, 0, "{text}");
+    assert_eq!(summary.errors_seen, 1, "{text}");
     assert!(text.contains("t1 ERROR request failed request_id=req-9"), "{text}");
     assert!(
         !text.contains("before the monitor started"),
@@ -475,5 +478,4 @@ async fn the_monitor_prints_errors_busiest_metrics_and_health() {
         text.contains("/s  http_requests_total{method=\"GET\",route=\"/api/notes\",status=\"200\"}"),
         "{text}"
     );
-    assert!(text.contains("1 error entries"), "{text}");
 }

@@ -4,17 +4,15 @@
 //!   docker logs -f app_blue | monitor --url http://localhost:8000 --logs -
 //!
 //! Prints error log entries as they arrive (with their request id), the busiest metrics
-//! every interval, and liveness/readiness; stops after the duration. Paths, log keys and
-//! the defaults come from the spec (`--spec`, else the embedded demo obs.yaml).
+//! every interval, and liveness/readiness; stops after the duration. The port, paths, log
+//! keys and defaults come from the service's spec (`--spec`, else `./obs.yaml`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Parser;
-use runtime::monitor::{run, LogSource, MonitorConfig};
-
-const EMBEDDED_SPEC: &str = include_str!("../../../obs.yaml");
+use obs_tools::monitor::{run, LogSource, MonitorConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,9 +21,9 @@ const EMBEDDED_SPEC: &str = include_str!("../../../obs.yaml");
     about = "Errors from the logs, the busiest metrics and health, every few seconds"
 )]
 struct Cli {
-    /// Service base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8000")]
-    url: String,
+    /// Service base URL (default: 127.0.0.1 on the spec's port).
+    #[arg(long)]
+    url: Option<String>,
     /// JSON log lines to follow: a file, or `-` for stdin.
     #[arg(long)]
     logs: Option<String>,
@@ -38,17 +36,13 @@ struct Cli {
     /// How many metrics each snapshot shows (default: the spec's monitor.top).
     #[arg(long)]
     top: Option<usize>,
-    /// The service's obs.yaml.
+    /// The service's obs.yaml (default: ./obs.yaml).
     #[arg(long)]
     spec: Option<PathBuf>,
 }
 
 fn config(cli: Cli) -> anyhow::Result<MonitorConfig> {
-    let loaded = match &cli.spec {
-        Some(path) => spec::load_file(path)?,
-        None => spec::load_bytes(EMBEDDED_SPEC.as_bytes(), "obs.yaml (embedded)")?,
-    };
-    let spec = loaded.spec;
+    let spec = obs_tools::spec_file::load(cli.spec.as_deref())?;
     let duration = |text: Option<String>, default: spec::Duration| -> anyhow::Result<std::time::Duration> {
         Ok(match text {
             Some(text) => spec::Duration::parse(&text)?.to_std(),
@@ -63,7 +57,16 @@ fn config(cli: Cli) -> anyhow::Result<MonitorConfig> {
         }
     });
     Ok(MonitorConfig {
-        base_url: cli.url,
+        metrics_base_url: match (&cli.url, spec::topology::components(&spec).first()) {
+            (None, Some(component)) if component.has_separate_metrics_port() => {
+                Some(format!("http://127.0.0.1:{}", component.metrics_port))
+            }
+            _ => None,
+        },
+        base_url: cli
+            .url
+            .clone()
+            .unwrap_or_else(|| obs_tools::spec_file::local_base_url(&spec)),
         metrics_path: spec.metrics.endpoint.path.clone(),
         liveness_path: spec.health.liveness.path.clone(),
         readiness_path: spec.health.readiness.path.clone(),
@@ -90,7 +93,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let out: runtime::monitor::Output = Arc::new(Mutex::new(Box::new(std::io::stdout())));
+    let out: obs_tools::monitor::Output = Arc::new(Mutex::new(Box::new(std::io::stdout())));
     let summary = runtime.block_on(run(config, out));
     println!(
         "monitor: {} snapshots, {} error entries, {} unhealthy probes",

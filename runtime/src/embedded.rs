@@ -1,0 +1,98 @@
+//! The spec a service was compiled against (embedded by obs-build) and the choice of the
+//! spec a process runs with: the file `OBS_SPEC` names when set, the embedded one otherwise.
+//! Either way it is validated before anything is served.
+
+use std::path::Path;
+
+/// Names a spec file to run with instead of the embedded one.
+pub const SPEC_ENV: &str = "OBS_SPEC";
+
+/// A spec compiled into the binary; obs-build generates one as `obs::SPEC`.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedSpec {
+    /// The spec's text.
+    pub yaml: &'static str,
+    /// The file it was read from, for messages.
+    pub file: &'static str,
+    /// The component the binary's typed handles are for.
+    pub component: &'static str,
+}
+
+/// Why no spec could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{0}")]
+    Load(#[from] spec::LoadError),
+    #[error("{file} is invalid:\n{report}")]
+    Invalid { file: String, report: spec::Report },
+}
+
+impl EmbeddedSpec {
+    /// The spec to run with: the file `OBS_SPEC` names in `env`, else the embedded one.
+    pub fn load(&self, env: impl Fn(&str) -> Option<String>) -> Result<spec::Spec, SpecError> {
+        match env(SPEC_ENV).filter(|p| !p.is_empty()) {
+            Some(path) => self.load_from(Some(Path::new(&path))),
+            None => self.load_from(None),
+        }
+    }
+
+    /// The spec at `path`, or the embedded one when `None`; validated.
+    pub fn load_from(&self, path: Option<&Path>) -> Result<spec::Spec, SpecError> {
+        let loaded = match path {
+            Some(path) => spec::load_file(path)?,
+            None => spec::load_bytes(self.yaml.as_bytes(), &format!("{} (embedded)", self.file))?,
+        };
+        let report = spec::validate(&loaded);
+        if report.has_errors() {
+            return Err(SpecError::Invalid {
+                file: loaded.file.clone(),
+                report,
+            });
+        }
+        Ok(loaded.spec)
+    }
+}
+
+/// Includes what obs-build generated for this package: `mod obs { runtime::include_obs!(); }`
+/// gives `obs::Metrics`, one module per labelled metric, and `obs::SPEC`.
+#[macro_export]
+macro_rules! include_obs {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/obs_generated.rs"));
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMBEDDED: EmbeddedSpec = EmbeddedSpec {
+        yaml: "service: {name: embedded-svc}\n",
+        file: "obs.yaml",
+        component: "app",
+    };
+
+    #[test]
+    fn runs_with_the_embedded_spec_unless_told_otherwise() {
+        assert_eq!(EMBEDDED.load(|_| None).unwrap().service.name, "embedded-svc");
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.yaml");
+        std::fs::write(&other, "service: {name: other-svc}\n").unwrap();
+        let path = other.display().to_string();
+        let spec = EMBEDDED.load(|v| (v == SPEC_ENV).then(|| path.clone())).unwrap();
+        assert_eq!(spec.service.name, "other-svc");
+    }
+
+    #[test]
+    fn an_invalid_override_is_refused_with_its_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(
+            &bad,
+            "service: {name: svc}\nmetrics:\n  custom:\n    - {name: requests, type: counter, help: R.}\n",
+        )
+        .unwrap();
+        let error = EMBEDDED.load_from(Some(&bad)).unwrap_err().to_string();
+        assert!(error.contains("bad.yaml:4:"), "{error}");
+    }
+}

@@ -1,0 +1,59 @@
+//! The service's obs.yaml, which tells the tools its ports, paths, log keys and defaults:
+//! `--spec FILE`, or `obs.yaml` in the current directory.
+
+use std::path::{Path, PathBuf};
+
+/// The spec used when `--spec` is not given.
+pub const DEFAULT_SPEC: &str = "obs.yaml";
+
+/// Loads and validates the spec at `path`, or `./obs.yaml` when `None`.
+pub fn load(path: Option<&Path>) -> anyhow::Result<spec::Spec> {
+    let path: PathBuf = match path {
+        Some(path) => path.to_path_buf(),
+        None if Path::new(DEFAULT_SPEC).is_file() => PathBuf::from(DEFAULT_SPEC),
+        None => anyhow::bail!("no {DEFAULT_SPEC} in the current directory; name the service's spec with --spec FILE"),
+    };
+    let loaded = spec::load_file(&path)?;
+    let report = spec::validate(&loaded);
+    if report.has_errors() {
+        anyhow::bail!("{} is invalid:\n{report}", loaded.file);
+    }
+    Ok(loaded.spec)
+}
+
+/// `http://127.0.0.1:PORT` of the spec's first component.
+pub fn local_base_url(spec: &spec::Spec) -> String {
+    let port = spec::topology::components(spec)
+        .first()
+        .map_or(spec.service.port, |c| c.port);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_invalid_spec_is_a_clear_error() {
+        let error = load(Some(Path::new("/nonexistent/obs.yaml"))).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/obs.yaml"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("obs.yaml");
+        std::fs::write(
+            &bad,
+            "service: {name: s}\nmetrics:\n  custom:\n    - {name: requests, type: counter, help: R.}\n",
+        )
+        .unwrap();
+        let error = load(Some(&bad)).unwrap_err().to_string();
+        assert!(error.contains("obs.yaml:4:"), "{error}");
+    }
+
+    #[test]
+    fn the_base_url_uses_the_first_components_port() {
+        let spec: spec::Spec = serde_json::from_value(
+            serde_json::json!({"service": {"name": "pw", "components": [{"name": "api", "port": 8123}]}}),
+        )
+        .unwrap();
+        assert_eq!(local_base_url(&spec), "http://127.0.0.1:8123");
+    }
+}
