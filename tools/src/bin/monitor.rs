@@ -1,7 +1,7 @@
 //! monitor: watch a running service from a terminal.
 //!
-//!   monitor --url http://localhost:8000 --logs service.log --interval 3s --duration 60s
-//!   docker logs -f app_blue | monitor --url http://localhost:8000 --logs -
+//!   monitor --spec obs.yaml --logs service.log --interval 3s --duration 60s
+//!   docker logs -f app_blue | monitor --spec obs.yaml --url http://localhost:8000 --logs -
 //!
 //! Prints error log entries as they arrive (with their request id), the busiest metrics
 //! every interval, and liveness/readiness; stops after the duration. The port, paths, log
