@@ -68,8 +68,11 @@ fn load_spec(cli: &Cli) -> anyhow::Result<spec::Spec> {
 
 /// The environment, with the command line's overrides on top.
 fn environment(cli: &Cli, spec: &spec::Spec) -> impl Fn(&str) -> Option<String> + Clone {
-    let port_var = spec::topology::components(spec)
-        .first()
+    let components = spec::topology::components(spec);
+    let port_var = components
+        .iter()
+        .find(|c| c.name == obs::COMPONENT)
+        .or(components.first())
         .and_then(|c| c.port_env.clone());
     let port = cli.port.map(|p| p.to_string());
     let level = cli.log_level.clone();

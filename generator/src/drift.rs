@@ -48,11 +48,21 @@ pub async fn fetch_async(url: &str, timeout: Duration) -> Result<String, DriftEr
             message,
         }
     };
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .no_proxy()
-        .build()
-        .map_err(|e| fail(&e))?;
+    let mut builder = reqwest::Client::builder().timeout(timeout).no_proxy();
+    // A service behind a private CA: trust the same bundle the runtime does.
+    if let Some(path) = std::env::var_os("OBS_CA_FILE").filter(|p| !p.is_empty()) {
+        let pem = std::fs::read(&path).map_err(|e| DriftError::Fetch {
+            url: url.to_string(),
+            message: format!(
+                "cannot read the CA bundle {} (OBS_CA_FILE): {e}",
+                path.to_string_lossy()
+            ),
+        })?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| fail(&e))? {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    let client = builder.build().map_err(|e| fail(&e))?;
     let response = client
         .get(url)
         .header("Accept", "text/plain; version=0.0.4")

@@ -3,6 +3,7 @@
 
 pub mod drift;
 pub mod output;
+pub mod plan;
 pub mod render;
 pub mod targets;
 

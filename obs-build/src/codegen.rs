@@ -12,6 +12,8 @@ use spec::model::MetricType;
 
 /// Keywords that cannot be raw identifiers either; they get a trailing underscore.
 const NOT_RAW: [&str; 5] = ["self", "Self", "super", "crate", "_"];
+/// Names the generated module defines itself; a metric by one of them gets a trailing `_`.
+const GENERATED_ITEMS: [&str; 6] = ["Metrics", "SPEC", "SPEC_YAML", "SPEC_FILE", "COMPONENT", "generated"];
 
 /// What the generated module embeds besides the handles.
 #[derive(Debug, Clone)]
@@ -33,7 +35,7 @@ pub fn ident(name: &str) -> Ident {
     if text.is_empty() || text.starts_with(|c: char| c.is_ascii_digit()) {
         text.insert(0, '_');
     }
-    if NOT_RAW.contains(&text.as_str()) {
+    if NOT_RAW.contains(&text.as_str()) || GENERATED_ITEMS.contains(&text.as_str()) {
         return format_ident!("{text}_");
     }
     if syn::parse_str::<Ident>(&text).is_ok() {
@@ -206,7 +208,7 @@ pub fn module(catalog: &Catalog, embedded: &Embedded<'_>, runtime_path: &str) ->
     let tokens = quote! {
         pub use self::generated::*;
 
-        #[allow(dead_code, clippy::all)]
+        #[allow(dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::all)]
         mod generated {
         /// The obs.yaml this binary was built from; served unless `OBS_SPEC` names another.
         pub const SPEC_YAML: &str = #yaml;
@@ -230,7 +232,7 @@ pub fn module(catalog: &Catalog, embedded: &Embedded<'_>, runtime_path: &str) ->
         impl Metrics {
             /// Binds every handle to its family; fails when the spec the process runs with
             /// lacks a metric the binary was built with.
-            pub fn bind(registry: &#rt::metrics::Registry) -> Result<Self, #rt::metrics::MetricError> {
+            pub fn bind(registry: &#rt::metrics::Registry) -> ::core::result::Result<Self, #rt::metrics::MetricError> {
                 Ok(Self { #(#binds)* })
             }
         }
@@ -309,5 +311,16 @@ mod tests {
         assert!(code.contains("pub enum Self2"), "{code}");
         assert!(code.contains("pub enum Family2"), "{code}");
         assert!(code.contains("self_: Self2"), "{code}");
+    }
+
+    #[test]
+    fn metrics_named_like_generated_items_or_prelude_types_do_not_capture_them() {
+        let code = generate(
+            "service: {name: s}\nmetrics:\n  custom:\n    - {name: Metrics, type: gauge, help: M., labels: [{name: Result, values: [Ok]}]}\n    - {name: Result, type: gauge, help: R.}\n    - {name: SPEC, type: gauge, help: S.}",
+        );
+        syn::parse_file(&code).unwrap();
+        assert!(code.contains("pub mod Metrics_"), "{code}");
+        assert!(code.contains("pub SPEC_: ::runtime::metrics::Gauge"), "{code}");
+        assert!(code.contains("-> ::core::result::Result<Self"), "{code}");
     }
 }

@@ -149,9 +149,17 @@ impl Builder {
 
     /// [`Builder::compile`] returning the error instead of exiting.
     pub fn try_compile(self) -> Result<PathBuf, BuildError> {
-        let manifest =
-            std::env::var_os("CARGO_MANIFEST_DIR").ok_or(BuildError::NotInBuildScript("CARGO_MANIFEST_DIR"))?;
-        let out_dir = std::env::var_os("OUT_DIR").ok_or(BuildError::NotInBuildScript("OUT_DIR"))?;
+        let (manifest, out_dir) = (std::env::var_os("CARGO_MANIFEST_DIR"), std::env::var_os("OUT_DIR"));
+        self.compile_into(manifest, out_dir)
+    }
+
+    fn compile_into(
+        self,
+        manifest: Option<std::ffi::OsString>,
+        out_dir: Option<std::ffi::OsString>,
+    ) -> Result<PathBuf, BuildError> {
+        let manifest = manifest.ok_or(BuildError::NotInBuildScript("CARGO_MANIFEST_DIR"))?;
+        let out_dir = out_dir.ok_or(BuildError::NotInBuildScript("OUT_DIR"))?;
         let path = PathBuf::from(manifest).join(&self.spec);
         println!("cargo:rerun-if-changed={}", path.display());
         let generated = self.generate_from(&path)?;
@@ -231,10 +239,24 @@ mod tests {
     }
 
     #[test]
-    fn compile_outside_a_build_script_says_so() {
-        if std::env::var_os("OUT_DIR").is_none() {
-            let error = Builder::new("obs.yaml").try_compile().unwrap_err();
-            assert!(matches!(error, BuildError::NotInBuildScript(_)), "{error}");
-        }
+    fn compile_outside_a_build_script_says_so_and_writes_once_inside_one() {
+        let error = Builder::new("obs.yaml").compile_into(None, None).unwrap_err();
+        assert!(matches!(error, BuildError::NotInBuildScript(_)), "{error}");
+        let (dir, _) = spec_file("service: {name: svc}\n");
+        let out = tempfile::tempdir().unwrap();
+        let written = Builder::new("obs.yaml")
+            .compile_into(Some(dir.path().into()), Some(out.path().into()))
+            .unwrap();
+        assert_eq!(written, out.path().join(OUTPUT_FILE));
+        let modified = std::fs::metadata(&written).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        Builder::new("obs.yaml")
+            .compile_into(Some(dir.path().into()), Some(out.path().into()))
+            .unwrap();
+        assert_eq!(
+            std::fs::metadata(&written).unwrap().modified().unwrap(),
+            modified,
+            "an unchanged spec leaves the file alone, so nothing recompiles"
+        );
     }
 }

@@ -21,6 +21,8 @@ pub enum ConfigError {
         value: String,
         known: String,
     },
+    #[error("the binary's handles are for component `{component}`, which the spec it runs with does not declare (components: {known}); set OBS_COMPONENT or run the spec it was built from")]
+    BuiltComponentMissing { component: String, known: String },
     #[error("{var}={value:?} is not a port number")]
     BadPort { var: String, value: String },
     #[error("{var}={value:?} is not a log level (debug, info, warn, error)")]
@@ -82,10 +84,19 @@ impl ServiceConfig {
                             .join(", "),
                     }
                 })?,
-                None => default_component
-                    .and_then(|name| components.iter().find(|c| c.name == name))
-                    .unwrap_or(&components[0])
-                    .clone(),
+                None => match default_component {
+                    Some(name) => components.iter().find(|c| c.name == name).cloned().ok_or_else(|| {
+                        ConfigError::BuiltComponentMissing {
+                            component: name.to_string(),
+                            known: components
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        }
+                    })?,
+                    None => components[0].clone(),
+                },
             };
         let port = match component
             .port_env
@@ -167,6 +178,20 @@ mod tests {
         assert_eq!(config.service_field(), "worker");
         let error = ServiceConfig::resolve(s, |v| (v == "OBS_COMPONENT").then(|| "nope".into())).unwrap_err();
         assert!(error.to_string().contains("components: api, worker"), "{error}");
+    }
+
+    #[test]
+    fn the_built_component_is_the_default_and_must_exist() {
+        let s = spec("service: {name: pw, components: [{name: api, port: 8000}, {name: worker, port: 9091}]}");
+        let config = ServiceConfig::resolve_for(s.clone(), Some("worker"), |_| None).unwrap();
+        assert_eq!(config.component.name, "worker");
+        let error = ServiceConfig::resolve_for(s, Some("web"), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`web`") && error.contains("components: api, worker"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ const POOL_IDLE: Duration = Duration::from_secs(30);
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read the CA bundle {path} (from {CA_FILE_ENV}): {message}")]
+    #[error("cannot read the CA bundle {path}: {message}")]
     CaFile { path: String, message: String },
     #[error("the CA bundle {path} holds no PEM certificate")]
     CaEmpty { path: String },
@@ -52,7 +52,7 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client trusting the built-in roots and, when given, the certificates of a PEM bundle.
     pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self, ClientError> {
-        Self::build(extra_roots_pem, "<memory>")
+        Self::build(extra_roots_pem, "the PEM bundle passed to HttpClient::new")
     }
 
     /// A client whose extra roots come from `OBS_CA_FILE` in `env`, if set.
@@ -60,10 +60,10 @@ impl HttpClient {
         match env(CA_FILE_ENV).filter(|p| !p.is_empty()) {
             Some(path) => {
                 let pem = std::fs::read(&path).map_err(|e| ClientError::CaFile {
-                    path: path.clone(),
+                    path: format!("{path} (named by {CA_FILE_ENV})"),
                     message: e.to_string(),
                 })?;
-                Self::build(Some(&pem), &path)
+                Self::build(Some(&pem), &format!("{path} (named by {CA_FILE_ENV})"))
             }
             None => Self::build(None, ""),
         }

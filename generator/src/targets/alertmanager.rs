@@ -5,17 +5,15 @@ use std::collections::BTreeMap;
 
 use minijinja::Environment;
 use serde::Serialize;
-use spec::{LoadedSpec, Receiver, Spec};
+use spec::Receiver;
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
+use crate::plan::Plan;
 
 pub const PATH: &str = "alertmanager/alertmanager.yml";
 
 /// Whether the stack runs Alertmanager: the spec routes alerts and the service is on.
-pub fn enabled(spec: &Spec) -> bool {
-    spec.alertmanager.is_some() && spec.stack.alertmanager.enabled
-}
 
 #[derive(Serialize)]
 struct RootView {
@@ -121,9 +119,10 @@ fn receiver_view(receiver: &Receiver) -> ReceiverView<'_> {
     }
 }
 
-pub fn render(env: &Environment<'_>, loaded: &LoadedSpec, tree: &mut Tree) -> Rendered {
+pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
+    let loaded = plan.loaded;
     let spec = &loaded.spec;
-    let Some(am) = spec.alertmanager.as_ref().filter(|_| enabled(spec)) else {
+    let Some(am) = spec.alertmanager.as_ref().filter(|_| plan.stack.alertmanager) else {
         return Ok(());
     };
     let mut timings = BTreeMap::new();

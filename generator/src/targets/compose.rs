@@ -7,10 +7,13 @@ use std::collections::BTreeMap;
 
 use minijinja::Environment;
 use serde::Serialize;
-use spec::{EnvString, LoadedSpec, Spec};
+use spec::{EnvString, Spec};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
+use crate::plan::dashboards::DASHBOARDS_DIR;
+use crate::plan::stack::{Secret, Stack};
+use crate::plan::Plan;
 
 pub const PATH: &str = "docker-compose.yml";
 
@@ -20,59 +23,6 @@ pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
 pub const LOKI_IMAGE: &str = "grafana/loki:3.1.0";
 pub const JAEGER_IMAGE: &str = "jaegertracing/all-in-one:1.57";
 pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.14.0";
-
-/// Whether the stack runs Loki: on when logs ship there, unless switched off.
-pub fn loki_enabled(spec: &Spec) -> bool {
-    match &spec.stack.loki {
-        Some(loki) => loki.enabled,
-        None => spec.logging.loki.is_some(),
-    }
-}
-
-/// Host ports published for one app container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    pub host: String,
-    pub component: String,
-    pub http: u16,
-    pub metrics: Option<u16>,
-}
-
-/// Hands out host ports: the preferred one, or the next free one above it.
-#[derive(Default)]
-struct HostPorts(std::collections::BTreeSet<u16>);
-
-impl HostPorts {
-    fn claim(&mut self, preferred: u16) -> u16 {
-        let mut port = preferred;
-        while !self.0.insert(port) {
-            port = port.saturating_add(1);
-        }
-        port
-    }
-}
-
-/// The host ports of every app container, in compose order: each replica gets its
-/// component's port, or the next free one, so no two containers collide on the host.
-pub fn published_ports(spec: &Spec) -> Vec<Published> {
-    let mut ports = HostPorts::default();
-    let mut out = Vec::new();
-    for component in spec::topology::components(spec) {
-        for instance in component.instances() {
-            let http = ports.claim(component.port);
-            let metrics = component
-                .has_separate_metrics_port()
-                .then(|| ports.claim(component.metrics_port));
-            out.push(Published {
-                host: instance.host,
-                component: component.name.clone(),
-                http,
-                metrics,
-            });
-        }
-    }
-    out
-}
 
 #[derive(Serialize)]
 struct Healthcheck {
@@ -96,12 +46,6 @@ struct Service {
     profiles: Vec<String>,
     healthcheck: Option<Healthcheck>,
     stop_grace_period: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Secret {
-    name: String,
-    file: String,
 }
 
 #[derive(Serialize)]
@@ -156,7 +100,7 @@ fn app_environment(spec: &Spec) -> BTreeMap<String, String> {
     environment
 }
 
-fn app_services(spec: &Spec) -> Vec<Service> {
+fn app_services(spec: &Spec, stack_plan: &Stack) -> Vec<Service> {
     let image = spec
         .service
         .image
@@ -166,7 +110,7 @@ fn app_services(spec: &Spec) -> Vec<Service> {
     let grace = spec.shutdown.grace.as_millis() / 1000 + 5;
     let base_environment = app_environment(spec);
     let mut services = Vec::new();
-    let mut published = published_ports(spec).into_iter();
+    let mut published = stack_plan.published.iter().cloned();
     for component in spec::topology::components(spec) {
         for instance in component.instances() {
             let Some(host_ports) = published.next() else { break };
@@ -206,50 +150,8 @@ fn app_services(spec: &Spec) -> Vec<Service> {
     services
 }
 
-/// Secret files referenced as `/run/secrets/<name>`: compose mounts them there.
-fn receiver_secrets(spec: &Spec) -> Vec<Secret> {
-    let Some(am) = &spec.alertmanager else {
-        return Vec::new();
-    };
-    let mut paths: Vec<&str> = Vec::new();
-    for receiver in &am.receivers {
-        if let Some(w) = &receiver.webhook {
-            paths.extend(w.url_file.as_deref());
-        }
-        if let Some(s) = &receiver.slack {
-            paths.push(&s.api_url_file);
-        }
-        if let Some(p) = &receiver.pagerduty {
-            paths.extend(
-                p.routing_key_file
-                    .as_deref()
-                    .into_iter()
-                    .chain(p.service_key_file.as_deref()),
-            );
-        }
-        if let Some(e) = &receiver.email {
-            paths.extend(e.auth_password_file.as_deref());
-        }
-    }
-    let mut secrets: Vec<Secret> = paths
-        .into_iter()
-        .filter_map(|path| path.strip_prefix("/run/secrets/"))
-        .map(|name| Secret {
-            name: name.to_string(),
-            file: format!("./secrets/{name}"),
-        })
-        .collect();
-    secrets.sort_by(|a, b| a.name.cmp(&b.name));
-    secrets.dedup_by(|a, b| a.name == b.name);
-    secrets
-}
-
-/// Names of the secret files compose expects under `./secrets/`.
-pub fn secret_names(spec: &Spec) -> Vec<String> {
-    receiver_secrets(spec).into_iter().map(|s| s.name).collect()
-}
-
-fn stack_services(spec: &Spec, apps: &[String], secrets: &[Secret], volumes: &mut Vec<String>) -> Vec<Service> {
+fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<String>) -> Vec<Service> {
+    let secrets = &plan.secrets;
     let stack = &spec.stack;
     let profiles: Vec<String> = stack.profile.iter().cloned().collect();
     let port = |port: Option<u16>, default: u16, container: u16| format!("{}:{container}", port.unwrap_or(default));
@@ -261,11 +163,11 @@ fn stack_services(spec: &Spec, apps: &[String], secrets: &[Secret], volumes: &mu
         "prometheus-data:/prometheus".to_string(),
     ];
     if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
-        let file = super::prometheus::credentials_file(var);
+        let file = crate::plan::stack::credentials_file(var);
         prometheus_volumes.push(format!("./{file}:/etc/prometheus/{file}:ro"));
     }
     volumes.push("prometheus-data".into());
-    let alertmanager = super::alertmanager::enabled(spec);
+    let alertmanager = plan.alertmanager;
     services.push(Service {
         name: "prometheus".into(),
         image: stack
@@ -332,7 +234,7 @@ fn stack_services(spec: &Spec, apps: &[String], secrets: &[Secret], volumes: &mu
             ports: vec![port(stack.grafana.port, 3000, 3000)],
             volumes: vec![
                 "./grafana/provisioning:/etc/grafana/provisioning:ro".into(),
-                format!("./grafana/dashboards:{}:ro", super::grafana::DASHBOARDS_DIR),
+                format!("./grafana/dashboards:{}:ro", DASHBOARDS_DIR),
                 "grafana-data:/var/lib/grafana".into(),
             ],
             depends_on: vec!["prometheus".into()],
@@ -340,7 +242,7 @@ fn stack_services(spec: &Spec, apps: &[String], secrets: &[Secret], volumes: &mu
             ..Service::default()
         });
     }
-    if loki_enabled(spec) {
+    if plan.loki {
         let loki = stack.loki.clone().unwrap_or_default();
         volumes.push("loki-data".into());
         services.push(Service {
@@ -395,13 +297,14 @@ fn stack_services(spec: &Spec, apps: &[String], secrets: &[Secret], volumes: &mu
     services
 }
 
-pub fn render(env: &Environment<'_>, loaded: &LoadedSpec, tree: &mut Tree) -> Rendered {
+pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
+    let loaded = plan.loaded;
     let spec = &loaded.spec;
-    let mut services = app_services(spec);
+    let mut services = app_services(spec, &plan.stack);
     let apps: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
-    let secrets = receiver_secrets(spec);
+    let secrets = plan.stack.secrets.clone();
     let mut volumes = Vec::new();
-    services.extend(stack_services(spec, &apps, &secrets, &mut volumes));
+    services.extend(stack_services(spec, &plan.stack, &apps, &mut volumes));
     let view = ComposeView {
         header: header(loaded),
         profile: spec.stack.profile.clone(),

@@ -5,14 +5,18 @@
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use spec::catalog::{Catalog, Family, Origin};
+use spec::catalog::{Family, Origin};
 use spec::health::{self, CheckResult, ProbeState};
 use spec::model::{LevelCase, PanelType, Spec};
 use spec::rules::{burn_windows, error_budget, slo_alert_name, BurnKind, Rule, RuleSet};
-use spec::{Decimal, EnvString, LoadedSpec};
+use spec::{Decimal, EnvString};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
+use crate::plan::dashboards::dashboard_path;
+use crate::plan::dashboards::model::DashboardModel;
+use crate::plan::stack::Stack;
+use crate::plan::Plan;
 
 pub const PATH: &str = "OBSERVABILITY.md";
 
@@ -462,11 +466,11 @@ fn slos(spec: &Spec) -> Vec<SloView> {
         .collect()
 }
 
-fn dashboards(spec: &Spec, catalog: &Catalog) -> Vec<DashboardView> {
-    super::grafana::model::dashboards(spec, catalog)
-        .into_iter()
+fn dashboards(models: &[DashboardModel]) -> Vec<DashboardView> {
+    models
+        .iter()
         .map(|d| DashboardView {
-            file: super::grafana::dashboard_path(&d.uid),
+            file: dashboard_path(&d.uid),
             refresh: d.refresh.clone().unwrap_or_else(|| "off".into()),
             time: format!("last {}", d.time),
             panels: d
@@ -487,8 +491,8 @@ fn dashboards(spec: &Spec, catalog: &Catalog) -> Vec<DashboardView> {
                     },
                 })
                 .collect(),
-            title: d.title,
-            uid: d.uid,
+            title: d.title.clone(),
+            uid: d.uid.clone(),
         })
         .collect()
 }
@@ -556,10 +560,10 @@ fn routing(spec: &Spec) -> (Vec<String>, Vec<String>) {
     (routes, receivers)
 }
 
-fn uis(spec: &Spec) -> Vec<Ui> {
+fn uis(spec: &Spec, plan: &Stack) -> Vec<Ui> {
     let stack = &spec.stack;
     let mut uis = Vec::new();
-    for published in super::compose::published_ports(spec) {
+    for published in plan.published.iter().cloned() {
         uis.push(Ui {
             name: published.host,
             url: format!("http://localhost:{}", published.http),
@@ -571,7 +575,7 @@ fn uis(spec: &Spec) -> Vec<Ui> {
         url: format!("http://localhost:{}", stack.prometheus.port.unwrap_or(9090)),
         note: "targets, rules, alerts".into(),
     });
-    if super::alertmanager::enabled(spec) {
+    if plan.alertmanager {
         uis.push(Ui {
             name: "Alertmanager".into(),
             url: format!("http://localhost:{}", stack.alertmanager.port.unwrap_or(9093)),
@@ -589,7 +593,7 @@ fn uis(spec: &Spec) -> Vec<Ui> {
             note,
         });
     }
-    if super::compose::loki_enabled(spec) {
+    if plan.loki {
         let port = stack.loki.as_ref().and_then(|l| l.port).unwrap_or(3100);
         uis.push(Ui {
             name: "Loki".into(),
@@ -657,7 +661,8 @@ fn environment(spec: &Spec) -> Vec<EnvRow> {
     rows
 }
 
-fn view(loaded: &LoadedSpec, catalog: &Catalog, rules: &RuleSet) -> DocsView {
+fn view(plan: &Plan<'_>) -> DocsView {
+    let (loaded, catalog, rules) = (plan.loaded, &plan.catalog, &plan.rules);
     let spec = &loaded.spec;
     let service = &spec.service;
     let components = spec::topology::components(spec)
@@ -861,39 +866,21 @@ fn view(loaded: &LoadedSpec, catalog: &Catalog, rules: &RuleSet) -> DocsView {
         grace: spec.shutdown.grace.to_string(),
         alert_groups: alert_groups(rules),
         slos: slos(spec),
-        dashboards: dashboards(spec, catalog),
+        dashboards: dashboards(&plan.dashboards),
         routing,
         receivers,
-        secrets: super::compose::secret_names(spec),
+        secrets: plan.stack.secrets.iter().map(|s| s.name.clone()).collect(),
         profile: spec.stack.profile.clone(),
-        uis: uis(spec),
+        uis: uis(spec, &plan.stack),
         environment: environment(spec),
         monitor: format!(
-            "cargo run -p obs-tools --bin monitor -- --spec {} --url http://localhost:{} --interval {} --duration {}",
-            loaded.file,
-            spec::topology::components(spec)
-                .first()
-                .map(|c| c.port)
-                .unwrap_or(spec.service.port),
-            spec.monitor.interval,
-            spec.monitor.duration
+            "cargo run -p obs-tools --bin monitor -- --spec {} --interval {} --duration {}",
+            loaded.file, spec.monitor.interval, spec.monitor.duration
         ),
         loadtest,
     }
 }
 
-pub fn render(
-    env: &Environment<'_>,
-    loaded: &LoadedSpec,
-    catalog: &Catalog,
-    rules: &RuleSet,
-    tree: &mut Tree,
-) -> Rendered {
-    render_into(
-        env,
-        tree,
-        PATH,
-        "docs/OBSERVABILITY.md.j2",
-        &view(loaded, catalog, rules),
-    )
+pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
+    render_into(env, tree, PATH, "docs/OBSERVABILITY.md.j2", &view(plan))
 }

@@ -1,4 +1,5 @@
-//! One module per output target; `render_all` assembles the whole `generated/` tree.
+//! One module per output target; `render_all` assembles the whole `generated/` tree from
+//! one plan. No target imports another: what they share is in `crate::plan`.
 
 pub mod alertmanager;
 pub mod compose;
@@ -46,14 +47,13 @@ pub fn render_all(loaded: &LoadedSpec) -> Result<Tree, GenerateError> {
         target: "templates",
         source,
     })?;
-    let catalog = spec::Catalog::from_spec(&loaded.spec);
-    let rules = spec::rules::rule_set(&loaded.spec, &catalog);
+    let plan = crate::plan::Plan::of(loaded);
     let mut tree = Tree::default();
     schema::render(&mut tree);
-    prometheus::render(&env, loaded, &rules, &mut tree)?;
-    alertmanager::render(&env, loaded, &mut tree)?;
-    grafana::render(&env, loaded, &catalog, &mut tree)?;
-    compose::render(&env, loaded, &mut tree)?;
-    docs::render(&env, loaded, &catalog, &rules, &mut tree)?;
+    prometheus::render(&env, &plan, &mut tree)?;
+    alertmanager::render(&env, &plan, &mut tree)?;
+    grafana::render(&env, &plan, &mut tree)?;
+    compose::render(&env, &plan, &mut tree)?;
+    docs::render(&env, &plan, &mut tree)?;
     Ok(tree)
 }

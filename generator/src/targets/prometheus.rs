@@ -10,6 +10,8 @@ use spec::{EnvString, LoadedSpec};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
+use crate::plan::stack::Stack;
+use crate::plan::Plan;
 
 /// Where compose mounts `generated/prometheus/`; paths inside the config are relative to it.
 pub const CONFIG_DIR: &str = "/etc/prometheus";
@@ -50,18 +52,11 @@ fn external_label(value: &EnvString) -> String {
     }
 }
 
-/// File a bearer token for scrapes is read from, when the service protects `/metrics`:
-/// relative, so Prometheus resolves it beside prometheus.yml (compose mounts the secret
-/// at `/etc/prometheus/secrets/`).
-pub fn credentials_file(var: &str) -> String {
-    format!("secrets/{}", var.to_ascii_lowercase())
-}
-
 pub fn rule_file_path(file: &RuleFile) -> String {
     format!("rules/{}.yml", file.name)
 }
 
-fn config(loaded: &LoadedSpec, rules: &RuleSet) -> Config {
+fn config(loaded: &LoadedSpec, rules: &RuleSet, stack: &Stack) -> Config {
     let spec = &loaded.spec;
     let prometheus = &spec.stack.prometheus;
     let mut external_labels = BTreeMap::new();
@@ -72,7 +67,7 @@ fn config(loaded: &LoadedSpec, rules: &RuleSet) -> Config {
         .map(|component| Job {
             name: component.job.clone(),
             metrics_path: spec.metrics.endpoint.path.clone(),
-            credentials_file: spec.metrics.endpoint.bearer_token_env.as_deref().map(credentials_file),
+            credentials_file: stack.credentials_file.clone(),
             targets: component
                 .instances()
                 .into_iter()
@@ -95,7 +90,7 @@ fn config(loaded: &LoadedSpec, rules: &RuleSet) -> Config {
             .to_string(),
         external_labels,
         rule_files: rules.files.iter().map(rule_file_path).collect(),
-        alertmanager_target: super::alertmanager::enabled(spec).then_some(ALERTMANAGER_TARGET),
+        alertmanager_target: stack.alertmanager.then_some(ALERTMANAGER_TARGET),
         jobs,
     }
 }
@@ -246,13 +241,14 @@ fn tests_view(loaded: &LoadedSpec, rules: &RuleSet, file: &RuleTestFile) -> Test
     }
 }
 
-pub fn render(env: &Environment<'_>, loaded: &LoadedSpec, rules: &RuleSet, tree: &mut Tree) -> Rendered {
+pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
+    let (loaded, rules) = (plan.loaded, &plan.rules);
     render_into(
         env,
         tree,
         "prometheus/prometheus.yml",
         "prometheus/prometheus.yml.j2",
-        &config(loaded, rules),
+        &config(loaded, rules, &plan.stack),
     )?;
     for file in &rules.files {
         let path = format!("prometheus/{}", rule_file_path(file));

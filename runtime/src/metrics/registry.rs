@@ -1,6 +1,6 @@
 //! The registry: every family the spec's catalog gives this component, created at start-up
 //! and nothing else, plus the process collector when the `process` group is on. Typed
-//! handles (generated from obs.yaml by `spec::codegen`) look their families up here once.
+//! handles (generated from obs.yaml by obs-build) look their families up here once.
 
 use std::sync::Arc;
 

@@ -271,9 +271,15 @@ mod tests {
         }
         assert!(validate_ws(&WsLoad {
             url: "http://x".into(),
-            ..load
+            ..load.clone()
         })
         .is_err());
+        let error = validate_ws(&WsLoad {
+            url: "wss://example.test/ws".into(),
+            ..load
+        })
+        .unwrap_err();
+        assert!(error.contains("wss:// is not supported"), "{error}");
     }
 
     #[tokio::test]

@@ -15,7 +15,14 @@ use super::{
 
 /// Checks a profile's bounds.
 pub fn validate_ws(load: &WsLoad) -> Result<(), String> {
-    if !(load.url.starts_with("ws://") || load.url.starts_with("wss://")) {
+    if load.url.starts_with("wss://") {
+        // The WebSocket client here is built without TLS; refuse rather than fail every connect.
+        return Err(format!(
+            "`{}`: wss:// is not supported by loadtest; load the service's ws:// listener",
+            load.url
+        ));
+    }
+    if !load.url.starts_with("ws://") {
         return Err(format!("`{}` is not a ws:// URL", load.url));
     }
     if load.sockets == 0 || load.sockets > MAX_SOCKETS {

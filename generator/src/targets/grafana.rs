@@ -2,25 +2,20 @@
 //! out on the grid, queries bound to a `datasource` variable) and the provisioning files
 //! that load them and the data sources into Grafana.
 
-pub mod layout;
-pub mod model;
-mod overview;
-
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{json, Value};
 use spec::model::{PanelDatasource, PanelType};
-use spec::{Catalog, LoadedSpec};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
-use layout::{default_size, place, GridPos, Slot};
-use model::{DashboardModel, PanelModel};
+use crate::plan::dashboards::layout::{default_size, place, GridPos, Slot};
+use crate::plan::dashboards::model::{DashboardModel, PanelModel};
+use crate::plan::dashboards::{dashboard_path, DASHBOARDS_DIR};
+use crate::plan::Plan;
 
 /// Grafana's dashboard JSON schema version written (Grafana 11).
 pub const SCHEMA_VERSION: u32 = 39;
-/// Where compose mounts `generated/grafana/dashboards/` inside Grafana.
-pub const DASHBOARDS_DIR: &str = "/var/lib/grafana/dashboards";
 /// Provisioned data source uids, also the defaults of the dashboard variables.
 pub const PROMETHEUS_UID: &str = "prometheus";
 pub const LOKI_UID: &str = "loki";
@@ -308,14 +303,11 @@ struct ProviderView {
     path: &'static str,
 }
 
-pub fn dashboard_path(uid: &str) -> String {
-    format!("grafana/dashboards/{uid}.json")
-}
-
-pub fn render(env: &Environment<'_>, loaded: &LoadedSpec, catalog: &Catalog, tree: &mut Tree) -> Rendered {
+pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
+    let loaded = plan.loaded;
     let spec = &loaded.spec;
-    let dashboards = model::dashboards(spec, catalog);
-    for dashboard in &dashboards {
+    let dashboards = &plan.dashboards;
+    for dashboard in dashboards {
         let view = DashboardView {
             uid: dashboard.uid.clone(),
             title: dashboard.title.clone(),
@@ -339,8 +331,8 @@ pub fn render(env: &Environment<'_>, loaded: &LoadedSpec, catalog: &Catalog, tre
     let datasources = DatasourcesView {
         header: header(loaded),
         scrape_interval: spec.stack.prometheus.scrape_interval.to_string(),
-        alertmanager: super::alertmanager::enabled(spec),
-        loki: super::compose::loki_enabled(spec),
+        alertmanager: plan.stack.alertmanager,
+        loki: plan.stack.loki,
     };
     render_into(
         env,
