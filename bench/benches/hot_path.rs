@@ -4,13 +4,13 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn counting(c: &mut Criterion) {
-    let spec = spec::load_bytes(
+    let spec = contract::load_bytes(
         b"service: {name: bench}\nmetrics:\n  custom:\n    - {name: hits_total, type: counter, help: H., labels: [{name: method, values: [GET, POST]}]}\n    - {name: calls_total, type: counter, help: C., labels: [{name: method, max_series: 8}, {name: route, max_series: 8}]}\n",
         "bench.yaml",
     )
     .expect("loads")
     .spec;
-    let registry = runtime::metrics::Registry::from_catalog(&spec::Catalog::from_spec(&spec), "app");
+    let registry = runtime::metrics::Registry::from_catalog(&contract::Catalog::from_spec(&spec), "app");
     let closed = registry.counter("hits_total", &["method"]).expect("declared");
     let open = registry.counter("calls_total", &["method", "route"]).expect("declared");
     let handle = closed.at(&[0]);

@@ -34,13 +34,13 @@ fn nanos_per_op(threads: usize, ops: u64, op: &(dyn Fn() + Sync)) -> f64 {
 }
 
 pub fn run(threads: usize, effort: Effort) -> HotResult {
-    let spec = spec::load_bytes(
+    let spec = contract::load_bytes(
         b"service: {name: bench}\nmetrics:\n  custom:\n    - {name: hits_total, type: counter, help: H., labels: [{name: method, values: [GET, POST]}, {name: route, values: [/a, /b]}]}\n    - {name: calls_total, type: counter, help: C., labels: [{name: method, max_series: 8}, {name: route, max_series: 8}]}\n",
         "bench.yaml",
     )
     .expect("loads")
     .spec;
-    let registry = runtime::metrics::Registry::from_catalog(&spec::Catalog::from_spec(&spec), "app");
+    let registry = runtime::metrics::Registry::from_catalog(&contract::Catalog::from_spec(&spec), "app");
     let closed = registry.counter("hits_total", &["method", "route"]).expect("declared");
     let open = registry.counter("calls_total", &["method", "route"]).expect("declared");
     let handle = closed.at(&[0, 1]);

@@ -85,7 +85,7 @@ pub fn run(effort: Effort) -> anyhow::Result<LifecycleResult> {
         startup.push(up);
         shutdown.push(down);
     }
-    let spec = spec::load_file(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../obs.yaml"))?.spec;
+    let spec = contract::load_file(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../obs.yaml"))?.spec;
     Ok(LifecycleResult {
         startup_ms: median(&startup),
         shutdown_ms: median(&shutdown),

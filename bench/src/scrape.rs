@@ -24,8 +24,8 @@ fn obs_registry(series: usize) -> runtime::metrics::Registry {
         "service: {{name: bench}}\nmetrics:\n  custom:\n    - {{name: bench_requests_total, type: counter, help: Requests., max_series: {}, labels: [{{name: id, max_series: {series}}}]}}\n",
         series + 1
     );
-    let spec: spec::Spec = spec_from(&yaml);
-    let registry = runtime::metrics::Registry::from_catalog(&spec::Catalog::from_spec(&spec), "app");
+    let spec: contract::Spec = spec_from(&yaml);
+    let registry = runtime::metrics::Registry::from_catalog(&contract::Catalog::from_spec(&spec), "app");
     let family = registry
         .counter("bench_requests_total", &["id"])
         .expect("declared above");
@@ -35,8 +35,8 @@ fn obs_registry(series: usize) -> runtime::metrics::Registry {
     registry
 }
 
-fn spec_from(text: &str) -> spec::Spec {
-    spec::load_bytes(text.as_bytes(), "bench.yaml")
+fn spec_from(text: &str) -> contract::Spec {
+    contract::load_bytes(text.as_bytes(), "bench.yaml")
         .expect("the bench spec loads")
         .spec
 }

@@ -61,7 +61,7 @@ pub fn spawn(make: impl FnOnce() -> Router + Send + 'static, logs: bool) -> Serv
 
 fn sink_subscriber() -> impl tracing::Subscriber + Send + Sync {
     use tracing_subscriber_reexport::*;
-    let spec = spec::load_bytes(b"service: {name: bench}\n", "bench.yaml")
+    let spec = contract::load_bytes(b"service: {name: bench}\n", "bench.yaml")
         .expect("loads")
         .spec;
     let settings =
@@ -90,7 +90,7 @@ pub fn bare_layered() -> Router {
 }
 
 pub fn instrumented() -> Router {
-    let spec = spec::load_bytes(
+    let spec = contract::load_bytes(
         b"service: {name: bench}\nmetrics: {builtin: {http: {}}}\n",
         "bench.yaml",
     )

@@ -88,7 +88,7 @@ pub fn router(kind: Kind) -> Router {
     match kind {
         Kind::Bare => Router::new().route("/ws", get(bare_ws)),
         Kind::Obs | Kind::ObsLean => {
-            let spec = spec::load_bytes(
+            let spec = contract::load_bytes(
                 b"service: {name: bench}\nmetrics:\n  builtin: {http: {}, websocket: {}}\n  custom:\n    - {name: websocket_message_size_bytes, type: histogram, help: Sizes., unit: bytes, buckets: [16, 64, 256, 1024]}\n",
                 "bench.yaml",
             )

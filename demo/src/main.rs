@@ -58,7 +58,7 @@ enum Command {
     },
 }
 
-fn load_spec(cli: &Cli) -> anyhow::Result<spec::Spec> {
+fn load_spec(cli: &Cli) -> anyhow::Result<contract::Spec> {
     let path = cli
         .spec
         .clone()
@@ -67,8 +67,8 @@ fn load_spec(cli: &Cli) -> anyhow::Result<spec::Spec> {
 }
 
 /// The environment, with the command line's overrides on top.
-fn environment(cli: &Cli, spec: &spec::Spec) -> impl Fn(&str) -> Option<String> + Clone {
-    let components = spec::topology::components(spec);
+fn environment(cli: &Cli, spec: &contract::Spec) -> impl Fn(&str) -> Option<String> + Clone {
+    let components = contract::topology::components(spec);
     let port_var = components
         .iter()
         .find(|c| c.name == obs::COMPONENT)

@@ -323,9 +323,9 @@ async fn hostile_inputs_neither_crash_nor_grow_without_bound() {
             .status,
         200
     );
-    let findings = spec::drift::compare(
-        &spec::Catalog::from_spec(
-            &spec::load_file(std::path::Path::new(concat!(
+    let findings = contract::conformance::compare(
+        &contract::Catalog::from_spec(
+            &contract::load_file(std::path::Path::new(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/../obs.yaml"
             )))
@@ -333,7 +333,7 @@ async fn hostile_inputs_neither_crash_nor_grow_without_bound() {
             .spec,
         ),
         "app",
-        &spec::exposition::parse(&text).unwrap(),
+        &contract::exposition::parse(&text).unwrap(),
     );
     assert!(findings.is_empty(), "{findings:#?}");
 }
@@ -420,7 +420,7 @@ async fn the_monitor_prints_errors_busiest_metrics_and_health() {
         "{\"level\":\"error\",\"message\":\"before the monitor started\"}\n",
     )
     .unwrap();
-    let spec = spec::load_file(std::path::Path::new(concat!(
+    let spec = contract::load_file(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../obs.yaml"
     )))

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use spec::drift::{compare, likely_component, Finding};
-use spec::{Catalog, Spec};
+use contract::conformance::{compare, likely_component, Finding};
+use contract::{Catalog, Spec};
 
 /// What a drift run found.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub enum DriftError {
     #[error("{url} is not a Prometheus exposition: {error}")]
     Parse {
         url: String,
-        error: spec::exposition::ParseError,
+        error: contract::exposition::ParseError,
     },
     #[error("component `{0}` is not declared in the spec")]
     UnknownComponent(String),
@@ -95,12 +95,15 @@ pub fn fetch(url: &str, timeout: Duration) -> Result<String, DriftError> {
 
 /// Compares an exposition with a spec, choosing the component when not given.
 pub fn check_text(spec: &Spec, component: Option<&str>, text: &str, url: &str) -> Result<DriftReport, DriftError> {
-    let families = spec::exposition::parse(text).map_err(|error| DriftError::Parse {
+    let families = contract::exposition::parse(text).map_err(|error| DriftError::Parse {
         url: url.to_string(),
         error,
     })?;
     let catalog = Catalog::from_spec(spec);
-    let components: Vec<String> = spec::topology::components(spec).into_iter().map(|c| c.name).collect();
+    let components: Vec<String> = contract::topology::components(spec)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     let component = match component {
         Some(name) if components.iter().any(|c| c == name) => name.to_string(),
         Some(name) => return Err(DriftError::UnknownComponent(name.to_string())),

@@ -9,7 +9,7 @@ pub mod targets;
 
 use std::path::{Path, PathBuf};
 
-use spec::{LoadedSpec, Report};
+use contract::{LoadedSpec, Report};
 
 pub use output::{Drift, Tree, Written};
 
@@ -17,7 +17,7 @@ pub use output::{Drift, Tree, Written};
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
     #[error(transparent)]
-    Load(#[from] spec::LoadError),
+    Load(#[from] contract::LoadError),
     #[error("{file}: validation failed\n{report}")]
     Invalid { file: String, report: Report },
     #[error("rendering {target} failed: {source}")]
@@ -38,7 +38,7 @@ impl GenerateError {
     /// Exit code: 1 for a spec that is wrong, 2 for everything else (I/O, usage, bugs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Invalid { .. } | Self::Load(spec::LoadError::Invalid(_)) => 1,
+            Self::Invalid { .. } | Self::Load(contract::LoadError::Invalid(_)) => 1,
             _ => 2,
         }
     }
@@ -53,8 +53,8 @@ pub struct Checked {
 
 /// Loads and validates; fails on any error diagnostic.
 pub fn check(spec_path: &Path) -> Result<Checked, GenerateError> {
-    let loaded = spec::load_file(spec_path)?;
-    let report = spec::validate(&loaded);
+    let loaded = contract::load_file(spec_path)?;
+    let report = contract::validate(&loaded);
     if report.has_errors() {
         return Err(GenerateError::Invalid {
             file: loaded.file.clone(),

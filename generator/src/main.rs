@@ -142,7 +142,7 @@ fn report_failure(error: &GenerateError) -> u8 {
     error.exit_code()
 }
 
-fn print_warnings(report: &spec::Report) {
+fn print_warnings(report: &contract::Report) {
     for warning in &report.diagnostics {
         eprintln!("{warning}");
     }

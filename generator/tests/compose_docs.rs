@@ -95,7 +95,8 @@ fn grafana_refuses_to_start_without_an_admin_password() {
 fn no_two_services_publish_the_same_host_port() {
     let focused = tempfile::tempdir().unwrap();
     let loaded =
-        spec::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml")).unwrap();
+        contract::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml"))
+            .unwrap();
     generator::output::write(&generator::render(&loaded).unwrap(), focused.path()).unwrap();
     let mut dirs = generated_dirs();
     dirs.push(focused.path().to_path_buf());

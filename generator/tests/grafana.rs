@@ -142,7 +142,7 @@ fn panels_are_laid_out_without_overlap_and_with_unique_ids() {
 fn every_promql_query_parses_and_selects_known_series() {
     let mut queries = 0;
     for (spec_path, generated) in trees() {
-        let spec = spec::load_file(&spec_path).unwrap().spec;
+        let spec = contract::load_file(&spec_path).unwrap().spec;
         for (path, dashboard) in dashboards(&generated) {
             for panel in all_panels(&dashboard) {
                 if panel["datasource"]["type"] != "prometheus" {
@@ -150,7 +150,7 @@ fn every_promql_query_parses_and_selects_known_series() {
                 }
                 for target in panel["targets"].as_array().into_iter().flatten() {
                     let expr = target["expr"].as_str().expect("expr");
-                    let unknown = spec::validate::unknown_series(&spec, expr)
+                    let unknown = contract::validate::unknown_series(&spec, expr)
                         .unwrap_or_else(|e| panic!("{}: `{expr}` does not parse: {e}", path.display()));
                     assert!(
                         unknown.is_empty(),
@@ -162,7 +162,7 @@ fn every_promql_query_parses_and_selects_known_series() {
             }
             for annotation in dashboard["annotations"]["list"].as_array().into_iter().flatten() {
                 if let Some(expr) = annotation["expr"].as_str() {
-                    assert!(spec::validate::unknown_series(&spec, expr).unwrap().is_empty());
+                    assert!(contract::validate::unknown_series(&spec, expr).unwrap().is_empty());
                 }
             }
         }
@@ -223,8 +223,8 @@ fn seed_dashboards_have_their_documented_panels() {
 
 #[test]
 fn the_overview_covers_every_declared_metric() {
-    let spec = spec::load_file(&workspace().join("obs.yaml")).unwrap().spec;
-    let catalog = spec::Catalog::from_spec(&spec);
+    let spec = contract::load_file(&workspace().join("obs.yaml")).unwrap().spec;
+    let catalog = contract::Catalog::from_spec(&spec);
     let overview = workspace().join("generated/grafana/dashboards/ws-counter-overview.json");
     let text = std::fs::read_to_string(&overview).unwrap();
     for family in &catalog.families {
@@ -247,7 +247,7 @@ fn the_overview_covers_every_declared_metric() {
 #[test]
 fn provisioning_points_grafana_at_the_stack() {
     for (spec_path, generated) in trees() {
-        let spec = spec::load_file(&spec_path).unwrap().spec;
+        let spec = contract::load_file(&spec_path).unwrap().spec;
         let text = std::fs::read_to_string(generated.join("grafana/provisioning/datasources/datasources.yml")).unwrap();
         let datasources: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
         let uids: Vec<&str> = datasources["datasources"]

@@ -73,7 +73,8 @@ fn promtool_accepts_every_config_and_rules_file() {
 fn the_focused_fixture_passes_every_tool() {
     let dir = tempfile::tempdir().unwrap();
     let loaded =
-        spec::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml")).unwrap();
+        contract::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml"))
+            .unwrap();
     let tree = generator::render(&loaded).unwrap();
     generator::output::write(&tree, dir.path()).unwrap();
     let prometheus = dir.path().join("prometheus");
@@ -217,7 +218,7 @@ fn critical_and_warning_alerts_reach_the_receivers_the_spec_names() {
 #[test]
 fn every_declared_route_matches_its_receiver() {
     for (spec_path, generated) in trees() {
-        let spec = spec::load_file(&spec_path).unwrap().spec;
+        let spec = contract::load_file(&spec_path).unwrap().spec;
         let Some(am) = spec.alertmanager else { continue };
         let config = generated.join("alertmanager/alertmanager.yml");
         for route in am.routes.iter().filter(|r| r.match_re.is_empty()) {

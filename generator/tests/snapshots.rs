@@ -5,8 +5,8 @@ use std::path::Path;
 
 #[test]
 fn focused_fixture_renders_as_snapshotted() {
-    let loaded = spec::load_file(Path::new("tests/fixtures/focused.good.yaml")).unwrap();
-    let report = spec::validate(&loaded);
+    let loaded = contract::load_file(Path::new("tests/fixtures/focused.good.yaml")).unwrap();
+    let report = contract::validate(&loaded);
     assert!(!report.has_errors(), "{report}");
     let tree = generator::render(&loaded).unwrap();
     assert!(tree.files.len() >= 6, "{:?}", tree.files.keys());

@@ -87,7 +87,7 @@ fn localize(path: &Path) -> u16 {
 
 #[tokio::test]
 async fn the_generated_compose_stack_comes_up_healthy_and_scrapes_the_app() {
-    let spec = spec::load_file(&workspace().join("obs.yaml")).unwrap().spec;
+    let spec = contract::load_file(&workspace().join("obs.yaml")).unwrap().spec;
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&workspace().join("generated"), dir.path());
     let prometheus_port = localize(&dir.path().join("docker-compose.yml"));

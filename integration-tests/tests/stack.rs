@@ -9,11 +9,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use contract::model::MetricType;
 use futures_util::{SinkExt, StreamExt};
 use integration_tests::*;
 use runtime::http_client;
 use serde_json::Value;
-use spec::model::MetricType;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn request(method: &str, url: &str, body: Option<&str>) -> u16 {
@@ -139,8 +139,8 @@ fn dashboard_queries(generated: &std::path::Path) -> Vec<(String, String)> {
 #[tokio::test]
 async fn generated_stack_scrapes_records_alerts_and_notifies() {
     let generated = workspace().join("generated");
-    let spec = spec::load_file(&workspace().join("obs.yaml")).unwrap().spec;
-    let catalog = spec::Catalog::from_spec(&spec);
+    let spec = contract::load_file(&workspace().join("obs.yaml")).unwrap().spec;
+    let catalog = contract::Catalog::from_spec(&spec);
     let (blue_port, green_port, prometheus_port, alertmanager_port) =
         (free_port(), free_port(), free_port(), free_port());
     let webhook = Webhook::start().await;

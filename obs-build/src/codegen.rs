@@ -7,8 +7,8 @@ use heck::ToUpperCamelCase;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use spec::catalog::{BuiltinGroup, Catalog, Family, Origin};
-use spec::model::MetricType;
+use contract::catalog::{BuiltinGroup, Catalog, Family, Origin};
+use contract::model::MetricType;
 
 /// Keywords that cannot be raw identifiers either; they get a trailing underscore.
 const NOT_RAW: [&str; 5] = ["self", "Self", "super", "crate", "_"];
@@ -253,7 +253,7 @@ mod tests {
     use super::*;
 
     fn generate(yaml: &str) -> String {
-        let spec: spec::Spec = serde_yaml_from(yaml);
+        let spec: contract::Spec = serde_yaml_from(yaml);
         let embedded = Embedded {
             yaml,
             file: "obs.yaml",
@@ -262,8 +262,8 @@ mod tests {
         module(&Catalog::from_spec(&spec), &embedded, "::runtime").unwrap()
     }
 
-    fn serde_yaml_from(yaml: &str) -> spec::Spec {
-        spec::load_bytes(yaml.as_bytes(), "obs.yaml").unwrap().spec
+    fn serde_yaml_from(yaml: &str) -> contract::Spec {
+        contract::load_bytes(yaml.as_bytes(), "obs.yaml").unwrap().spec
     }
 
     #[test]

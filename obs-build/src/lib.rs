@@ -22,9 +22,9 @@ pub const OUTPUT_FILE: &str = "obs_generated.rs";
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("{0}")]
-    Load(#[from] spec::LoadError),
+    Load(#[from] contract::LoadError),
     #[error("{file} is invalid:\n{report}")]
-    Invalid { file: String, report: spec::Report },
+    Invalid { file: String, report: contract::Report },
     #[error("{file} declares no component `{component}`; components: {known}")]
     UnknownComponent {
         file: String,
@@ -91,15 +91,15 @@ impl Builder {
     }
 
     fn generate_from(&self, path: &Path) -> Result<Generated, BuildError> {
-        let loaded = spec::load_file(path)?;
-        let report = spec::validate(&loaded);
+        let loaded = contract::load_file(path)?;
+        let report = contract::validate(&loaded);
         if report.has_errors() {
             return Err(BuildError::Invalid {
                 file: loaded.file.clone(),
                 report,
             });
         }
-        let components = spec::topology::components(&loaded.spec);
+        let components = contract::topology::components(&loaded.spec);
         let component = match &self.component {
             Some(name) if components.iter().any(|c| &c.name == name) => name.clone(),
             Some(name) => {
@@ -115,7 +115,7 @@ impl Builder {
             }
             None => components[0].name.clone(),
         };
-        let catalog = spec::Catalog::from_spec(&loaded.spec);
+        let catalog = contract::Catalog::from_spec(&loaded.spec);
         let yaml = std::fs::read_to_string(path).map_err(|e| BuildError::Read {
             path: path.display().to_string(),
             message: e.to_string(),

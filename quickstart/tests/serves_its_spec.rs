@@ -54,11 +54,11 @@ async fn serves_exactly_its_declared_metrics_through_typed_handles() {
         .await
         .unwrap()
         .text();
-    let families = spec::exposition::parse(&exposition).unwrap();
-    let loaded = spec::load_file(std::path::Path::new(SPEC)).unwrap();
-    let catalog = spec::Catalog::from_spec(&loaded.spec);
-    let component = spec::topology::components(&loaded.spec)[0].name.clone();
-    let findings = spec::drift::compare(&catalog, &component, &families);
+    let families = contract::exposition::parse(&exposition).unwrap();
+    let loaded = contract::load_file(std::path::Path::new(SPEC)).unwrap();
+    let catalog = contract::Catalog::from_spec(&loaded.spec);
+    let component = contract::topology::components(&loaded.spec)[0].name.clone();
+    let findings = contract::conformance::compare(&catalog, &component, &families);
     assert!(
         findings.is_empty(),
         "exposition differs from obs.yaml: {findings:?}\n{exposition}"

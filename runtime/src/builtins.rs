@@ -1,7 +1,7 @@
 //! Handles for the builtin metric groups the runtime itself updates (HTTP, WebSocket, jobs,
 //! lifecycle), bound by their standard names when the spec switches the group on.
 
-use spec::catalog::{BuiltinGroup, Catalog, Origin};
+use contract::catalog::{BuiltinGroup, Catalog, Origin};
 
 use crate::metrics::{Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily, MetricError, Registry};
 
@@ -65,7 +65,7 @@ fn has(catalog: &Catalog, component: &str, group: BuiltinGroup) -> bool {
 
 impl Builtins {
     pub fn bind(
-        spec: &spec::Spec,
+        spec: &contract::Spec,
         catalog: &Catalog,
         component: &str,
         registry: &Registry,

@@ -1,9 +1,9 @@
 //! What a running process needs from its spec and environment: which component it is, its
 //! ports, identity (environment, version, replica), log level and the optional metrics token.
 
-use spec::model::{LogLevel, Spec};
-use spec::topology::ComponentView;
-use spec::Catalog;
+use contract::model::{LogLevel, Spec};
+use contract::topology::ComponentView;
+use contract::Catalog;
 
 /// Component chosen when the spec has several (`api`, `worker`).
 pub const COMPONENT_ENV: &str = "OBS_COMPONENT";
@@ -70,34 +70,29 @@ impl ServiceConfig {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let catalog = Catalog::from_spec(&spec);
-        let components = spec::topology::components(&spec);
-        let component =
-            match env(COMPONENT_ENV).filter(|v| !v.is_empty()) {
-                Some(name) => components.iter().find(|c| c.name == name).cloned().ok_or_else(|| {
-                    ConfigError::UnknownComponent {
-                        var: COMPONENT_ENV,
-                        value: name,
-                        known: components
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    }
+        let components = contract::topology::components(&spec);
+        let known = || {
+            components
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let find = |name: &str| components.iter().find(|c| c.name == name).cloned();
+        let component = match env(COMPONENT_ENV).filter(|v| !v.is_empty()) {
+            Some(name) => find(&name).ok_or_else(|| ConfigError::UnknownComponent {
+                var: COMPONENT_ENV,
+                value: name.clone(),
+                known: known(),
+            })?,
+            None => match default_component {
+                Some(name) => find(name).ok_or_else(|| ConfigError::BuiltComponentMissing {
+                    component: name.to_string(),
+                    known: known(),
                 })?,
-                None => match default_component {
-                    Some(name) => components.iter().find(|c| c.name == name).cloned().ok_or_else(|| {
-                        ConfigError::BuiltComponentMissing {
-                            component: name.to_string(),
-                            known: components
-                                .iter()
-                                .map(|c| c.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        }
-                    })?,
-                    None => components[0].clone(),
-                },
-            };
+                None => components[0].clone(),
+            },
+        };
         let port = match component
             .port_env
             .as_deref()

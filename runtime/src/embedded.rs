@@ -22,14 +22,14 @@ pub struct EmbeddedSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("{0}")]
-    Load(#[from] spec::LoadError),
+    Load(#[from] contract::LoadError),
     #[error("{file} is invalid:\n{report}")]
-    Invalid { file: String, report: spec::Report },
+    Invalid { file: String, report: contract::Report },
 }
 
 impl EmbeddedSpec {
     /// The spec to run with: the file `OBS_SPEC` names in `env`, else the embedded one.
-    pub fn load(&self, env: impl Fn(&str) -> Option<String>) -> Result<spec::Spec, SpecError> {
+    pub fn load(&self, env: impl Fn(&str) -> Option<String>) -> Result<contract::Spec, SpecError> {
         match env(SPEC_ENV).filter(|p| !p.is_empty()) {
             Some(path) => self.load_from(Some(Path::new(&path))),
             None => self.load_from(None),
@@ -37,12 +37,12 @@ impl EmbeddedSpec {
     }
 
     /// The spec at `path`, or the embedded one when `None`; validated.
-    pub fn load_from(&self, path: Option<&Path>) -> Result<spec::Spec, SpecError> {
+    pub fn load_from(&self, path: Option<&Path>) -> Result<contract::Spec, SpecError> {
         let loaded = match path {
-            Some(path) => spec::load_file(path)?,
-            None => spec::load_bytes(self.yaml.as_bytes(), &format!("{} (embedded)", self.file))?,
+            Some(path) => contract::load_file(path)?,
+            None => contract::load_bytes(self.yaml.as_bytes(), &format!("{} (embedded)", self.file))?,
         };
-        let report = spec::validate(&loaded);
+        let report = contract::validate(&loaded);
         if report.has_errors() {
             return Err(SpecError::Invalid {
                 file: loaded.file.clone(),

@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use spec::health::{CheckResult, ProbeState};
-use spec::model::{CheckKind, HealthCheck};
+use contract::model::{CheckKind, HealthCheck};
+use contract::probe_bodies::{CheckResult, ProbeState};
 
 use crate::http_client::HttpClient;
 

@@ -12,8 +12,8 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use contract::catalog::UNMATCHED_ROUTE;
 use pin_project_lite::pin_project;
-use spec::catalog::UNMATCHED_ROUTE;
 use tower::{Layer, Service};
 use tracing::Span;
 
@@ -71,7 +71,7 @@ pub fn sane_request_id(value: &HeaderValue) -> Option<String> {
 
 /// The method label: the common ones, else `OTHER`.
 pub fn method_label(method: &axum::http::Method) -> &'static str {
-    spec::catalog::HTTP_METHODS
+    contract::catalog::HTTP_METHODS
         .iter()
         .copied()
         .find(|m| *m == method.as_str())

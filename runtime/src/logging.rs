@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use contract::model::{LevelCase, LogFormat, LogKeys, LogLevel, Logging};
 use serde_json::{Map, Value};
-use spec::model::{LevelCase, LogFormat, LogKeys, LogLevel, Logging};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;

@@ -1,5 +1,5 @@
 //! The endpoints the spec declares: liveness, readiness and detailed health with the
-//! bodies of `spec::health`, and the metrics exposition (text or OpenMetrics, optionally
+//! bodies of `contract::probe_bodies`, and the metrics exposition (text or OpenMetrics, optionally
 //! behind a bearer token).
 
 use axum::extract::{FromRef, State};
@@ -13,7 +13,11 @@ use crate::observability::Observability;
 
 async fn liveness(State(obs): State<Observability>) -> Response {
     let state = obs.health_state_without_checks();
-    Json(spec::health::liveness_body(&obs.config.spec.health.liveness, &state)).into_response()
+    Json(contract::probe_bodies::liveness_body(
+        &obs.config.spec.health.liveness,
+        &state,
+    ))
+    .into_response()
 }
 
 async fn readiness(State(obs): State<Observability>) -> Response {
@@ -21,7 +25,7 @@ async fn readiness(State(obs): State<Observability>) -> Response {
         .health
         .state(obs.started, &obs.config.version, obs.shutdown.is_shutting_down())
         .await;
-    let (code, body) = spec::health::readiness_body(&obs.config.spec.health.readiness, &state);
+    let (code, body) = contract::probe_bodies::readiness_body(&obs.config.spec.health.readiness, &state);
     (
         StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
         Json(body),
@@ -34,7 +38,7 @@ async fn detailed(State(obs): State<Observability>) -> Response {
         .health
         .state(obs.started, &obs.config.version, obs.shutdown.is_shutting_down())
         .await;
-    let (code, body) = spec::health::detailed_body(&state);
+    let (code, body) = contract::probe_bodies::detailed_body(&state);
     (
         StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
         Json(body),
@@ -72,8 +76,8 @@ async fn metrics(State(obs): State<Observability>, headers: HeaderMap) -> Respon
 
 impl Observability {
     /// A probe state for liveness, which checks nothing.
-    fn health_state_without_checks(&self) -> spec::health::ProbeState {
-        spec::health::ProbeState {
+    fn health_state_without_checks(&self) -> contract::probe_bodies::ProbeState {
+        contract::probe_bodies::ProbeState {
             timestamp: crate::logging::now_rfc3339(),
             uptime_seconds: self.started.elapsed().as_secs_f64(),
             version: self.config.version.clone(),

@@ -12,13 +12,13 @@ use http_body_util::BodyExt;
 use runtime::{Observability, ServiceConfig};
 use tower::ServiceExt;
 
-fn demo_spec() -> spec::Spec {
-    spec::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../obs.yaml"))
+fn demo_spec() -> contract::Spec {
+    contract::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../obs.yaml"))
         .unwrap()
         .spec
 }
 
-fn observability(spec: spec::Spec, env: &'static [(&'static str, &'static str)]) -> Observability {
+fn observability(spec: contract::Spec, env: &'static [(&'static str, &'static str)]) -> Observability {
     let lookup = move |var: &str| env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.to_string());
     let config = ServiceConfig::resolve(spec, lookup).unwrap();
     let obs = Observability::new(config, lookup).unwrap();
@@ -130,8 +130,8 @@ async fn metrics_are_served_as_text_or_openmetrics() {
 async fn the_exposition_matches_the_spec_exactly() {
     let obs = observability(demo_spec(), &[]);
     let (_, _, text) = call(&app(&obs), get_req("/metrics")).await;
-    let families = spec::exposition::parse(&text).unwrap();
-    let findings = spec::drift::compare(&obs.config.catalog, &obs.config.component.name, &families);
+    let families = contract::exposition::parse(&text).unwrap();
+    let findings = contract::conformance::compare(&obs.config.catalog, &obs.config.component.name, &families);
     assert!(findings.is_empty(), "{findings:#?}");
 }
 
@@ -250,7 +250,7 @@ async fn request_ids_are_kept_when_sane_and_replaced_otherwise() {
 
 #[tokio::test]
 async fn metrics_can_live_on_their_own_port() {
-    let spec: spec::Spec = serde_yaml::from_str(
+    let spec: contract::Spec = serde_yaml::from_str(
         "service: {name: pw, components: [{name: worker, port: 9091, metrics_port: 9092}]}\nmetrics: {builtin: {jobs: {types: [render]}}}",
     )
     .unwrap();

@@ -48,12 +48,12 @@ async fn tls_server(router: Router) -> (String, String) {
     (url, pem)
 }
 
-fn spec_with(url: &str) -> spec::Spec {
+fn spec_with(url: &str) -> contract::Spec {
     let yaml = format!(
         "service: {{name: tls-client}}\n\
          health:\n  checks:\n    - {{name: upstream, kind: http, target: '{url}/health', timeout: 3s}}\n"
     );
-    spec::load_bytes(yaml.as_bytes(), "tls.obs.yaml").unwrap().spec
+    contract::load_bytes(yaml.as_bytes(), "tls.obs.yaml").unwrap().spec
 }
 
 fn observability(url: &str, ca_file: Option<String>) -> Observability {

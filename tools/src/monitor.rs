@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use contract::model::LogKeys;
 use serde_json::Value;
-use spec::model::LogKeys;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt};
 
 /// Where log lines come from.
@@ -121,7 +121,7 @@ async fn follow_stdin(keys: LogKeys, out: Output, seen: Arc<Mutex<u64>>) {
 
 /// Series key → value, from an exposition.
 fn values(text: &str) -> BTreeMap<String, f64> {
-    let Ok(families) = spec::exposition::parse(text) else {
+    let Ok(families) = contract::exposition::parse(text) else {
         return BTreeMap::new();
     };
     let mut out = BTreeMap::new();

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_SPEC: &str = "obs.yaml";
 
 /// Loads and validates the spec at `path`, or `./obs.yaml` when `None`.
-pub fn load(path: Option<&Path>) -> anyhow::Result<spec::Spec> {
+pub fn load(path: Option<&Path>) -> anyhow::Result<contract::Spec> {
     let path: PathBuf = match path {
         Some(path) => path.to_path_buf(),
         None if Path::new(DEFAULT_SPEC).is_file() => PathBuf::from(DEFAULT_SPEC),
         None => anyhow::bail!("no {DEFAULT_SPEC} in the current directory; name the service's spec with --spec FILE"),
     };
-    let loaded = spec::load_file(&path)?;
-    let report = spec::validate(&loaded);
+    let loaded = contract::load_file(&path)?;
+    let report = contract::validate(&loaded);
     if report.has_errors() {
         anyhow::bail!("{} is invalid:\n{report}", loaded.file);
     }
@@ -22,8 +22,8 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<spec::Spec> {
 }
 
 /// `http://127.0.0.1:PORT` of the spec's first component.
-pub fn local_base_url(spec: &spec::Spec) -> String {
-    let port = spec::topology::components(spec)
+pub fn local_base_url(spec: &contract::Spec) -> String {
+    let port = contract::topology::components(spec)
         .first()
         .map_or(spec.service.port, |c| c.port);
     format!("http://127.0.0.1:{port}")
@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn the_base_url_uses_the_first_components_port() {
-        let spec: spec::Spec = serde_json::from_value(
+        let spec: contract::Spec = serde_json::from_value(
             serde_json::json!({"service": {"name": "pw", "components": [{"name": "api", "port": 8123}]}}),
         )
         .unwrap();

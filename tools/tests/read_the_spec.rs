@@ -13,7 +13,7 @@ async fn service(dir: &std::path::Path, yaml_for_port: impl Fn(u16) -> String) -
     let port = listener.local_addr().unwrap().port();
     let path = dir.join("obs.yaml");
     std::fs::write(&path, yaml_for_port(port)).unwrap();
-    let spec = spec::load_file(&path).unwrap().spec;
+    let spec = contract::load_file(&path).unwrap().spec;
     let config = ServiceConfig::resolve(spec, |_| None).unwrap();
     let obs = Observability::new(config, |_| None).unwrap();
     tokio::spawn(runtime::serve_on(obs.clone(), axum::Router::new(), obs, listener, None));

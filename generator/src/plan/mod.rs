@@ -5,8 +5,8 @@
 pub mod dashboards;
 pub mod stack;
 
-use spec::rules::RuleSet;
-use spec::{Catalog, LoadedSpec};
+use contract::rules::RuleSet;
+use contract::{Catalog, LoadedSpec};
 
 use dashboards::model::DashboardModel;
 use stack::Stack;
@@ -25,7 +25,7 @@ impl<'a> Plan<'a> {
     pub fn of(loaded: &'a LoadedSpec) -> Self {
         let spec = &loaded.spec;
         let catalog = Catalog::from_spec(spec);
-        let rules = spec::rules::rule_set(spec, &catalog);
+        let rules = contract::rules::rule_set(spec, &catalog);
         let dashboards = dashboards::dashboards(spec, &catalog);
         Self {
             loaded,

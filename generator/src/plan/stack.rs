@@ -2,8 +2,8 @@
 //! which services run (Alertmanager, Loki), the host port of every app container, the
 //! secret files compose mounts, and where the metrics bearer token is read from.
 
+use contract::Spec;
 use serde::Serialize;
-use spec::Spec;
 
 /// The stack's shared decisions.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ impl HostPorts {
 pub fn published_ports(spec: &Spec) -> Vec<Published> {
     let mut ports = HostPorts::default();
     let mut out = Vec::new();
-    for component in spec::topology::components(spec) {
+    for component in contract::topology::components(spec) {
         for instance in component.instances() {
             let http = ports.claim(component.port);
             let metrics = component

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use contract::Receiver;
 use minijinja::Environment;
 use serde::Serialize;
-use spec::Receiver;
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;

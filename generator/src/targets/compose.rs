@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use contract::{EnvString, Spec};
 use minijinja::Environment;
 use serde::Serialize;
-use spec::{EnvString, Spec};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
@@ -111,7 +111,7 @@ fn app_services(spec: &Spec, stack_plan: &Stack) -> Vec<Service> {
     let base_environment = app_environment(spec);
     let mut services = Vec::new();
     let mut published = stack_plan.published.iter().cloned();
-    for component in spec::topology::components(spec) {
+    for component in contract::topology::components(spec) {
         for instance in component.instances() {
             let Some(host_ports) = published.next() else { break };
             let mut environment = base_environment.clone();

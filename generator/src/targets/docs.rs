@@ -2,14 +2,14 @@
 //! the spec — endpoints with example responses, metrics, log fields with an example line,
 //! alerts, SLOs with their budgets, dashboards and panels, routing, and how to run it all.
 
+use contract::catalog::{Family, Origin};
+use contract::model::{LevelCase, PanelType, Spec};
+use contract::probe_bodies::{self, CheckResult, ProbeState};
+use contract::rules::{burn_windows, error_budget, slo_alert_name, BurnKind, Rule, RuleSet};
+use contract::{Decimal, EnvString};
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use spec::catalog::{Family, Origin};
-use spec::health::{self, CheckResult, ProbeState};
-use spec::model::{LevelCase, PanelType, Spec};
-use spec::rules::{burn_windows, error_budget, slo_alert_name, BurnKind, Rule, RuleSet};
-use spec::{Decimal, EnvString};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
@@ -345,16 +345,16 @@ fn endpoints(spec: &Spec) -> Vec<Endpoint> {
         out.push(Endpoint {
             path: path.clone(),
             purpose: "Liveness: 200 whenever the process serves; it checks no dependency.".into(),
-            example: Some(pretty(&health::liveness_body(&health.liveness, &state))),
+            example: Some(pretty(&probe_bodies::liveness_body(&health.liveness, &state))),
             code: 200,
         });
     }
-    let (code, ready) = health::readiness_body(&health.readiness, &state);
+    let (code, ready) = probe_bodies::readiness_body(&health.readiness, &state);
     let stopping = ProbeState {
         shutting_down: true,
         ..state.clone()
     };
-    let (stop_code, stop_body) = health::readiness_body(&health.readiness, &stopping);
+    let (stop_code, stop_body) = probe_bodies::readiness_body(&health.readiness, &stopping);
     for path in std::iter::once(&health.readiness.path).chain(&health.readiness.aliases) {
         out.push(Endpoint {
             path: path.clone(),
@@ -370,7 +370,7 @@ fn endpoints(spec: &Spec) -> Vec<Endpoint> {
         });
     }
     if let Some(detailed) = &health.detailed {
-        let (code, body) = health::detailed_body(&state);
+        let (code, body) = probe_bodies::detailed_body(&state);
         out.push(Endpoint {
             path: detailed.path.clone(),
             purpose: "Detailed health: every dependency check with its status and latency.".into(),
@@ -625,7 +625,7 @@ fn environment(spec: &Spec) -> Vec<EnvRow> {
         "`environment` log field and external label",
     ));
     rows.extend(env_row(&spec.service.version, "`version` log field"));
-    for component in spec::topology::components(spec) {
+    for component in contract::topology::components(spec) {
         if let Some(var) = &component.port_env {
             rows.push(EnvRow {
                 name: var.clone(),
@@ -665,7 +665,7 @@ fn view(plan: &Plan<'_>) -> DocsView {
     let (loaded, catalog, rules) = (plan.loaded, &plan.catalog, &plan.rules);
     let spec = &loaded.spec;
     let service = &spec.service;
-    let components = spec::topology::components(spec)
+    let components = contract::topology::components(spec)
         .into_iter()
         .map(|c| ComponentRow {
             hosts: c

@@ -2,10 +2,10 @@
 //! out on the grid, queries bound to a `datasource` variable) and the provisioning files
 //! that load them and the data sources into Grafana.
 
+use contract::model::{PanelDatasource, PanelType};
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{json, Value};
-use spec::model::{PanelDatasource, PanelType};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;

@@ -10,8 +10,8 @@ mod schema;
 
 pub use schema::text as schema_text;
 
+use contract::LoadedSpec;
 use minijinja::Environment;
-use spec::LoadedSpec;
 
 use crate::output::Tree;
 use crate::GenerateError;

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use contract::rules::{Rule, RuleFile, RuleSet, RuleTestFile};
+use contract::{EnvString, LoadedSpec};
 use minijinja::Environment;
 use serde::Serialize;
-use spec::rules::{Rule, RuleFile, RuleSet, RuleTestFile};
-use spec::{EnvString, LoadedSpec};
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
@@ -62,7 +62,7 @@ fn config(loaded: &LoadedSpec, rules: &RuleSet, stack: &Stack) -> Config {
     let mut external_labels = BTreeMap::new();
     external_labels.insert("service".to_string(), spec.service.name.clone());
     external_labels.insert("environment".to_string(), external_label(&spec.service.environment));
-    let jobs = spec::topology::components(spec)
+    let jobs = contract::topology::components(spec)
         .into_iter()
         .map(|component| Job {
             name: component.job.clone(),

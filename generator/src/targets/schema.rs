@@ -6,7 +6,7 @@ use crate::output::Tree;
 pub const PATH: &str = "obs.schema.json";
 
 pub fn text() -> String {
-    let mut text = serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&contract::json_schema()).unwrap_or_default();
     text.push('\n');
     text
 }

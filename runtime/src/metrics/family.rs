@@ -7,8 +7,8 @@
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
+use contract::catalog::OVERFLOW_VALUE;
 use hashbrown::{Equivalent, HashMap, HashSet};
-use spec::catalog::OVERFLOW_VALUE;
 
 use super::cells::Counter;
 

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use contract::catalog::{BuiltinGroup, Catalog, Family as CatalogFamily, Origin, SERIES_DROPPED};
+use contract::model::MetricType;
 use hashbrown::HashMap;
 use prometheus::core::Collector;
-use spec::catalog::{BuiltinGroup, Catalog, Family as CatalogFamily, Origin, SERIES_DROPPED};
-use spec::model::MetricType;
 
 use super::cells::{Counter, Gauge, Histogram};
 use super::encode::{push_f64, push_help, push_series, push_u64, Format};

@@ -95,7 +95,7 @@ fn plan(cli: Cli) -> anyhow::Result<Plan> {
         .path
         .or_else(|| defaults.map(|d| d.path.clone()))
         .unwrap_or_else(|| "/ws".into());
-    let decimal = |d: &spec::Decimal| d.to_string().parse::<f64>().unwrap_or(0.0);
+    let decimal = |d: &contract::Decimal| d.to_string().parse::<f64>().unwrap_or(0.0);
     let seconds = cli
         .duration
         .or_else(|| defaults.map(|d| d.duration.as_millis() / 1000))

@@ -43,9 +43,9 @@ struct Cli {
 
 fn config(cli: Cli) -> anyhow::Result<MonitorConfig> {
     let spec = obs_tools::spec_file::load(cli.spec.as_deref())?;
-    let duration = |text: Option<String>, default: spec::Duration| -> anyhow::Result<std::time::Duration> {
+    let duration = |text: Option<String>, default: contract::Duration| -> anyhow::Result<std::time::Duration> {
         Ok(match text {
-            Some(text) => spec::Duration::parse(&text)?.to_std(),
+            Some(text) => contract::Duration::parse(&text)?.to_std(),
             None => default.to_std(),
         })
     };
@@ -57,7 +57,7 @@ fn config(cli: Cli) -> anyhow::Result<MonitorConfig> {
         }
     });
     Ok(MonitorConfig {
-        metrics_base_url: match (&cli.url, spec::topology::components(&spec).first()) {
+        metrics_base_url: match (&cli.url, contract::topology::components(&spec).first()) {
             (None, Some(component)) if component.has_separate_metrics_port() => {
                 Some(format!("http://127.0.0.1:{}", component.metrics_port))
             }

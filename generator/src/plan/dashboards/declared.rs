@@ -1,9 +1,9 @@
 //! Dashboards the spec declares, resolved: metric references become PromQL, an
 //! `overview: true` dashboard gets the automatic panels first.
 
-use spec::catalog::{Catalog, Family};
-use spec::model::{Dashboard, MetricType, MetricView, Panel, PanelDatasource, PanelType, Spec};
-use spec::Decimal;
+use contract::catalog::{Catalog, Family};
+use contract::model::{Dashboard, MetricType, MetricView, Panel, PanelDatasource, PanelType, Spec};
+use contract::Decimal;
 
 use super::model::*;
 
@@ -131,7 +131,7 @@ fn panel_model(panel: &Panel, catalog: &Catalog) -> PanelModel {
     model
 }
 
-fn duration_text(duration: Option<spec::Duration>, default: &str) -> String {
+fn duration_text(duration: Option<contract::Duration>, default: &str) -> String {
     duration.map(|d| d.to_string()).unwrap_or_else(|| default.to_string())
 }
 
@@ -145,8 +145,8 @@ fn dashboard_model(spec: &Spec, catalog: &Catalog, dashboard: &Dashboard) -> Das
     tags.extend(dashboard.tags.iter().cloned());
     tags.dedup();
     DashboardModel {
-        uid: spec::validate::dashboard_uid(spec, dashboard),
-        title: spec::validate::dashboard_title(spec, dashboard),
+        uid: contract::validate::dashboard_uid(spec, dashboard),
+        title: contract::validate::dashboard_title(spec, dashboard),
         description: dashboard.description.clone().or_else(|| {
             dashboard.overview.then(|| {
                 format!(

@@ -2,7 +2,7 @@
 //! the tallest panel of the current one, a full-width row header wherever the row changes.
 //! Placement never overlaps by construction; the tests check it anyway.
 
-use spec::model::PanelType;
+use contract::model::PanelType;
 
 pub const GRID_COLUMNS: u8 = 24;
 

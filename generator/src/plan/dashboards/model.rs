@@ -1,8 +1,8 @@
 //! Dashboards as obs understands them: titles, panels and their queries, the one model
 //! that Grafana JSON and OBSERVABILITY.md are both rendered from.
 
-use spec::model::{PanelDatasource, PanelType, TextVariable};
-use spec::Decimal;
+use contract::model::{PanelDatasource, PanelType, TextVariable};
+use contract::Decimal;
 
 /// One query of a panel.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 //! heatmap), the HTTP error ratio, each SLO's budget, firing alerts, and error logs when
 //! logs ship to Loki. Queries read the generated recording rules.
 
-use spec::catalog::{BuiltinGroup, Catalog, Family, Origin};
-use spec::model::{LevelCase, MetricType, PanelDatasource, PanelType, Spec};
-use spec::rules::{HTTP_ERROR_RATIO, SLO_ERROR_BUDGET_REMAINING, SLO_ERROR_RATIO_PREFIX};
+use contract::catalog::{BuiltinGroup, Catalog, Family, Origin};
+use contract::model::{LevelCase, MetricType, PanelDatasource, PanelType, Spec};
+use contract::rules::{HTTP_ERROR_RATIO, SLO_ERROR_BUDGET_REMAINING, SLO_ERROR_RATIO_PREFIX};
 
 use super::model::{grafana_unit, PanelModel, TargetModel};
 
@@ -41,7 +41,7 @@ fn by_clause(split: &Option<String>) -> (String, Option<String>) {
 }
 
 fn counter_panel(family: &Family) -> PanelModel {
-    let record = spec::rules::recording::counter_rate_name(&family.name);
+    let record = contract::rules::recording::counter_rate_name(&family.name);
     let split = split_label(family);
     let (sum, legend) = by_clause(&split);
     PanelModel::new(format!("{} per second", family.name), PanelType::Timeseries)
@@ -51,7 +51,7 @@ fn counter_panel(family: &Family) -> PanelModel {
 }
 
 fn gauge_panels(family: &Family) -> Vec<PanelModel> {
-    let record = spec::rules::recording::gauge_sum_name(&family.name);
+    let record = contract::rules::recording::gauge_sum_name(&family.name);
     let unit = grafana_unit(family.unit.as_deref());
     let split = split_label(family);
     let (sum, legend) = by_clause(&split);
@@ -70,7 +70,7 @@ fn gauge_panels(family: &Family) -> Vec<PanelModel> {
 
 fn histogram_panels(family: &Family) -> Vec<PanelModel> {
     let name = &family.name;
-    let buckets = spec::rules::recording::bucket_rate_name(name);
+    let buckets = contract::rules::recording::bucket_rate_name(name);
     let unit = grafana_unit(family.unit.as_deref());
     let mut quantiles = PanelModel::new(format!("{name} p50 / p95 / p99"), PanelType::Timeseries)
         .describe(family.help.clone())
@@ -102,7 +102,7 @@ fn slo_panels(spec: &Spec) -> Vec<PanelModel> {
             .unit(Some("percentunit"))
             .steps(&[(None, "red"), (Some("0"), "orange"), (Some("0.25"), "green")]);
         budget.width = Some(6);
-        let windows = spec::rules::burn_windows(slo.period);
+        let windows = contract::rules::burn_windows(slo.period);
         let short = windows[0].short;
         let long = windows[0].long;
         let mut ratio = PanelModel::new(format!("{} error ratio", slo.name), PanelType::Timeseries)

@@ -19,8 +19,8 @@ fn specs() -> Vec<PathBuf> {
 #[test]
 fn every_shipped_spec_validates() {
     for path in specs() {
-        let loaded = spec::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        let report = spec::validate(&loaded);
+        let loaded = contract::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let report = contract::validate(&loaded);
         assert!(!report.has_errors(), "{}:\n{report}", path.display());
     }
 }

@@ -3,7 +3,7 @@
 //! for both. Pure data; the generator only formats it.
 
 mod alerts;
-mod examples;
+mod matching_labels;
 pub mod recording;
 mod slo;
 

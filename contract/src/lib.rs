@@ -1,18 +1,18 @@
-//! The obs.yaml model shared by the generator and the runtime: load a spec with file
-//! positions, validate it into diagnostics, and resolve what it implies (the metric
-//! catalog, components, recording/alerting/SLO rules).
+//! The obs.yaml contract, shared by the generator, the build helper and the runtime: load a
+//! spec with file positions, validate it into diagnostics, and resolve what it implies (the
+//! metric catalog, components, recording/alerting/SLO rules).
 
 pub mod catalog;
+pub mod conformance;
 pub mod decimal;
 pub mod diagnostic;
-pub mod drift;
 pub mod duration;
 pub mod env_string;
 pub mod exposition;
-pub mod health;
 pub mod load;
 pub mod locate;
 pub mod model;
+pub mod probe_bodies;
 pub mod promql;
 pub mod rules;
 pub mod topology;

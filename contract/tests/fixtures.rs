@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use spec::{load_file, validate, Level};
+use contract::{load_file, validate, Level};
 
 fn fixtures(suffix: &str) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir("tests/fixtures")
@@ -108,7 +108,7 @@ fn a_missing_file_is_an_io_error_naming_it() {
 
 #[test]
 fn non_utf8_bytes_are_located() {
-    let error = spec::load_bytes(b"service:\n  name: \xff\xfe\n", "latin1.yaml").unwrap_err();
+    let error = contract::load_bytes(b"service:\n  name: \xff\xfe\n", "latin1.yaml").unwrap_err();
     let diagnostic = error.diagnostic().unwrap();
     assert_eq!(diagnostic.id, "file-not-utf8");
     assert_eq!(diagnostic.position.map(|p| (p.line, p.column)), Some((2, 9)));
@@ -116,7 +116,7 @@ fn non_utf8_bytes_are_located() {
 
 #[test]
 fn warnings_do_not_fail_a_spec() {
-    let loaded = spec::load_bytes(
+    let loaded = contract::load_bytes(
         b"service: {name: w}\nmetrics:\n  custom:\n    - {name: cache_items_total, type: gauge, help: Items.}\n",
         "w.yaml",
     )

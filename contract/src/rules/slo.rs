@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::model::{Slo, Spec};
 use crate::{Decimal, Duration};
 
-use super::examples::{good_example, Selector};
+use super::matching_labels::{good_example, Selector};
 use super::{
     camel_case, AlertCheck, AlertContext, AlertView, ExpectedAlert, InputSeries, RecordingRule, Rule, RuleGroup,
     RuleTest,
