@@ -124,3 +124,56 @@ async fn log_lines_are_pushed_to_loki_over_https() {
     );
     assert_eq!(sender.dropped(), 0);
 }
+
+/// The whole path a service takes: the spec's `logging.loki` with an https URL, turned on by
+/// its variable, `init_logging`, a `tracing` event, `flush_logs`. The only test here that
+/// installs the process-wide subscriber.
+#[tokio::test]
+async fn a_spec_with_an_https_loki_url_ships_its_log_lines_there() {
+    let (tx, mut rx) = mpsc::channel::<String>(8);
+    let router = Router::new().route(
+        "/loki/api/v1/push",
+        post(move |body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body).await;
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let (url, pem) = tls_server(router).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let yaml = "service: {name: tls-logger}\n\
+                logging:\n  loki: {url: '${LOKI_URL}', enabled: '${LOKI_ENABLED:-false}', labels: [service, level]}\n";
+    let spec = contract::load_bytes(yaml.as_bytes(), "tls-logger.obs.yaml")
+        .unwrap()
+        .spec;
+    let (ca_path, loki_url) = (ca.display().to_string(), url.clone());
+    let env = move |var: &str| match var {
+        runtime::http_client::CA_FILE_ENV => Some(ca_path.clone()),
+        "LOKI_URL" => Some(loki_url.clone()),
+        "LOKI_ENABLED" => Some("true".into()),
+        _ => None,
+    };
+    let config = ServiceConfig::resolve(spec, &env).unwrap();
+    let obs = Observability::new(config, &env).unwrap();
+    let sink: runtime::logging::MakeWriter = Arc::new(|| Box::new(std::io::sink()));
+    obs.init_logging(sink, &env).unwrap();
+    tracing::error!(order = 42, "payment declined");
+    obs.flush_logs().await;
+
+    let body = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a push arrives within 5s")
+        .unwrap();
+    let pushed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        pushed["streams"][0]["stream"],
+        json!({"service": "tls-logger", "level": "error"})
+    );
+    let line: serde_json::Value = serde_json::from_str(pushed["streams"][0]["values"][0][1].as_str().unwrap()).unwrap();
+    assert_eq!(line["message"], "payment declined", "{line}");
+    assert_eq!(line["order"], 42, "{line}");
+}
