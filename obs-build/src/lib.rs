@@ -91,7 +91,12 @@ impl Builder {
     }
 
     fn generate_from(&self, path: &Path) -> Result<Generated, BuildError> {
-        let loaded = contract::load_file(path)?;
+        // Read once: the same text is validated and embedded.
+        let yaml = std::fs::read_to_string(path).map_err(|e| BuildError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let loaded = contract::load_bytes(yaml.as_bytes(), &path.display().to_string())?;
         let report = contract::validate(&loaded);
         if report.has_errors() {
             return Err(BuildError::Invalid {
@@ -116,10 +121,6 @@ impl Builder {
             None => components[0].name.clone(),
         };
         let catalog = contract::Catalog::from_spec(&loaded.spec);
-        let yaml = std::fs::read_to_string(path).map_err(|e| BuildError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
         let file_name = path
             .file_name()
             .map_or_else(|| loaded.file.clone(), |n| n.to_string_lossy().into_owned());

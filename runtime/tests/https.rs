@@ -48,6 +48,27 @@ async fn tls_server(router: Router) -> (String, String) {
     (url, pem)
 }
 
+/// A Loki push endpoint over TLS: its base URL, the CA file that trusts it, the push bodies
+/// it receives, and the directory holding the CA file (dropped at the end of the test).
+async fn loki_over_tls() -> (String, std::path::PathBuf, mpsc::Receiver<String>, tempfile::TempDir) {
+    let (tx, rx) = mpsc::channel::<String>(8);
+    let router = Router::new().route(
+        "/loki/api/v1/push",
+        post(move |body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body).await;
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let (url, pem) = tls_server(router).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    (url, ca, rx, dir)
+}
+
 fn spec_with(url: &str) -> contract::Spec {
     let yaml = format!(
         "service: {{name: tls-client}}\n\
@@ -85,21 +106,7 @@ async fn an_https_dependency_check_is_up_when_its_ca_is_trusted_and_down_otherwi
 
 #[tokio::test]
 async fn log_lines_are_pushed_to_loki_over_https() {
-    let (tx, mut rx) = mpsc::channel::<String>(8);
-    let router = Router::new().route(
-        "/loki/api/v1/push",
-        post(move |body: String| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(body).await;
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let (url, pem) = tls_server(router).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &pem).unwrap();
+    let (url, ca, mut rx, _dir) = loki_over_tls().await;
     let obs = observability(&url, Some(ca.display().to_string()));
 
     let sender = runtime::loki::start(obs.http.clone(), &url, vec!["service".into(), "level".into()]);
@@ -130,21 +137,7 @@ async fn log_lines_are_pushed_to_loki_over_https() {
 /// installs the process-wide subscriber.
 #[tokio::test]
 async fn a_spec_with_an_https_loki_url_ships_its_log_lines_there() {
-    let (tx, mut rx) = mpsc::channel::<String>(8);
-    let router = Router::new().route(
-        "/loki/api/v1/push",
-        post(move |body: String| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(body).await;
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let (url, pem) = tls_server(router).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &pem).unwrap();
+    let (url, ca, mut rx, _dir) = loki_over_tls().await;
     let yaml = "service: {name: tls-logger}\n\
                 logging:\n  loki: {url: '${LOKI_URL}', enabled: '${LOKI_ENABLED:-false}', labels: [service, level]}\n";
     let spec = contract::load_bytes(yaml.as_bytes(), "tls-logger.obs.yaml")

@@ -162,8 +162,7 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
         "./prometheus:/etc/prometheus:ro".to_string(),
         "prometheus-data:/prometheus".to_string(),
     ];
-    if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
-        let file = crate::plan::stack::credentials_file(var);
+    if let Some(file) = &plan.credentials_file {
         prometheus_volumes.push(format!("./{file}:/etc/prometheus/{file}:ro"));
     }
     volumes.push("prometheus-data".into());

@@ -142,6 +142,8 @@ async fn work(
     let mut sender: Option<Sender> = None;
     let mut due = schedule.map(|(first, _)| first);
     while tokio::time::Instant::now() < deadline {
+        // With a schedule, the time this request was due: latency counts from it.
+        let mut intended = None;
         if let (Some(at), Some((_, every))) = (due.as_mut(), schedule) {
             if *at >= deadline {
                 break;
@@ -151,9 +153,9 @@ async fn work(
             } else {
                 tokio::time::sleep_until(*at).await;
             }
+            intended = Some(*at);
             *at += every;
         }
-        let intended = due.map(|next| next - schedule.map_or(Duration::ZERO, |(_, every)| every));
         let mut current = match sender.take() {
             Some(open) if !open.is_closed() => open,
             _ => match tokio::time::timeout(REPLY_TIMEOUT, connect(&target, tls.as_ref())).await {
