@@ -5,23 +5,17 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::codes::Code;
+pub use crate::codes::Level;
 use crate::locate::Position;
-
-/// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// The spec cannot be used; nothing is generated.
-    Error,
-    /// Works, but likely a mistake or against Prometheus conventions.
-    Warning,
-}
 
 /// One problem found in a spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// Stable identifier, e.g. `metric-counter-suffix`.
-    pub id: &'static str,
+    /// Stable identifier, e.g. `metric-counter-suffix`; `generator explain` describes it.
+    #[serde(rename = "id")]
+    pub code: Code,
+    /// The code's level, copied so that serialised diagnostics carry it.
     pub level: Level,
     /// What is wrong and what was expected, lowercase, one sentence.
     pub message: String,
@@ -36,10 +30,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(id: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A diagnostic at the level its code is registered with.
+    pub fn new(code: Code, path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            id,
-            level: Level::Error,
+            code,
+            level: code.level(),
             message: message.into(),
             path: path.into(),
             file: String::new(),
@@ -48,11 +43,9 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(id: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            level: Level::Warning,
-            ..Self::error(id, path, message)
-        }
+    /// The code's id, e.g. `metric-counter-suffix`.
+    pub fn id(&self) -> &'static str {
+        self.code.id()
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -76,7 +69,7 @@ impl fmt::Display for Diagnostic {
             Some(Position { line, column }) => write!(f, "{}:{line}:{column}: ", self.file)?,
             None => write!(f, "{}: ", self.file)?,
         }
-        write!(f, "{level}[{}]: {}", self.id, self.message)?;
+        write!(f, "{level}[{}]: {}", self.code, self.message)?;
         if !self.path.is_empty() {
             write!(f, "\n  at: {}", self.path)?;
         }

@@ -1,11 +1,15 @@
 //! Prometheus-style durations (`90s`, `5m`, `1h30m`, `30d`): parsed once, printed canonically.
+//!
+//! Kept rather than promql-parser's `parse_duration`/`display_duration`, which follow the
+//! PromQL literal grammar, not the configuration one: they accept `1.5` (seconds), refuse
+//! `0s`, drop a part whose number overflows `u32` without an error, and print `28d` as `4w`.
+//! The test `promql_parser_durations_are_not_config_durations` pins those differences.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 
 const UNITS: [(&str, u64); 7] = [
     ("y", 365 * 24 * 3600 * 1000),
@@ -19,7 +23,7 @@ const UNITS: [(&str, u64); 7] = [
 
 /// A span of time as Prometheus writes it: one or more `<integer><unit>` parts in
 /// decreasing unit order, units `y w d h m s ms`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, SerializeDisplay, DeserializeFromStr)]
 pub struct Duration {
     millis: u64,
 }
@@ -135,28 +139,6 @@ impl std::str::FromStr for Duration {
     }
 }
 
-impl Serialize for Duration {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Duration {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DurationVisitor;
-        impl Visitor<'_> for DurationVisitor {
-            type Value = Duration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration with a unit, like `30s`, `5m` or `1h30m`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-                Duration::parse(v).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(DurationVisitor)
-    }
-}
-
 impl JsonSchema for Duration {
     fn schema_name() -> Cow<'static, str> {
         "Duration".into()
@@ -205,6 +187,19 @@ mod tests {
         assert_eq!(Duration::parse("2w").unwrap().to_string(), "14d");
         assert_eq!(Duration::from_millis(1500).to_string(), "1s500ms");
         assert_eq!(Duration::ZERO.to_string(), "0s");
+    }
+
+    #[test]
+    fn promql_parser_durations_are_not_config_durations() {
+        use promql_parser::util::{display_duration, parse_duration};
+        assert!(parse_duration("1.5").is_ok() && Duration::parse("1.5").is_err());
+        assert!(parse_duration("0s").is_err() && Duration::parse("0s").is_ok());
+        let overflowing = "5000000000s1ms";
+        assert_eq!(parse_duration(overflowing).unwrap().as_millis(), 1);
+        assert_eq!(Duration::parse(overflowing).unwrap().as_millis(), 5_000_000_000_001);
+        let four_weeks = std::time::Duration::from_secs(28 * 86_400);
+        assert_eq!(display_duration(&four_weeks), "4w");
+        assert_eq!(Duration::parse("28d").unwrap().to_string(), "28d");
     }
 
     #[test]

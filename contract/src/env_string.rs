@@ -6,11 +6,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 
-/// A literal, or a reference to an environment variable with an optional default.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A literal, or a reference to an environment variable with an optional default. A YAML
+/// number or boolean is read as its text (serde_yaml hands plain scalars to a string visitor).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, SerializeDisplay, DeserializeFromStr)]
 pub enum EnvString {
     Literal(String),
     Env { var: String, default: Option<String> },
@@ -78,6 +78,13 @@ impl EnvString {
     }
 }
 
+impl std::str::FromStr for EnvString {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::parse(text)
+    }
+}
+
 impl fmt::Display for EnvString {
     /// The form compose interpolates: `${VAR}` or `${VAR:-default}`; literals as they are.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,40 +96,6 @@ impl fmt::Display for EnvString {
                 default: Some(default),
             } => write!(f, "${{{var}:-{default}}}"),
         }
-    }
-}
-
-impl Serialize for EnvString {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for EnvString {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EnvVisitor;
-        impl Visitor<'_> for EnvVisitor {
-            type Value = EnvString;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, `${VAR}` or `${VAR:-default}`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<EnvString, E> {
-                EnvString::parse(v).map_err(E::custom)
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<EnvString, E> {
-                Ok(EnvString::Literal(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<EnvString, E> {
-                Ok(EnvString::Literal(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<EnvString, E> {
-                Ok(EnvString::Literal(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<EnvString, E> {
-                Ok(EnvString::Literal(v.to_string()))
-            }
-        }
-        deserializer.deserialize_any(EnvVisitor)
     }
 }
 
@@ -160,6 +133,20 @@ mod tests {
         assert!(EnvString::parse("http://${HOST}:80").is_err());
         assert!(EnvString::parse("${1BAD}").is_err());
         assert!(EnvString::parse("${}").is_err());
+    }
+
+    #[test]
+    fn reads_yaml_numbers_and_booleans_as_their_text() {
+        let values: Vec<EnvString> = serde_yaml::from_str("[8080, true, 0.5, '${PORT:-80}']").unwrap();
+        assert_eq!(
+            values,
+            [
+                EnvString::literal("8080"),
+                EnvString::literal("true"),
+                EnvString::literal("0.5"),
+                EnvString::parse("${PORT:-80}").unwrap()
+            ]
+        );
     }
 
     #[test]

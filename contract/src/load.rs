@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::locate::{Position, PositionIndex};
 use crate::model::Spec;
@@ -70,14 +71,14 @@ pub fn load_file(path: &Path) -> Result<LoadedSpec, LoadError> {
 /// Parses spec bytes; `file` names them in diagnostics.
 pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
     let reject = |id, message: String, position: Option<Position>, help: &str| {
-        let mut diagnostic = Diagnostic::error(id, "", message).with_help(help);
+        let mut diagnostic = Diagnostic::new(id, "", message).with_help(help);
         diagnostic.file = file.to_string();
         diagnostic.position = position;
         LoadError::Invalid(Box::new(diagnostic))
     };
     if bytes.len() > MAX_SPEC_BYTES {
         return Err(reject(
-            "file-too-large",
+            Code::FileTooLarge,
             format!(
                 "the file is {} bytes, more than the {} bytes an obs.yaml may have",
                 bytes.len(),
@@ -92,7 +93,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
         let line = prefix.iter().filter(|b| **b == b'\n').count() + 1;
         let column = prefix.iter().rev().take_while(|b| **b != b'\n').count() + 1;
         reject(
-            "file-not-utf8",
+            Code::FileNotUtf8,
             format!("the file is not UTF-8 (invalid byte at offset {})", err.valid_up_to()),
             Some(Position { line, column }),
             "save the file as UTF-8",
@@ -104,7 +105,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
         if failure.message.contains("recursion limit") {
             let message = format!("the YAML nests deeper than the {MAX_DEPTH} levels an obs.yaml may");
             return reject(
-                "yaml-too-deep",
+                Code::YamlTooDeep,
                 message,
                 Some(failure.position),
                 "a spec nests a few levels; flatten the structure",
@@ -126,7 +127,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
         });
         let (message, position) = libyaml.unwrap_or((failure.message, failure.position));
         reject(
-            "yaml-syntax",
+            Code::YamlSyntax,
             message,
             Some(position),
             "fix the YAML at the position shown",
@@ -134,7 +135,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
     })?;
     if index.max_depth() > MAX_DEPTH {
         return Err(reject(
-            "yaml-too-deep",
+            Code::YamlTooDeep,
             format!(
                 "the YAML nests {} levels deep, more than the {MAX_DEPTH} an obs.yaml may",
                 index.max_depth()
@@ -145,7 +146,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
     }
     if !index.has_content() {
         return Err(reject(
-            "file-empty",
+            Code::FileEmpty,
             "the file holds no YAML document; expected a mapping with at least `service:`".into(),
             Some(Position { line: 1, column: 1 }),
             "start from `service: { name: my-service }`",
@@ -197,7 +198,7 @@ fn shape_diagnostic(error: &serde_yaml::Error, path: String) -> Diagnostic {
     }
     let (id, help) = classify(&message);
     let help = suggestion(&message).unwrap_or_else(|| help.to_string());
-    Diagnostic::error(id, path, message).with_help(help)
+    Diagnostic::new(id, path, message).with_help(help)
 }
 
 /// "did you mean `port`?" for `unknown field `prot`, expected one of `name`, `port`…`.
@@ -205,29 +206,35 @@ fn suggestion(message: &str) -> Option<String> {
     let (head, expected) = message.split_once("expected one of ")?;
     let unknown = head.split('`').nth(1)?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    let close = crate::validate::closest(unknown, candidates)?;
+    let close = crate::suggest::closest(unknown, candidates)?;
     Some(format!("did you mean `{close}`?"))
 }
 
-fn classify(message: &str) -> (&'static str, &'static str) {
+fn classify(message: &str) -> (Code, &'static str) {
     if message.starts_with("unknown field") {
-        ("unknown-field", "check the spelling against generated/obs.schema.json")
+        (
+            Code::UnknownField,
+            "check the spelling against generated/obs.schema.json",
+        )
     } else if message.starts_with("missing field") {
         (
-            "missing-field",
+            Code::MissingField,
             "add the field; generated/obs.schema.json lists what each section needs",
         )
     } else if message.starts_with("unknown variant") {
-        ("unknown-value", "use one of the values listed")
+        (Code::UnknownValue, "use one of the values listed")
     } else if message.starts_with("invalid type") {
-        ("wrong-type", "write the value as the type expected")
+        (Code::WrongType, "write the value as the type expected")
     } else if message.contains("recursion limit") || message.contains("repetition limit") {
-        ("yaml-too-deep", "remove the deeply nested or alias-expanded structure")
+        (
+            Code::YamlTooDeep,
+            "remove the deeply nested or alias-expanded structure",
+        )
     } else if message.contains("duplicate entry") || message.contains("duplicate field") {
-        ("duplicate-key", "keep one of the two entries")
+        (Code::DuplicateKey, "keep one of the two entries")
     } else if message.contains("duration") || message.contains("rate") || message.contains("environment variable") {
-        ("invalid-value", "write the value in the form expected")
+        (Code::InvalidValue, "write the value in the form expected")
     } else {
-        ("yaml-syntax", "fix the YAML at the position shown")
+        (Code::YamlSyntax, "fix the YAML at the position shown")
     }
 }

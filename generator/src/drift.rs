@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use contract::conformance::{compare, likely_component, Finding};
-use contract::{Catalog, Spec};
+use contract::Resolved;
 
 /// What a drift run found.
 #[derive(Debug)]
@@ -93,23 +93,25 @@ pub fn fetch(url: &str, timeout: Duration) -> Result<String, DriftError> {
     runtime.block_on(fetch_async(url, timeout))
 }
 
-/// Compares an exposition with a spec, choosing the component when not given.
-pub fn check_text(spec: &Spec, component: Option<&str>, text: &str, url: &str) -> Result<DriftReport, DriftError> {
+/// Compares an exposition with what a spec resolved to, choosing the component when not given.
+pub fn check_text(
+    resolved: &Resolved,
+    component: Option<&str>,
+    text: &str,
+    url: &str,
+) -> Result<DriftReport, DriftError> {
     let families = contract::exposition::parse(text).map_err(|error| DriftError::Parse {
         url: url.to_string(),
         error,
     })?;
-    let catalog = Catalog::from_spec(spec);
-    let components: Vec<String> = contract::topology::components(spec)
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let catalog = &resolved.catalog;
+    let components: Vec<String> = resolved.components.iter().map(|c| c.name.clone()).collect();
     let component = match component {
         Some(name) if components.iter().any(|c| c == name) => name.to_string(),
         Some(name) => return Err(DriftError::UnknownComponent(name.to_string())),
-        None => likely_component(&catalog, &components, &families).unwrap_or_else(|| components[0].clone()),
+        None => likely_component(catalog, &components, &families).unwrap_or_else(|| components[0].clone()),
     };
-    let findings = compare(&catalog, &component, &families);
+    let findings = compare(catalog, &component, &families);
     Ok(DriftReport {
         component,
         families: families.len(),
@@ -121,5 +123,5 @@ pub fn check_text(spec: &Spec, component: Option<&str>, text: &str, url: &str) -
 pub fn run(spec_path: &Path, url: &str, component: Option<&str>, timeout: Duration) -> Result<DriftReport, DriftError> {
     let checked = crate::check(spec_path)?;
     let text = fetch(url, timeout)?;
-    check_text(&checked.loaded.spec, component, &text, url)
+    check_text(&checked.resolved, component, &text, url)
 }

@@ -1,6 +1,7 @@
 //! The generator: turns a validated obs.yaml into the files of `generated/`, compares them
 //! with what is on disk, and writes them atomically.
 
+pub mod diagnostics_doc;
 pub mod drift;
 pub mod output;
 pub mod plan;
@@ -9,7 +10,7 @@ pub mod targets;
 
 use std::path::{Path, PathBuf};
 
-use contract::{LoadedSpec, Report};
+use contract::{LoadedSpec, Report, Resolved};
 
 pub use output::{Drift, Tree, Written};
 
@@ -44,29 +45,40 @@ impl GenerateError {
     }
 }
 
-/// A loaded spec that passed validation, with its warnings.
+/// A loaded spec that passed validation, what it resolved to, and its warnings.
 #[derive(Debug)]
 pub struct Checked {
     pub loaded: LoadedSpec,
+    pub resolved: Resolved,
     pub report: Report,
 }
 
-/// Loads and validates; fails on any error diagnostic.
-pub fn check(spec_path: &Path) -> Result<Checked, GenerateError> {
-    let loaded = contract::load_file(spec_path)?;
-    let report = contract::validate(&loaded);
-    if report.has_errors() {
-        return Err(GenerateError::Invalid {
-            file: loaded.file.clone(),
+impl Checked {
+    /// Resolves and validates a loaded spec; fails on any error diagnostic.
+    pub fn new(loaded: LoadedSpec) -> Result<Self, GenerateError> {
+        let contract::Analysis { resolved, report } = contract::analyse(&loaded);
+        if report.has_errors() {
+            return Err(GenerateError::Invalid {
+                file: loaded.file.clone(),
+                report,
+            });
+        }
+        Ok(Self {
+            loaded,
+            resolved,
             report,
-        });
+        })
     }
-    Ok(Checked { loaded, report })
+}
+
+/// Loads, resolves and validates; fails on any error diagnostic.
+pub fn check(spec_path: &Path) -> Result<Checked, GenerateError> {
+    Checked::new(contract::load_file(spec_path)?)
 }
 
 /// Renders every target in memory; nothing touches the disk.
-pub fn render(loaded: &LoadedSpec) -> Result<Tree, GenerateError> {
-    targets::render_all(loaded)
+pub fn render(checked: &Checked) -> Result<Tree, GenerateError> {
+    targets::render_all(&checked.loaded, &checked.resolved)
 }
 
 /// Default output directory of a spec: `generated/` beside it.
@@ -77,7 +89,7 @@ pub fn default_out(spec_path: &Path) -> PathBuf {
 /// Renders and writes.
 pub fn generate(spec_path: &Path, out: &Path) -> Result<(Checked, Written), GenerateError> {
     let checked = check(spec_path)?;
-    let tree = render(&checked.loaded)?;
+    let tree = render(&checked)?;
     let written = output::write(&tree, out).map_err(|source| GenerateError::Io {
         path: out.to_path_buf(),
         source,
@@ -88,6 +100,6 @@ pub fn generate(spec_path: &Path, out: &Path) -> Result<(Checked, Written), Gene
 /// Renders and compares with `out`, writing nothing.
 pub fn check_generated(spec_path: &Path, out: &Path) -> Result<(Checked, Drift), GenerateError> {
     let checked = check(spec_path)?;
-    let tree = render(&checked.loaded)?;
+    let tree = render(&checked)?;
     Ok((checked, output::compare(&tree, out)))
 }

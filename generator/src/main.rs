@@ -33,6 +33,15 @@ enum Command {
     },
     /// Print the JSON Schema of obs.yaml.
     Schema,
+    /// Explain a diagnostic code, with a spec that triggers it and the fix; without a code,
+    /// list every code.
+    Explain {
+        /// The code, as printed in brackets: `metric-counter-suffix`.
+        code: Option<String>,
+        /// Print the whole registry as Markdown (DIAGNOSTICS.md).
+        #[arg(long, conflicts_with = "code")]
+        markdown: bool,
+    },
     /// Compare a running service's /metrics with the spec; exit 1 on any difference.
     Drift {
         /// The exposition to check, e.g. http://127.0.0.1:8000/metrics.
@@ -76,6 +85,7 @@ fn main() -> ExitCode {
             print!("{}", generator::targets::schema_text());
             0
         }
+        Some(Command::Explain { code, markdown }) => run_explain(code.as_deref(), markdown),
         Some(Command::Drift {
             url,
             spec,
@@ -220,6 +230,32 @@ fn run_drift(spec: &Path, url: &str, component: Option<&str>, timeout: std::time
         Err(generator::drift::DriftError::Spec(error)) => report_failure(&error),
         Err(error) => {
             eprintln!("error: {error}");
+            2
+        }
+    }
+}
+
+fn run_explain(code: Option<&str>, markdown: bool) -> u8 {
+    if markdown {
+        print!("{}", generator::diagnostics_doc::markdown());
+        return 0;
+    }
+    let Some(id) = code else {
+        print!("{}", generator::diagnostics_doc::listing());
+        return 0;
+    };
+    match contract::Code::from_id(id.trim_matches(|c| c == '[' || c == ']')) {
+        Some(code) => {
+            print!("{}", code.explain());
+            0
+        }
+        None => {
+            let ids = contract::Code::ALL.iter().map(|c| c.id());
+            let hint = match contract::suggest::closest(id, ids) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => "; `generator explain` lists every code".into(),
+            };
+            eprintln!("error: `{id}` is not a diagnostic code{hint}");
             2
         }
     }

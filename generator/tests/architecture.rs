@@ -1,28 +1,165 @@
-//! The generator's shape, enforced: a target module never reaches into another target;
-//! whatever two targets must agree on lives in `plan`, decided once.
+//! The workspace's shape, enforced: a generator target never reaches into another
+//! target (what two targets must agree on lives in `plan`, decided once), and no crate has
+//! a cycle between its top-level modules.
 
 use std::path::Path;
 
 #[test]
 fn no_target_imports_another_target() {
-    let targets = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/targets");
-    let names: Vec<String> = std::fs::read_dir(&targets)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rs") && !p.ends_with("mod.rs"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let targets = top_level_modules(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/targets"));
+    let names: Vec<&str> = targets.iter().map(|(name, _)| name.as_str()).collect();
     assert!(names.len() >= 5, "{names:?}");
     let mut crossings = Vec::new();
-    for name in &names {
-        let text = std::fs::read_to_string(targets.join(format!("{name}.rs"))).unwrap();
+    for (name, text) in &targets {
         for other in names.iter().filter(|o| *o != name) {
             for pattern in [format!("super::{other}"), format!("targets::{other}")] {
                 if text.contains(&pattern) {
-                    crossings.push(format!("{name}.rs uses {pattern}"));
+                    crossings.push(format!("{name} uses {pattern}"));
                 }
             }
         }
     }
     assert!(crossings.is_empty(), "targets importing targets: {crossings:#?}");
+}
+
+/// The modules of a directory (`x.rs` or `x/`; a crate's `src/` or a module's folder),
+/// each with the text of all its files.
+fn top_level_modules(src: &Path) -> Vec<(String, String)> {
+    let mut modules = Vec::new();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if ["lib", "main", "bin", "mod"].contains(&name.as_str()) {
+            continue;
+        }
+        let mut text = String::new();
+        let mut stack = vec![path.clone()];
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                text.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+        if path.is_dir() || path.extension().is_some_and(|x| x == "rs") {
+            modules.push((name, text));
+        }
+    }
+    modules.sort();
+    modules.dedup_by(|a, b| {
+        // `x.rs` beside `x/`: one module.
+        if a.0 == b.0 {
+            b.1.push_str(&a.1);
+            true
+        } else {
+            false
+        }
+    });
+    modules
+}
+
+/// The crate's modules a text names through `crate::`, grouped imports included; comments
+/// do not count.
+fn crate_references(text: &str, names: &[String]) -> Vec<String> {
+    let code: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = code.as_str();
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("crate::") {
+        let rest = &text[at + "crate::".len()..];
+        let heads: Vec<&str> = match rest.strip_prefix('{') {
+            Some(group) => {
+                let group = &group[..group.find('}').unwrap_or(group.len())];
+                group.split(',').map(|part| part.trim()).collect()
+            }
+            None => vec![rest],
+        };
+        for head in heads {
+            let ident: String = head.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if names.contains(&ident) && !found.contains(&ident) {
+                found.push(ident);
+            }
+        }
+    }
+    found
+}
+
+/// A cycle in a directed graph, as the path around it.
+fn find_cycle(edges: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &[(String, Vec<String>)],
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.iter().any(|n| n == node) {
+            return None;
+        }
+        path.push(node.to_string());
+        let next = edges
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, to)| to.as_slice())
+            .unwrap_or(&[]);
+        for to in next {
+            if let Some(cycle) = visit(to, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(node.to_string());
+        None
+    }
+    let mut done = Vec::new();
+    edges
+        .iter()
+        .find_map(|(node, _)| visit(node, edges, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_crate_has_a_cycle_between_its_top_level_modules() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let crates = ["contract", "generator", "runtime", "obs-build", "tools"];
+    let mut cycles = Vec::new();
+    let mut modules_seen = 0;
+    for krate in crates {
+        let modules = top_level_modules(&workspace.join(krate).join("src"));
+        modules_seen += modules.len();
+        let names: Vec<String> = modules.iter().map(|(n, _)| n.clone()).collect();
+        let edges: Vec<(String, Vec<String>)> = modules
+            .iter()
+            .map(|(name, text)| {
+                let mut to = crate_references(text, &names);
+                to.retain(|n| n != name);
+                (name.clone(), to)
+            })
+            .collect();
+        if let Some(cycle) = find_cycle(&edges) {
+            cycles.push(format!("{krate}: {}", cycle.join(" → ")));
+        }
+    }
+    assert!(modules_seen >= 30, "only {modules_seen} modules found");
+    assert!(cycles.is_empty(), "module cycles: {cycles:#?}");
+}
+
+#[test]
+fn the_cycle_finder_finds_cycles() {
+    let edge = |from: &str, to: &[&str]| (from.to_string(), to.iter().map(|s| s.to_string()).collect());
+    let acyclic = [edge("a", &["b", "c"]), edge("b", &["c"]), edge("c", &[])];
+    assert_eq!(find_cycle(&acyclic), None);
+    let cyclic = [edge("a", &["b"]), edge("b", &["c"]), edge("c", &["a"])];
+    assert_eq!(find_cycle(&cyclic).unwrap(), ["a", "b", "c", "a"]);
+    let names = ["load".to_string(), "validate".to_string(), "model".to_string()];
+    assert_eq!(
+        crate_references("use crate::{model::Spec, validate};\nlet x = crate::load::f();", &names),
+        ["model", "validate", "load"]
+    );
 }

@@ -203,3 +203,45 @@ fn drift_against_nothing_exits_2_with_the_reason() {
         "{said}"
     );
 }
+
+#[test]
+fn explain_prints_every_code_with_its_examples() {
+    let listing = generator(&["explain"], &workspace());
+    assert!(listing.status.success(), "{}", text(&listing));
+    for code in contract::Code::ALL {
+        assert!(text(&listing).contains(code.id()), "{code} missing from the listing");
+        let one = generator(&["explain", code.id()], &workspace());
+        assert!(one.status.success(), "{code}: {}", text(&one));
+        let shown = text(&one);
+        assert!(shown.contains(code.summary()), "{code}: {shown}");
+        if code.examples().is_some() {
+            assert!(shown.contains(&format!("{}.good.yaml", code.id())), "{code}: {shown}");
+        }
+    }
+    // The id as printed in a diagnostic, brackets and all, works too.
+    assert!(generator(&["explain", "[metric-counter-suffix]"], &workspace())
+        .status
+        .success());
+}
+
+#[test]
+fn explain_suggests_the_code_meant() {
+    let output = generator(&["explain", "metric-counter-sufix"], &workspace());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("did you mean `metric-counter-suffix`?"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn diagnostics_md_is_the_registry() {
+    let output = generator(&["explain", "--markdown"], &workspace());
+    assert!(output.status.success(), "{}", text(&output));
+    let on_disk = std::fs::read_to_string(workspace().join("DIAGNOSTICS.md")).unwrap();
+    assert!(
+        on_disk == String::from_utf8_lossy(&output.stdout),
+        "DIAGNOSTICS.md is stale: run `cargo run -p generator -- explain --markdown > DIAGNOSTICS.md`"
+    );
+}

@@ -94,10 +94,9 @@ fn grafana_refuses_to_start_without_an_admin_password() {
 #[test]
 fn no_two_services_publish_the_same_host_port() {
     let focused = tempfile::tempdir().unwrap();
-    let loaded =
-        contract::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml"))
-            .unwrap();
-    generator::output::write(&generator::render(&loaded).unwrap(), focused.path()).unwrap();
+    let checked =
+        generator::check(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml")).unwrap();
+    generator::output::write(&generator::render(&checked).unwrap(), focused.path()).unwrap();
     let mut dirs = generated_dirs();
     dirs.push(focused.path().to_path_buf());
     for dir in dirs {

@@ -72,10 +72,9 @@ fn promtool_accepts_every_config_and_rules_file() {
 #[test]
 fn the_focused_fixture_passes_every_tool() {
     let dir = tempfile::tempdir().unwrap();
-    let loaded =
-        contract::load_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml"))
-            .unwrap();
-    let tree = generator::render(&loaded).unwrap();
+    let checked =
+        generator::check(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focused.good.yaml")).unwrap();
+    let tree = generator::render(&checked).unwrap();
     generator::output::write(&tree, dir.path()).unwrap();
     let prometheus = dir.path().join("prometheus");
     // The scrape token is a deployment secret; promtool insists the file exists.

@@ -5,10 +5,9 @@ use std::path::Path;
 
 #[test]
 fn focused_fixture_renders_as_snapshotted() {
-    let loaded = contract::load_file(Path::new("tests/fixtures/focused.good.yaml")).unwrap();
-    let report = contract::validate(&loaded);
-    assert!(!report.has_errors(), "{report}");
-    let tree = generator::render(&loaded).unwrap();
+    let checked = generator::check(Path::new("tests/fixtures/focused.good.yaml")).unwrap();
+    assert!(!checked.report.has_errors(), "{}", checked.report);
+    let tree = generator::render(&checked).unwrap();
     assert!(tree.files.len() >= 6, "{:?}", tree.files.keys());
     for (path, contents) in &tree.files {
         if path == "obs.schema.json" {

@@ -140,7 +140,8 @@ fn dashboard_queries(generated: &std::path::Path) -> Vec<(String, String)> {
 async fn generated_stack_scrapes_records_alerts_and_notifies() {
     let generated = workspace().join("generated");
     let spec = contract::load_file(&workspace().join("obs.yaml")).unwrap().spec;
-    let catalog = contract::Catalog::from_spec(&spec);
+    let resolved = contract::Resolved::of(&spec);
+    let catalog = &resolved.catalog;
     let (blue_port, green_port, prometheus_port, alertmanager_port) =
         (free_port(), free_port(), free_port(), free_port());
     let webhook = Webhook::start().await;
@@ -253,7 +254,7 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
     let text = generator::drift::fetch_async(&url, Duration::from_secs(10))
         .await
         .unwrap();
-    let report = generator::drift::check_text(&spec, None, &text, &url).unwrap();
+    let report = generator::drift::check_text(&resolved, None, &text, &url).unwrap();
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
 
     // 3. No WebSocket is open any more: NoActiveWebSocketConnections fires (its `for` cut

@@ -97,30 +97,24 @@ impl Builder {
             message: e.to_string(),
         })?;
         let loaded = contract::load_bytes(yaml.as_bytes(), &path.display().to_string())?;
-        let report = contract::validate(&loaded);
+        let contract::Analysis { resolved, report } = contract::analyse(&loaded);
         if report.has_errors() {
             return Err(BuildError::Invalid {
                 file: loaded.file.clone(),
                 report,
             });
         }
-        let components = contract::topology::components(&loaded.spec);
         let component = match &self.component {
-            Some(name) if components.iter().any(|c| &c.name == name) => name.clone(),
+            Some(name) if resolved.component(name).is_some() => name.clone(),
             Some(name) => {
                 return Err(BuildError::UnknownComponent {
                     file: loaded.file.clone(),
                     component: name.clone(),
-                    known: components
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    known: resolved.component_names(),
                 })
             }
-            None => components[0].name.clone(),
+            None => resolved.components[0].name.clone(),
         };
-        let catalog = contract::Catalog::from_spec(&loaded.spec);
         let file_name = path
             .file_name()
             .map_or_else(|| loaded.file.clone(), |n| n.to_string_lossy().into_owned());
@@ -129,7 +123,7 @@ impl Builder {
             file: &file_name,
             component: &component,
         };
-        let code = codegen::module(&catalog, &embedded, &self.runtime_path).map_err(BuildError::Codegen)?;
+        let code = codegen::module(&resolved.catalog, &embedded, &self.runtime_path).map_err(BuildError::Codegen)?;
         let warnings = report.diagnostics.iter().map(|d| d.to_string()).collect();
         Ok(Generated {
             code,

@@ -69,8 +69,9 @@ impl ServiceConfig {
         default_component: Option<&str>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let catalog = Catalog::from_spec(&spec);
-        let components = contract::topology::components(&spec);
+        let contract::Resolved {
+            catalog, components, ..
+        } = contract::Resolved::of(&spec);
         let known = || {
             components
                 .iter()

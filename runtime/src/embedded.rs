@@ -42,7 +42,7 @@ impl EmbeddedSpec {
             Some(path) => contract::load_file(path)?,
             None => contract::load_bytes(self.yaml.as_bytes(), &format!("{} (embedded)", self.file))?,
         };
-        let report = contract::validate(&loaded);
+        let report = contract::analyse(&loaded).report;
         if report.has_errors() {
             return Err(SpecError::Invalid {
                 file: loaded.file.clone(),

@@ -14,7 +14,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<contract::Spec> {
         None => anyhow::bail!("no {DEFAULT_SPEC} in the current directory; name the service's spec with --spec FILE"),
     };
     let loaded = contract::load_file(&path)?;
-    let report = contract::validate(&loaded);
+    let report = contract::analyse(&loaded).report;
     if report.has_errors() {
         anyhow::bail!("{} is invalid:\n{report}", loaded.file);
     }

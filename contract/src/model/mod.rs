@@ -25,6 +25,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One service's observability contract. Every section but `service` is optional.
+/// Problems in it are reported with a code, e.g. `error[metric-counter-suffix]`:
+/// `cargo run -p generator -- explain CODE` explains one, and DIAGNOSTICS.md in the obs
+/// repository lists them all.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 
 use crate::{Decimal, Duration, Severity};
 
@@ -106,7 +106,7 @@ impl Default for SloAlerting {
 }
 
 /// Events per unit of time: `1/min`, `0.5/s`, `100/h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SerializeDisplay, DeserializeFromStr)]
 pub struct Rate {
     /// How many events.
     pub count: Decimal,
@@ -138,6 +138,13 @@ impl Rate {
     }
 }
 
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::parse(text)
+    }
+}
+
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = match self.per_seconds() {
@@ -147,28 +154,6 @@ impl fmt::Display for Rate {
             _ => "d",
         };
         write!(f, "{}/{unit}", self.count)
-    }
-}
-
-impl Serialize for Rate {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Rate {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RateVisitor;
-        impl Visitor<'_> for RateVisitor {
-            type Value = Rate;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a rate like `1/min`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
-                Rate::parse(v).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(RateVisitor)
     }
 }
 

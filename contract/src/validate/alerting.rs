@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::catalog::Catalog;
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{AlertRule, MetricType, Receiver};
 use crate::rules::{self, burn_windows};
@@ -39,7 +40,7 @@ fn conditions(rule: &AlertRule) -> Vec<&'static str> {
 fn check_alert_rules(checker: &mut Checker) {
     report_duplicates(
         checker,
-        "alert-group-duplicate",
+        Code::AlertGroupDuplicate,
         "alert group",
         checker
             .spec
@@ -50,8 +51,8 @@ fn check_alert_rules(checker: &mut Checker) {
     );
     for (g, group) in checker.spec.alerts.iter().enumerate() {
         if group.rules.is_empty() {
-            checker.push(Diagnostic::warning(
-                "alert-group-empty",
+            checker.push(Diagnostic::new(
+                Code::AlertGroupEmpty,
                 format!("alerts[{g}].rules"),
                 format!("alert group `{}` has no rules", group.group),
             ));
@@ -61,8 +62,8 @@ fn check_alert_rules(checker: &mut Checker) {
             let set = conditions(rule);
             match set.len() {
                 0 => checker.push(
-                    Diagnostic::error(
-                        "alert-condition-missing",
+                    Diagnostic::new(
+                        Code::AlertConditionMissing,
                         path.clone(),
                         format!("alert `{}` says nothing about when it fires", rule.name),
                     )
@@ -70,8 +71,8 @@ fn check_alert_rules(checker: &mut Checker) {
                 ),
                 1 => {}
                 _ => checker.push(
-                    Diagnostic::error(
-                        "alert-condition-ambiguous",
+                    Diagnostic::new(
+                        Code::AlertConditionAmbiguous,
                         path.clone(),
                         format!("alert `{}` has several conditions: {}", rule.name, set.join(", ")),
                     )
@@ -80,8 +81,8 @@ fn check_alert_rules(checker: &mut Checker) {
             }
             if let Some(threshold) = &rule.threshold {
                 if threshold.above.is_some() == threshold.below.is_some() {
-                    checker.push(Diagnostic::error(
-                        "alert-threshold-bound",
+                    checker.push(Diagnostic::new(
+                        Code::AlertThresholdBound,
                         format!("{path}.threshold"),
                         "a threshold needs exactly one of `above` and `below`",
                     ));
@@ -90,8 +91,8 @@ fn check_alert_rules(checker: &mut Checker) {
             if let Some(ratio) = &rule.error_ratio {
                 if !ratio.above.is_positive() || ratio.above >= crate::Decimal::from_int(1) {
                     checker.push(
-                        Diagnostic::error(
-                            "alert-ratio-range",
+                        Diagnostic::new(
+                            Code::AlertRatioRange,
                             format!("{path}.error_ratio.above"),
                             format!("an error ratio threshold must be between 0 and 1, got {}", ratio.above),
                         )
@@ -110,14 +111,14 @@ fn check_alert_rules(checker: &mut Checker) {
             }
             for key in rule.labels.keys() {
                 if !is_label_name(key) {
-                    checker.push(Diagnostic::error(
-                        "label-name-invalid",
+                    checker.push(Diagnostic::new(
+                        Code::LabelNameInvalid,
                         format!("{path}.labels.{key}"),
                         format!("`{key}` is not a valid label name"),
                     ));
                 } else if key == "severity" || key == "service" {
-                    checker.push(Diagnostic::error(
-                        "label-reserved",
+                    checker.push(Diagnostic::new(
+                        Code::LabelReserved,
                         format!("{path}.labels.{key}"),
                         format!("`{key}` is set by obs; use the `severity` field or `service.labels`"),
                     ));
@@ -126,24 +127,24 @@ fn check_alert_rules(checker: &mut Checker) {
             let summary = rule.summary.trim();
             if summary.is_empty() {
                 checker.push(
-                    Diagnostic::error(
-                        "alert-summary-missing",
+                    Diagnostic::new(
+                        Code::AlertSummaryMissing,
                         format!("{path}.summary"),
                         format!("alert `{}` has an empty summary", rule.name),
                     )
                     .with_help("one plain sentence saying what is wrong"),
                 );
             } else if summary.contains('\n') || summary.len() > 160 {
-                checker.push(Diagnostic::warning(
-                    "alert-summary-style",
+                checker.push(Diagnostic::new(
+                    Code::AlertSummaryStyle,
                     format!("{path}.summary"),
                     "the summary should be one short sentence; details go in `description`",
                 ));
             }
             if rule.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
                 checker.push(
-                    Diagnostic::warning(
-                        "alert-description-missing",
+                    Diagnostic::new(
+                        Code::AlertDescriptionMissing,
                         path.clone(),
                         format!("alert `{}` has no description", rule.name),
                     )
@@ -152,8 +153,8 @@ fn check_alert_rules(checker: &mut Checker) {
             }
             if rule.runbook.is_none() && checker.spec.service.runbook_url.is_none() {
                 checker.push(
-                    Diagnostic::warning(
-                        "alert-runbook-missing",
+                    Diagnostic::new(
+                        Code::AlertRunbookMissing,
                         path.clone(),
                         format!("alert `{}` links no runbook", rule.name),
                     )
@@ -167,8 +168,8 @@ fn check_alert_rules(checker: &mut Checker) {
 pub(super) fn check_quantile(checker: &mut Checker, path: String, quantile: crate::Decimal) {
     if !quantile.is_positive() || quantile >= crate::Decimal::from_int(1) {
         checker.push(
-            Diagnostic::error(
-                "quantile-range",
+            Diagnostic::new(
+                Code::QuantileRange,
                 path,
                 format!("quantile {quantile} is not between 0 and 1"),
             )
@@ -180,8 +181,8 @@ pub(super) fn check_quantile(checker: &mut Checker, path: String, quantile: crat
 pub(super) fn check_histogram(catalog: &Catalog, found: &mut Vec<Diagnostic>, path: String, metric: &str) {
     match catalog.get(metric) {
         Some(family) if family.kind == MetricType::Histogram => {}
-        Some(family) => found.push(Diagnostic::error(
-            "metric-not-histogram",
+        Some(family) => found.push(Diagnostic::new(
+            Code::MetricNotHistogram,
             path,
             format!("`{metric}` is a {}, not a histogram", family.kind.as_str()),
         )),
@@ -191,9 +192,12 @@ pub(super) fn check_histogram(catalog: &Catalog, found: &mut Vec<Diagnostic>, pa
                 .iter()
                 .filter(|f| f.kind == MetricType::Histogram)
                 .map(|f| f.name.as_str());
-            let mut diagnostic =
-                Diagnostic::error("metric-unknown", path, format!("histogram `{metric}` is not declared"));
-            if let Some(close) = super::closest(metric.trim_end_matches("_bucket"), names) {
+            let mut diagnostic = Diagnostic::new(
+                Code::MetricUnknown,
+                path,
+                format!("histogram `{metric}` is not declared"),
+            );
+            if let Some(close) = crate::suggest::closest(metric.trim_end_matches("_bucket"), names) {
                 diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
             }
             found.push(diagnostic);
@@ -214,8 +218,8 @@ fn check_alert_names(checker: &mut Checker) {
             name.starts_with(|c: char| c.is_ascii_uppercase()) && name.chars().all(|c| c.is_ascii_alphanumeric());
         if !camel {
             checker.push(
-                Diagnostic::error(
-                    "alert-name-style",
+                Diagnostic::new(
+                    Code::AlertNameStyle,
                     field.clone(),
                     format!("alert name `{name}` is not CamelCase"),
                 )
@@ -229,8 +233,8 @@ fn check_alert_names(checker: &mut Checker) {
                 "shorten the SLO name: burn-rate alert names are `<SloName>BurnRate<window>`".to_string()
             };
             checker.push(
-                Diagnostic::error(
-                    "alert-name-length",
+                Diagnostic::new(
+                    Code::AlertNameLength,
                     field,
                     format!(
                         "alert name `{name}` has {} characters, more than {MAX_ALERT_NAME}",
@@ -243,7 +247,7 @@ fn check_alert_names(checker: &mut Checker) {
     }
     report_duplicates(
         checker,
-        "alert-duplicate",
+        Code::AlertDuplicate,
         "alert",
         alerts.iter().map(|(p, n)| (format!("{p}.name"), n.as_str())),
     );
@@ -260,30 +264,30 @@ fn check_alert_tests(checker: &mut Checker) {
             for (t, case) in rule.tests.iter().enumerate() {
                 let path = format!("alerts[{g}].rules[{r}].tests[{t}]");
                 if case.series.is_empty() {
-                    checker.push(Diagnostic::error(
-                        "alert-test-empty",
+                    checker.push(Diagnostic::new(
+                        Code::AlertTestEmpty,
                         format!("{path}.series"),
                         "a test case needs at least one input series",
                     ));
                 }
                 for (selector, values) in &case.series {
                     if crate::promql::selector_metric(selector).is_err() {
-                        checker.push(Diagnostic::error(
-                            "alert-test-series",
+                        checker.push(Diagnostic::new(
+                            Code::AlertTestSeries,
                             format!("{path}.series"),
                             format!("`{selector}` is not a series like `metric{{label=\"value\"}}`"),
                         ));
                     }
                     if !is_series_notation(values) {
                         checker.push(
-                            Diagnostic::error("alert-test-values", format!("{path}.series"), format!("`{values}` is not promtool series notation"))
+                            Diagnostic::new(Code::AlertTestValues, format!("{path}.series"), format!("`{values}` is not promtool series notation"))
                                 .with_help("e.g. `0+10x60` (start, step, count), `1x5`, `_x3` for gaps, `stale`, separated by spaces"),
                         );
                     }
                 }
                 if case.interval.as_millis() == 0 {
-                    checker.push(Diagnostic::error(
-                        "alert-test-interval",
+                    checker.push(Diagnostic::new(
+                        Code::AlertTestInterval,
                         format!("{path}.interval"),
                         "the sample interval must be positive",
                     ));
@@ -293,7 +297,7 @@ fn check_alert_tests(checker: &mut Checker) {
                     .is_some_and(rules::alert_annotations_predictable);
                 if case.fires && !predictable {
                     checker.push(
-                        Diagnostic::error("alert-test-annotations", path.clone(), format!("alert `{}` has annotations using `$value` or template functions, which a test cannot predict", rule.name))
+                        Diagnostic::new(Code::AlertTestAnnotations, path.clone(), format!("alert `{}` has annotations using `$value` or template functions, which a test cannot predict", rule.name))
                             .with_help("use only `{{ $labels.name }}` in annotations of tested alerts"),
                     );
                 }
@@ -333,7 +337,7 @@ fn is_series_notation(values: &str) -> bool {
 fn check_slos(checker: &mut Checker) {
     report_duplicates(
         checker,
-        "slo-duplicate",
+        Code::SloDuplicate,
         "SLO",
         checker
             .spec
@@ -351,8 +355,8 @@ fn check_slos(checker: &mut Checker) {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !kebab {
             checker.push(
-                Diagnostic::error(
-                    "slo-name-style",
+                Diagnostic::new(
+                    Code::SloNameStyle,
                     format!("{path}.name"),
                     format!("SLO name `{}` is not kebab-case", slo.name),
                 )
@@ -362,8 +366,8 @@ fn check_slos(checker: &mut Checker) {
         let hundred = crate::Decimal::from_int(100);
         if !slo.objective.is_positive() || slo.objective >= hundred {
             checker.push(
-                Diagnostic::error(
-                    "slo-objective-range",
+                Diagnostic::new(
+                    Code::SloObjectiveRange,
                     format!("{path}.objective"),
                     format!("objective {} is not strictly between 0 and 100", slo.objective),
                 )
@@ -378,8 +382,8 @@ fn check_slos(checker: &mut Checker) {
                 .is_none_or(|t| t >= crate::Decimal::from_int(1))
             {
                 checker.push(
-                    Diagnostic::warning(
-                        "slo-objective-low",
+                    Diagnostic::new(
+                        Code::SloObjectiveLow,
                         format!("{path}.objective"),
                         format!(
                             "with objective {}% the {}x page alert can never fire (it needs more than 100% bad events)",
@@ -393,8 +397,8 @@ fn check_slos(checker: &mut Checker) {
         let day = 86_400_000;
         if slo.period.as_millis() < day || slo.period.as_millis() > 366 * day {
             checker.push(
-                Diagnostic::error(
-                    "slo-period-range",
+                Diagnostic::new(
+                    Code::SloPeriodRange,
                     format!("{path}.period"),
                     format!("period {} is outside 1d to 366d", slo.period),
                 )
@@ -415,8 +419,8 @@ fn check_slos(checker: &mut Checker) {
                     if family.kind == MetricType::Histogram && !family.buckets.contains(&latency.threshold) {
                         let buckets: Vec<String> = family.buckets.iter().map(|b| b.to_string()).collect();
                         checker.push(
-                            Diagnostic::error(
-                                "slo-threshold-bucket",
+                            Diagnostic::new(
+                                Code::SloThresholdBucket,
                                 format!("{path}.sli.latency.threshold"),
                                 format!(
                                     "threshold {} is not a bucket of `{}`",
@@ -429,16 +433,16 @@ fn check_slos(checker: &mut Checker) {
                 }
             }
             (None, None, None) => checker.push(
-                Diagnostic::error("slo-sli-missing", format!("{path}.sli"), "the SLI counts nothing")
+                Diagnostic::new(Code::SloSliMissing, format!("{path}.sli"), "the SLI counts nothing")
                     .with_help("give `errors` and `total` selectors, or `latency`"),
             ),
-            (Some(_), None, _) | (None, Some(_), _) => checker.push(Diagnostic::error(
-                "slo-sli-incomplete",
+            (Some(_), None, _) | (None, Some(_), _) => checker.push(Diagnostic::new(
+                Code::SloSliIncomplete,
                 format!("{path}.sli"),
                 "an error-ratio SLI needs both `errors` and `total`",
             )),
-            _ => checker.push(Diagnostic::error(
-                "slo-sli-ambiguous",
+            _ => checker.push(Diagnostic::new(
+                Code::SloSliAmbiguous,
                 format!("{path}.sli"),
                 "give either `errors`/`total` or `latency`, not both",
             )),
@@ -446,8 +450,8 @@ fn check_slos(checker: &mut Checker) {
         for label in slo.labels.keys() {
             if !is_label_name(label) || matches!(label.as_str(), "slo" | "severity" | "window" | "service") {
                 checker.push(
-                    Diagnostic::error(
-                        "label-reserved",
+                    Diagnostic::new(
+                        Code::LabelReserved,
                         format!("{path}.labels.{label}"),
                         format!("`{label}` cannot be an SLO label"),
                     )
@@ -458,8 +462,8 @@ fn check_slos(checker: &mut Checker) {
         if let Some(min) = &slo.min_traffic {
             if !min.count.is_positive() {
                 checker.push(
-                    Diagnostic::error(
-                        "slo-min-traffic",
+                    Diagnostic::new(
+                        Code::SloMinTraffic,
                         format!("{path}.min_traffic"),
                         "a minimum traffic of zero guards nothing",
                     )
@@ -471,8 +475,8 @@ fn check_slos(checker: &mut Checker) {
     let untested: Vec<(usize, String)> = checker.rules.untested_slos.clone();
     for (i, reason) in untested {
         checker.push(
-            Diagnostic::warning(
-                "slo-untested",
+            Diagnostic::new(
+                Code::SloUntested,
                 format!("slos[{i}].sli"),
                 format!("no promtool tests are generated for this SLO: {reason}"),
             )
@@ -512,7 +516,7 @@ fn check_alertmanager(checker: &mut Checker) {
     let Some(am) = &checker.spec.alertmanager else { return };
     report_duplicates(
         checker,
-        "receiver-duplicate",
+        Code::ReceiverDuplicate,
         "receiver",
         am.receivers
             .iter()
@@ -529,12 +533,12 @@ fn check_alertmanager(checker: &mut Checker) {
     );
     for (path, name) in &referenced {
         if !names.contains(name) {
-            let mut diagnostic = Diagnostic::error(
-                "receiver-unknown",
+            let mut diagnostic = Diagnostic::new(
+                Code::ReceiverUnknown,
                 path.clone(),
                 format!("receiver `{name}` is not declared"),
             );
-            if let Some(close) = super::closest(name, names.iter().copied()) {
+            if let Some(close) = crate::suggest::closest(name, names.iter().copied()) {
                 diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
             }
             checker.push(diagnostic);
@@ -544,8 +548,8 @@ fn check_alertmanager(checker: &mut Checker) {
         let path = format!("alertmanager.receivers[{i}]");
         if receiver_integrations(receiver) == 0 && receiver.name != "null" && receiver.name != "blackhole" {
             checker.push(
-                Diagnostic::warning(
-                    "receiver-empty",
+                Diagnostic::new(
+                    Code::ReceiverEmpty,
                     path.clone(),
                     format!("receiver `{}` notifies nobody", receiver.name),
                 )
@@ -553,16 +557,16 @@ fn check_alertmanager(checker: &mut Checker) {
             );
         }
         if !referenced.iter().any(|(_, n)| *n == receiver.name) {
-            checker.push(Diagnostic::warning(
-                "receiver-unused",
+            checker.push(Diagnostic::new(
+                Code::ReceiverUnused,
                 format!("{path}.name"),
                 format!("receiver `{}` is not used by any route", receiver.name),
             ));
         }
         if let Some(webhook) = &receiver.webhook {
             if webhook.url.is_some() == webhook.url_file.is_some() {
-                checker.push(Diagnostic::error(
-                    "webhook-url",
+                checker.push(Diagnostic::new(
+                    Code::WebhookUrl,
                     format!("{path}.webhook"),
                     "a webhook needs exactly one of `url` and `url_file`",
                 ));
@@ -570,8 +574,8 @@ fn check_alertmanager(checker: &mut Checker) {
             let image = checker.spec.stack.alertmanager.image.as_deref().unwrap_or_default();
             if webhook.url_file.is_some() && alertmanager_older_than(image, 26) {
                 checker.push(
-                    Diagnostic::warning(
-                        "webhook-url-file",
+                    Diagnostic::new(
+                        Code::WebhookUrlFile,
                         format!("{path}.webhook.url_file"),
                         format!("`url_file` needs Alertmanager 0.26 or later; the stack runs `{image}`"),
                     )
@@ -581,8 +585,8 @@ fn check_alertmanager(checker: &mut Checker) {
         }
         if let Some(pagerduty) = &receiver.pagerduty {
             if pagerduty.routing_key_file.is_some() == pagerduty.service_key_file.is_some() {
-                checker.push(Diagnostic::error(
-                    "pagerduty-key",
+                checker.push(Diagnostic::new(
+                    Code::PagerdutyKey,
                     format!("{path}.pagerduty"),
                     "PagerDuty needs exactly one of `routing_key_file` (Events v2) and `service_key_file` (v1)",
                 ));
@@ -590,8 +594,8 @@ fn check_alertmanager(checker: &mut Checker) {
         }
         if let Some(slack) = &receiver.slack {
             if !slack.channel.starts_with('#') && !slack.channel.starts_with('@') {
-                checker.push(Diagnostic::warning(
-                    "slack-channel",
+                checker.push(Diagnostic::new(
+                    Code::SlackChannel,
                     format!("{path}.slack.channel"),
                     format!("channel `{}` does not start with `#` or `@`", slack.channel),
                 ));
@@ -601,8 +605,8 @@ fn check_alertmanager(checker: &mut Checker) {
     let known_labels = ["severity", "service", "alertname", "slo", "window"];
     for (i, route) in am.routes.iter().enumerate() {
         if route.match_.is_empty() && route.match_re.is_empty() {
-            checker.push(Diagnostic::warning(
-                "route-matches-all",
+            checker.push(Diagnostic::new(
+                Code::RouteMatchesAll,
                 format!("alertmanager.routes[{i}]"),
                 "this route has no `match`, so it catches every alert and later routes never run",
             ));
@@ -610,8 +614,8 @@ fn check_alertmanager(checker: &mut Checker) {
         for (label, value) in &route.match_ {
             if label == "severity" && !matches!(value.as_str(), "critical" | "warning" | "info") {
                 checker.push(
-                    Diagnostic::error(
-                        "route-severity",
+                    Diagnostic::new(
+                        Code::RouteSeverity,
                         format!("alertmanager.routes[{i}].match.severity"),
                         format!("no alert has severity `{value}`"),
                     )
@@ -627,8 +631,8 @@ fn check_alertmanager(checker: &mut Checker) {
                     .any(|r| r.labels.contains_key(label))
                 || known_labels.contains(&label.as_str());
             if !declared {
-                checker.push(Diagnostic::warning(
-                    "route-label-unknown",
+                checker.push(Diagnostic::new(
+                    Code::RouteLabelUnknown,
                     format!("alertmanager.routes[{i}].match.{label}"),
                     format!("no alert carries the label `{label}`, so this route never matches"),
                 ));
@@ -636,8 +640,8 @@ fn check_alertmanager(checker: &mut Checker) {
         }
         for (label, pattern) in &route.match_re {
             if regex::Regex::new(&format!("^(?:{pattern})$")).is_err() {
-                checker.push(Diagnostic::error(
-                    "route-regex",
+                checker.push(Diagnostic::new(
+                    Code::RouteRegex,
                     format!("alertmanager.routes[{i}].match_re.{label}"),
                     format!("`{pattern}` is not a valid regular expression"),
                 ));

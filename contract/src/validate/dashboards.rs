@@ -1,6 +1,7 @@
 //! Dashboard checks: uids Grafana accepts, one data source per panel, metric references
 //! that resolve, quantiles only on histograms, widths that fit the 24-column grid.
 
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{MetricType, MetricView, PanelDatasource, PanelType};
 
@@ -49,8 +50,8 @@ fn check_identity(checker: &mut Checker) {
     for (d, dashboard) in spec.dashboards.iter().enumerate() {
         let path = format!("dashboards[{d}]");
         if dashboard.title.is_none() && !dashboard.overview {
-            checker.push(Diagnostic::error(
-                "dashboard-title-missing",
+            checker.push(Diagnostic::new(
+                Code::DashboardTitleMissing,
                 path.clone(),
                 "a dashboard needs a `title` (only an overview gets one by default)",
             ));
@@ -59,8 +60,8 @@ fn check_identity(checker: &mut Checker) {
             let valid = !uid.is_empty() && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !valid || uid.len() > MAX_UID {
                 checker.push(
-                    Diagnostic::error(
-                        "dashboard-uid-invalid",
+                    Diagnostic::new(
+                        Code::DashboardUidInvalid,
                         format!("{path}.uid"),
                         format!("uid `{uid}` is not 1 to {MAX_UID} characters of letters, digits, `-` and `_`"),
                     )
@@ -69,8 +70,8 @@ fn check_identity(checker: &mut Checker) {
             }
         }
         if !dashboard.overview && dashboard.panels.is_empty() {
-            checker.push(Diagnostic::warning(
-                "dashboard-empty",
+            checker.push(Diagnostic::new(
+                Code::DashboardEmpty,
                 format!("{path}.panels"),
                 "the dashboard has no panels",
             ));
@@ -79,7 +80,7 @@ fn check_identity(checker: &mut Checker) {
     }
     report_duplicates(
         checker,
-        "dashboard-uid-duplicate",
+        Code::DashboardUidDuplicate,
         "dashboard uid",
         uids.iter().map(|(p, u)| (p.clone(), u.as_str())),
     );
@@ -97,15 +98,15 @@ fn check_panels(checker: &mut Checker) {
             match panel.kind {
                 PanelType::Text => {
                     if panel.content.is_none() {
-                        checker.push(Diagnostic::error(
-                            "panel-content-missing",
+                        checker.push(Diagnostic::new(
+                            Code::PanelContentMissing,
                             path.clone(),
                             format!("text panel `{}` has no `content`", panel.title),
                         ));
                     }
                     if sources > 0 {
-                        checker.push(Diagnostic::warning(
-                            "panel-query-unused",
+                        checker.push(Diagnostic::new(
+                            Code::PanelQueryUnused,
                             path.clone(),
                             "a text panel runs no query",
                         ));
@@ -114,8 +115,8 @@ fn check_panels(checker: &mut Checker) {
                 _ if panel.kind == PanelType::Logs || panel.datasource == PanelDatasource::Loki => {
                     if panel.query.is_none() && panel.queries.is_empty() {
                         checker.push(
-                            Diagnostic::error(
-                                "panel-query-missing",
+                            Diagnostic::new(
+                                Code::PanelQueryMissing,
                                 path.clone(),
                                 format!("logs panel `{}` needs a LogQL `query`", panel.title),
                             )
@@ -124,8 +125,8 @@ fn check_panels(checker: &mut Checker) {
                     }
                     if spec.logging.loki.is_none() {
                         checker.push(
-                            Diagnostic::error(
-                                "panel-logs-without-loki",
+                            Diagnostic::new(
+                                Code::PanelLogsWithoutLoki,
                                 path.clone(),
                                 "a logs panel reads Loki, but `logging.loki` is not set",
                             )
@@ -135,8 +136,8 @@ fn check_panels(checker: &mut Checker) {
                 }
                 _ => match sources {
                     0 => checker.push(
-                        Diagnostic::error(
-                            "panel-query-missing",
+                        Diagnostic::new(
+                            Code::PanelQueryMissing,
                             path.clone(),
                             format!("panel `{}` shows nothing", panel.title),
                         )
@@ -144,8 +145,8 @@ fn check_panels(checker: &mut Checker) {
                     ),
                     1 => {}
                     _ => checker.push(
-                        Diagnostic::error(
-                            "panel-query-ambiguous",
+                        Diagnostic::new(
+                            Code::PanelQueryAmbiguous,
                             path.clone(),
                             format!(
                                 "panel `{}` has more than one of `query`, `queries` and `metric`",
@@ -159,8 +160,8 @@ fn check_panels(checker: &mut Checker) {
             if let Some(width) = panel.width {
                 if width == 0 || width > 24 {
                     checker.push(
-                        Diagnostic::error(
-                            "panel-width",
+                        Diagnostic::new(
+                            Code::PanelWidth,
                             format!("{path}.width"),
                             format!("width {width} does not fit the 24-column grid"),
                         )
@@ -169,8 +170,8 @@ fn check_panels(checker: &mut Checker) {
                 }
             }
             if panel.height == Some(0) {
-                checker.push(Diagnostic::error(
-                    "panel-height",
+                checker.push(Diagnostic::new(
+                    Code::PanelHeight,
                     format!("{path}.height"),
                     "height 0 hides the panel",
                 ));
@@ -183,8 +184,8 @@ fn check_panels(checker: &mut Checker) {
 fn check_metric_reference(checker: &mut Checker, path: &str, panel: &crate::model::Panel) {
     let Some(metric) = &panel.metric else {
         if !panel.quantiles.is_empty() {
-            checker.push(Diagnostic::error(
-                "panel-quantiles-unused",
+            checker.push(Diagnostic::new(
+                Code::PanelQuantilesUnused,
                 format!("{path}.quantiles"),
                 "`quantiles` apply to a histogram `metric` only",
             ));
@@ -193,12 +194,12 @@ fn check_metric_reference(checker: &mut Checker, path: &str, panel: &crate::mode
     };
     let Some(family) = checker.catalog.get(metric) else {
         let names = checker.catalog.families.iter().map(|f| f.name.as_str());
-        let mut diagnostic = Diagnostic::error(
-            "panel-metric-unknown",
+        let mut diagnostic = Diagnostic::new(
+            Code::PanelMetricUnknown,
             format!("{path}.metric"),
             format!("panel `{}` shows `{metric}`, which is not declared", panel.title),
         );
-        if let Some(close) = super::closest(metric, names) {
+        if let Some(close) = crate::suggest::closest(metric, names) {
             diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
         }
         checker.push(diagnostic);
@@ -208,8 +209,8 @@ fn check_metric_reference(checker: &mut Checker, path: &str, panel: &crate::mode
     let labels: Vec<String> = family.label_names().map(String::from).collect();
     for (q, quantile) in panel.quantiles.iter().enumerate() {
         if kind != MetricType::Histogram {
-            checker.push(Diagnostic::error(
-                "panel-quantiles-unused",
+            checker.push(Diagnostic::new(
+                Code::PanelQuantilesUnused,
                 format!("{path}.quantiles[{q}]"),
                 format!("`{metric}` is a {}; quantiles need a histogram", kind.as_str()),
             ));
@@ -219,8 +220,8 @@ fn check_metric_reference(checker: &mut Checker, path: &str, panel: &crate::mode
     }
     if matches!(panel.view, Some(MetricView::Rate | MetricView::Increase)) && kind == MetricType::Gauge {
         checker.push(
-            Diagnostic::warning(
-                "panel-view-gauge",
+            Diagnostic::new(
+                Code::PanelViewGauge,
                 format!("{path}.view"),
                 format!("`{metric}` is a gauge; rate() of a gauge is rarely meaningful"),
             )
@@ -230,8 +231,8 @@ fn check_metric_reference(checker: &mut Checker, path: &str, panel: &crate::mode
     for (b, label) in panel.by.iter().enumerate() {
         if !labels.contains(label) && label != "job" && label != "instance" {
             checker.push(
-                Diagnostic::error(
-                    "panel-by-unknown",
+                Diagnostic::new(
+                    Code::PanelByUnknown,
                     format!("{path}.by[{b}]"),
                     format!("`{metric}` has no label `{label}`"),
                 )

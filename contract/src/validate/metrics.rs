@@ -2,6 +2,7 @@
 //! duplicate labels, buckets, and worst-case cardinality against the series budget.
 
 use crate::catalog::Origin;
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::MetricType;
 
@@ -41,8 +42,8 @@ fn check_metric_names(checker: &mut Checker) {
         let path = format!("metrics.custom[{i}].name");
         if !is_metric_name(&decl.name) {
             checker.push(
-                Diagnostic::error(
-                    "metric-name-invalid",
+                Diagnostic::new(
+                    Code::MetricNameInvalid,
                     path,
                     format!("`{}` is not a valid metric name", decl.name),
                 )
@@ -50,24 +51,24 @@ fn check_metric_names(checker: &mut Checker) {
             );
         } else if decl.name.contains(':') {
             checker.push(
-                Diagnostic::error(
-                    "metric-name-colon",
+                Diagnostic::new(
+                    Code::MetricNameColon,
                     path,
                     format!("`{}` contains `:`, which is reserved for recording rules", decl.name),
                 )
                 .with_help("use `_` between words"),
             );
         } else if decl.name.starts_with("__") {
-            checker.push(Diagnostic::error(
-                "metric-name-reserved",
+            checker.push(Diagnostic::new(
+                Code::MetricNameReserved,
                 path,
                 format!("`{}` starts with `__`, which Prometheus reserves", decl.name),
             ));
         }
         if decl.help.trim().is_empty() {
             checker.push(
-                Diagnostic::error(
-                    "metric-help-missing",
+                Diagnostic::new(
+                    Code::MetricHelpMissing,
                     format!("metrics.custom[{i}].help"),
                     format!("metric `{}` has an empty help text", decl.name),
                 )
@@ -83,16 +84,16 @@ fn check_suffixes(checker: &mut Checker) {
         let name = decl.name.as_str();
         match decl.kind {
             MetricType::Counter if !name.ends_with("_total") => checker.push(
-                Diagnostic::error(
-                    "metric-counter-suffix",
+                Diagnostic::new(
+                    Code::MetricCounterSuffix,
                     path.clone(),
                     format!("counter `{name}` must end in `_total`"),
                 )
                 .with_help(format!("rename it to `{name}_total`")),
             ),
             MetricType::Gauge | MetricType::Histogram if name.ends_with("_total") => checker.push(
-                Diagnostic::warning(
-                    "metric-total-suffix",
+                Diagnostic::new(
+                    Code::MetricTotalSuffix,
                     path.clone(),
                     format!(
                         "{} `{name}` ends in `_total`, which Prometheus reserves for counters",
@@ -104,8 +105,8 @@ fn check_suffixes(checker: &mut Checker) {
             _ => {}
         }
         if decl.kind == MetricType::Histogram && ["_bucket", "_sum", "_count"].iter().any(|s| name.ends_with(s)) {
-            checker.push(Diagnostic::error(
-                "metric-histogram-suffix",
+            checker.push(Diagnostic::new(
+                Code::MetricHistogramSuffix,
                 path.clone(),
                 format!("histogram `{name}` ends in a suffix the exposition adds itself"),
             ));
@@ -120,8 +121,8 @@ fn check_suffixes(checker: &mut Checker) {
                         format!("{stem}_{unit}")
                     };
                     checker.push(
-                        Diagnostic::error(
-                            "metric-unit-suffix",
+                        Diagnostic::new(
+                            Code::MetricUnitSuffix,
                             path.clone(),
                             format!("metric `{name}` has unit `{unit}` but its name does not end in `_{unit}`"),
                         )
@@ -137,8 +138,8 @@ fn check_suffixes(checker: &mut Checker) {
                 ] {
                     if unit == wrong {
                         checker.push(
-                            Diagnostic::warning(
-                                "metric-unit-base",
+                            Diagnostic::new(
+                                Code::MetricUnitBase,
                                 format!("metrics.custom[{i}].unit"),
                                 format!("unit `{unit}` is not a base unit"),
                             )
@@ -150,8 +151,8 @@ fn check_suffixes(checker: &mut Checker) {
             None => {
                 if let Some(unit) = BASE_UNITS.iter().find(|u| stem.ends_with(&format!("_{u}"))) {
                     checker.push(
-                        Diagnostic::warning(
-                            "metric-unit-missing",
+                        Diagnostic::new(
+                            Code::MetricUnitMissing,
                             format!("metrics.custom[{i}]"),
                             format!("metric `{name}` ends in `_{unit}` but declares no unit"),
                         )
@@ -159,7 +160,7 @@ fn check_suffixes(checker: &mut Checker) {
                     );
                 } else if ["_duration", "_latency", "_time"].iter().any(|s| stem.ends_with(s)) {
                     checker.push(
-                        Diagnostic::warning("metric-unit-missing", format!("metrics.custom[{i}]"), format!("metric `{name}` sounds like a duration but has no unit"))
+                        Diagnostic::new(Code::MetricUnitMissing, format!("metrics.custom[{i}]"), format!("metric `{name}` sounds like a duration but has no unit"))
                             .with_help(format!("declare `unit: seconds` and name it `{stem}_seconds`, unless the name is fixed by existing dashboards")),
                     );
                 }
@@ -175,8 +176,8 @@ fn check_labels(checker: &mut Checker) {
             let name = label.name.as_str();
             if !is_label_name(name) {
                 checker.push(
-                    Diagnostic::error(
-                        "label-name-invalid",
+                    Diagnostic::new(
+                        Code::LabelNameInvalid,
                         format!("{path}.name"),
                         format!("`{name}` is not a valid label name"),
                     )
@@ -184,8 +185,8 @@ fn check_labels(checker: &mut Checker) {
                 );
             } else if name.starts_with("__") || name == "le" || name == "quantile" {
                 checker.push(
-                    Diagnostic::error(
-                        "label-reserved",
+                    Diagnostic::new(
+                        Code::LabelReserved,
                         format!("{path}.name"),
                         format!("label `{name}` is reserved by Prometheus"),
                     )
@@ -193,8 +194,8 @@ fn check_labels(checker: &mut Checker) {
                 );
             } else if name == "job" || name == "instance" {
                 checker.push(
-                    Diagnostic::warning(
-                        "label-reserved",
+                    Diagnostic::new(
+                        Code::LabelScrapeCollision,
                         format!("{path}.name"),
                         format!("label `{name}` is set by Prometheus on scrape; yours becomes `exported_{name}`"),
                     )
@@ -203,31 +204,31 @@ fn check_labels(checker: &mut Checker) {
             }
             match (&label.values, label.max_series) {
                 (None, None) => checker.push(
-                    Diagnostic::error("label-unbounded", path.clone(), format!("label `{name}` of `{}` has neither `values` nor `max_series`", decl.name))
+                    Diagnostic::new(Code::LabelUnbounded, path.clone(), format!("label `{name}` of `{}` has neither `values` nor `max_series`", decl.name))
                         .with_help("list the values it takes, or cap it with `max_series` so hostile input cannot create unbounded series"),
                 ),
                 (Some(_), Some(_)) => checker.push(
-                    Diagnostic::error("label-values-and-budget", path.clone(), format!("label `{name}` has both `values` and `max_series`"))
+                    Diagnostic::new(Code::LabelValuesAndBudget, path.clone(), format!("label `{name}` has both `values` and `max_series`"))
                         .with_help("a closed set needs no budget: keep one of them"),
                 ),
                 (Some(values), None) => {
                     if values.is_empty() {
-                        checker.push(Diagnostic::error("label-values-empty", format!("{path}.values"), format!("label `{name}` has an empty value list")));
+                        checker.push(Diagnostic::new(Code::LabelValuesEmpty, format!("{path}.values"), format!("label `{name}` has an empty value list")));
                     }
                     report_duplicates(
                         checker,
-                        "label-value-duplicate",
+                        Code::LabelValueDuplicate,
                         "label value",
                         values.iter().enumerate().map(|(k, v)| (format!("{path}.values[{k}]"), v.as_str())),
                     );
                 }
-                (None, Some(0)) => checker.push(Diagnostic::error("label-budget-zero", format!("{path}.max_series"), format!("label `{name}` allows no values"))),
+                (None, Some(0)) => checker.push(Diagnostic::new(Code::LabelBudgetZero, format!("{path}.max_series"), format!("label `{name}` allows no values"))),
                 (None, Some(_)) => {}
             }
         }
         report_duplicates(
             checker,
-            "label-duplicate",
+            Code::LabelDuplicate,
             "label",
             decl.labels
                 .iter()
@@ -266,8 +267,8 @@ fn check_buckets(checker: &mut Checker) {
         let Some(buckets) = buckets else { continue };
         if kind != MetricType::Histogram {
             checker.push(
-                Diagnostic::error(
-                    "buckets-not-histogram",
+                Diagnostic::new(
+                    Code::BucketsNotHistogram,
                     path,
                     format!("buckets are given for a {}", kind.as_str()),
                 )
@@ -277,7 +278,7 @@ fn check_buckets(checker: &mut Checker) {
         }
         if buckets.is_empty() {
             checker.push(
-                Diagnostic::error("buckets-empty", path, "the bucket list is empty")
+                Diagnostic::new(Code::BucketsEmpty, path, "the bucket list is empty")
                     .with_help("list upper bounds, e.g. `[0.1, 0.5, 1, 5]`"),
             );
             continue;
@@ -285,8 +286,8 @@ fn check_buckets(checker: &mut Checker) {
         for (k, pair) in buckets.windows(2).enumerate() {
             if pair[1] == pair[0] {
                 checker.push(
-                    Diagnostic::error(
-                        "buckets-duplicate",
+                    Diagnostic::new(
+                        Code::BucketsDuplicate,
                         format!("{path}[{}]", k + 1),
                         format!("bucket {} is listed twice", pair[1]),
                     )
@@ -294,8 +295,8 @@ fn check_buckets(checker: &mut Checker) {
                 );
             } else if pair[1] < pair[0] {
                 checker.push(
-                    Diagnostic::error(
-                        "buckets-unsorted",
+                    Diagnostic::new(
+                        Code::BucketsUnsorted,
                         format!("{path}[{}]", k + 1),
                         format!("bucket {} comes after the larger {}", pair[1], pair[0]),
                     )
@@ -320,8 +321,8 @@ fn check_cardinality(checker: &mut Checker) {
                 .map(|l| format!("{} ({})", l.name, l.cardinality().unwrap_or(0)))
                 .collect();
             found.push(
-                Diagnostic::error(
-                    "cardinality-over-budget",
+                Diagnostic::new(
+                    Code::CardinalityOverBudget,
                     format!("metrics.custom[{i}].labels"),
                     format!(
                         "`{}` can reach {worst} series ({}), more than its budget of {}",
@@ -357,8 +358,8 @@ fn check_duplicates(checker: &mut Checker) {
     for (k, (path, name)) in names.iter().enumerate() {
         if let Some((first, _)) = names[..k].iter().find(|(_, n)| n == name) {
             reported.push(
-                Diagnostic::error(
-                    "metric-duplicate",
+                Diagnostic::new(
+                    Code::MetricDuplicate,
                     format!("{path}.name"),
                     format!("metric `{name}` is declared twice (first at {first})"),
                 )
@@ -367,8 +368,8 @@ fn check_duplicates(checker: &mut Checker) {
                 ),
             );
         } else if let Some((owner, _)) = samples.iter().find(|(p, s)| s == name && p != path) {
-            reported.push(Diagnostic::error(
-                "metric-duplicate",
+            reported.push(Diagnostic::new(
+                Code::MetricDuplicate,
                 format!("{path}.name"),
                 format!("metric `{name}` clashes with a series of the histogram at {owner}"),
             ));
@@ -378,10 +379,7 @@ fn check_duplicates(checker: &mut Checker) {
 }
 
 fn check_components(checker: &mut Checker) {
-    let known: Vec<String> = crate::topology::components(checker.spec)
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let known: Vec<String> = checker.components.iter().map(|c| c.name.clone()).collect();
     let mut found = Vec::new();
     let scopes = checker
         .catalog
@@ -392,8 +390,8 @@ fn check_components(checker: &mut Checker) {
         for name in components {
             if !known.contains(name) {
                 found.push(
-                    Diagnostic::error(
-                        "component-unknown",
+                    Diagnostic::new(
+                        Code::ComponentUnknown,
                         format!("{path}.components"),
                         format!("component `{name}` is not declared"),
                     )

@@ -12,16 +12,20 @@ pub use dashboards::{dashboard_title, dashboard_uid};
 pub use queries::unknown_series;
 
 use crate::catalog::Catalog;
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::load::LoadedSpec;
 use crate::model::Spec;
-use crate::rules::{self, RuleSet};
+use crate::resolve::Resolved;
+use crate::rules::RuleSet;
+use crate::topology::ComponentView;
 
-/// What the checks share: the spec, its catalog and derived rules, and the findings.
+/// What the checks share: the spec, what it resolves to, and the findings.
 pub(crate) struct Checker<'a> {
     pub spec: &'a Spec,
     pub catalog: &'a Catalog,
     pub rules: &'a RuleSet,
+    pub components: &'a [ComponentView],
     pub found: Vec<Diagnostic>,
 }
 
@@ -31,16 +35,15 @@ impl Checker<'_> {
     }
 }
 
-/// Runs every check. Diagnostics come back located and in file order, errors and warnings
-/// interleaved as they appear.
-pub fn validate(loaded: &LoadedSpec) -> Report {
-    let spec = &loaded.spec;
-    let catalog = Catalog::from_spec(spec);
-    let rule_set = rules::rule_set(spec, &catalog);
+/// Runs every check over a spec and what it resolves to (`Resolved::of(&loaded.spec)`).
+/// Diagnostics come back located and in file order, errors and warnings interleaved as
+/// they appear.
+pub fn validate(loaded: &LoadedSpec, resolved: &Resolved) -> Report {
     let mut checker = Checker {
-        spec,
-        catalog: &catalog,
-        rules: &rule_set,
+        spec: &loaded.spec,
+        catalog: &resolved.catalog,
+        rules: &resolved.rules,
+        components: &resolved.components,
         found: Vec::new(),
     };
     service::check_all(&mut checker);
@@ -50,46 +53,15 @@ pub fn validate(loaded: &LoadedSpec) -> Report {
     dashboards::check_all(&mut checker);
     secrets::check_all(&mut checker);
     let mut diagnostics: Vec<Diagnostic> = checker.found.into_iter().map(|d| loaded.locate(d)).collect();
-    diagnostics.sort_by(|a, b| (a.position, &a.path, a.id).cmp(&(b.position, &b.path, b.id)));
+    diagnostics.sort_by(|a, b| (a.position, &a.path, a.id()).cmp(&(b.position, &b.path, b.id())));
     diagnostics.dedup();
     Report { diagnostics }
-}
-
-/// Edit distance, for "did you mean" suggestions.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                previous
-            } else {
-                1 + previous.min(row[j]).min(row[j + 1])
-            };
-            previous = current;
-        }
-    }
-    row[b.len()]
-}
-
-/// The closest candidate within a third of the name's length.
-pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.len() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 /// Names that must be unique: reports the second and later occurrences.
 pub(crate) fn report_duplicates<'a>(
     checker: &mut Checker,
-    id: &'static str,
+    code: Code,
     what: &str,
     items: impl IntoIterator<Item = (String, &'a str)>,
 ) {
@@ -97,24 +69,9 @@ pub(crate) fn report_duplicates<'a>(
     for (path, name) in items {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
             let message = format!("{what} `{name}` is declared twice (first at {first})");
-            checker.push(Diagnostic::error(id, path, message).with_help(format!("give each {what} a unique name")));
+            checker.push(Diagnostic::new(code, path, message).with_help(format!("give each {what} a unique name")));
         } else {
             seen.push((name, path));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_close_names_only() {
-        assert_eq!(
-            closest("websocket_mesages_total", ["websocket_messages_total", "up"]),
-            Some("websocket_messages_total")
-        );
-        assert_eq!(closest("completely_else", ["websocket_messages_total"]), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -3,6 +3,7 @@
 //! matchers on declared metrics use declared labels.
 
 use crate::catalog::{Catalog, PROMETHEUS_SERIES};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{PanelDatasource, PanelType};
 use crate::promql;
@@ -91,10 +92,11 @@ pub(super) fn check_all(checker: &mut Checker) {
 
 /// Metric names a PromQL expression selects that the spec neither declares nor records,
 /// or the parse error. For checking generated queries (dashboards) the same way as written ones.
-pub fn unknown_series(spec: &crate::model::Spec, expr: &str) -> Result<Vec<String>, String> {
-    let catalog = Catalog::from_spec(spec);
-    let rules = crate::rules::rule_set(spec, &catalog);
-    let known = KnownSeries::new(&catalog, rules.recorded_names().map(String::from).collect());
+pub fn unknown_series(resolved: &crate::resolve::Resolved, expr: &str) -> Result<Vec<String>, String> {
+    let known = KnownSeries::new(
+        &resolved.catalog,
+        resolved.rules.recorded_names().map(String::from).collect(),
+    );
     let parsed = promql::parse(expr)?;
     Ok(promql::selected_metrics(&parsed)
         .into_iter()
@@ -135,8 +137,8 @@ pub(crate) fn check_query(known: &KnownSeries, path: &str, query: &str) -> Vec<D
         Ok(expr) => expr,
         Err(error) => {
             let error = error.trim().trim_end_matches('.').to_string();
-            return vec![Diagnostic::error(
-                "promql-syntax",
+            return vec![Diagnostic::new(
+                Code::PromqlSyntax,
                 path,
                 format!("`{}` is not valid PromQL: {error}", query.trim()),
             )
@@ -152,13 +154,13 @@ pub(crate) fn check_query(known: &KnownSeries, path: &str, query: &str) -> Vec<D
         if !known.contains(&selected.metric) {
             reported.push(selected.metric.clone());
             let names = known.all_names();
-            let help = match super::closest(&selected.metric, names.iter().map(String::as_str)) {
+            let help = match crate::suggest::closest(&selected.metric, names.iter().map(String::as_str)) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => "declare it under `metrics.custom`, or switch on the builtin group that provides it".into(),
             };
             found.push(
-                Diagnostic::error(
-                    "promql-unknown-metric",
+                Diagnostic::new(
+                    Code::PromqlUnknownMetric,
                     path,
                     format!(
                         "`{}` is not a declared metric, a recorded series or a Prometheus series",
@@ -180,13 +182,13 @@ pub(crate) fn check_query(known: &KnownSeries, path: &str, query: &str) -> Vec<D
                 reported.push(label.clone());
                 let mut labels: Vec<&str> = family.label_names().collect();
                 labels.extend(TARGET_LABELS);
-                let help = match super::closest(label, labels.iter().copied()) {
+                let help = match crate::suggest::closest(label, labels.iter().copied()) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => format!("`{}` has the labels {}", family.name, labels.join(", ")),
                 };
                 found.push(
-                    Diagnostic::error(
-                        "promql-unknown-label",
+                    Diagnostic::new(
+                        Code::PromqlUnknownLabel,
                         path,
                         format!("`{}` has no label `{label}`", family.name),
                     )

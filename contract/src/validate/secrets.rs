@@ -1,6 +1,7 @@
 //! Secret checks: passwords, DSNs and credentials must come from the environment or a file,
 //! never be written in obs.yaml (and so never reach a generated file).
 
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::EnvString;
 
@@ -21,12 +22,12 @@ pub(super) fn check_all(checker: &mut Checker) {
     for (path, value) in must_be_env {
         match value {
             EnvString::Literal(_) => checker.push(
-                Diagnostic::error("secret-inline", path, "a secret is written inline")
+                Diagnostic::new(Code::SecretInline, path, "a secret is written inline")
                     .with_help("read it from the environment: `${VAR}` (without a default)"),
             ),
             EnvString::Env { default: Some(_), var } => checker.push(
-                Diagnostic::error(
-                    "secret-default",
+                Diagnostic::new(
+                    Code::SecretDefault,
                     path,
                     format!("`${{{var}:-…}}` bakes a default secret into the spec"),
                 )
@@ -53,7 +54,7 @@ pub(super) fn check_all(checker: &mut Checker) {
                 urls.push((format!("alertmanager.receivers[{i}].webhook.url"), url));
                 if let EnvString::Env { var, default: None } = url {
                     checker.push(
-                        Diagnostic::error("webhook-url-env", format!("alertmanager.receivers[{i}].webhook.url"), format!("Alertmanager cannot read `${{{var}}}` from the environment"))
+                        Diagnostic::new(Code::WebhookUrlEnv, format!("alertmanager.receivers[{i}].webhook.url"), format!("Alertmanager cannot read `${{{var}}}` from the environment"))
                             .with_help(format!("give a default (`${{{var}:-http://…}}`) or put the URL in a mounted file and use `url_file`")),
                     );
                 }
@@ -64,7 +65,7 @@ pub(super) fn check_all(checker: &mut Checker) {
         let Some(text) = value.default_value() else { continue };
         if let Some(reason) = credential_in_url(text) {
             checker.push(
-                Diagnostic::error("secret-inline", path, format!("the URL carries {reason}"))
+                Diagnostic::new(Code::SecretInline, path, format!("the URL carries {reason}"))
                     .with_help("keep credentials out of obs.yaml: use a `*_file` field or `${VAR}`"),
             );
         }

@@ -1,9 +1,9 @@
 //! Service-level checks: names usable as compose services and labels, components and
 //! replicas, endpoint paths, dependency checks, shutdown timings, the log field model.
 
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckKind, ProbeField};
-use crate::topology;
 
 use super::metrics::is_label_name;
 use super::{report_duplicates, Checker};
@@ -31,8 +31,8 @@ fn check_service_name(checker: &mut Checker) {
     let name = &checker.spec.service.name;
     if !is_compose_name(name) {
         checker.push(
-            Diagnostic::error(
-                "service-name-invalid",
+            Diagnostic::new(
+                Code::ServiceNameInvalid,
                 "service.name",
                 format!("service name `{name}` is not usable as a job, label value and compose project name"),
             )
@@ -41,16 +41,16 @@ fn check_service_name(checker: &mut Checker) {
     }
     for key in checker.spec.service.labels.keys() {
         if !is_label_name(key) || key.starts_with("__") {
-            checker.push(Diagnostic::error(
-                "label-name-invalid",
+            checker.push(Diagnostic::new(
+                Code::LabelNameInvalid,
                 format!("service.labels.{key}"),
                 format!("`{key}` is not a valid label name"),
             ));
         }
         if matches!(key.as_str(), "service" | "severity" | "alertname") {
             checker.push(
-                Diagnostic::error(
-                    "label-reserved",
+                Diagnostic::new(
+                    Code::LabelReserved,
                     format!("service.labels.{key}"),
                     format!("label `{key}` is set by obs on every alert"),
                 )
@@ -61,8 +61,8 @@ fn check_service_name(checker: &mut Checker) {
     if let Some(pattern) = &checker.spec.service.runbook_url {
         if !pattern.contains("{alert}") {
             checker.push(
-                Diagnostic::warning(
-                    "runbook-pattern",
+                Diagnostic::new(
+                    Code::RunbookPattern,
                     "service.runbook_url",
                     "the runbook pattern has no `{alert}`, so every alert links to the same page",
                 )
@@ -77,8 +77,8 @@ fn check_components(checker: &mut Checker) {
     for (i, replica) in service.replicas.iter().enumerate() {
         if !is_compose_name(replica) {
             checker.push(
-                Diagnostic::error(
-                    "replica-name-invalid",
+                Diagnostic::new(
+                    Code::ReplicaNameInvalid,
                     format!("service.replicas[{i}]"),
                     format!("replica `{replica}` is not usable in a compose service name"),
                 )
@@ -88,7 +88,7 @@ fn check_components(checker: &mut Checker) {
     }
     report_duplicates(
         checker,
-        "replica-duplicate",
+        Code::ReplicaDuplicate,
         "replica",
         service
             .replicas
@@ -98,8 +98,8 @@ fn check_components(checker: &mut Checker) {
     );
     for (i, component) in service.components.iter().enumerate() {
         if !is_compose_name(&component.name) {
-            checker.push(Diagnostic::error(
-                "component-name-invalid",
+            checker.push(Diagnostic::new(
+                Code::ComponentNameInvalid,
                 format!("service.components[{i}].name"),
                 format!(
                     "component `{}` is not usable as a job and compose service name",
@@ -109,8 +109,8 @@ fn check_components(checker: &mut Checker) {
         }
         if let Some(container) = &component.container {
             if !is_compose_name(container) {
-                checker.push(Diagnostic::error(
-                    "component-name-invalid",
+                checker.push(Diagnostic::new(
+                    Code::ComponentNameInvalid,
                     format!("service.components[{i}].container"),
                     format!("container `{container}` is not a valid compose service name"),
                 ));
@@ -119,7 +119,7 @@ fn check_components(checker: &mut Checker) {
     }
     report_duplicates(
         checker,
-        "component-duplicate",
+        Code::ComponentDuplicate,
         "component",
         service
             .components
@@ -127,7 +127,7 @@ fn check_components(checker: &mut Checker) {
             .enumerate()
             .map(|(i, c)| (format!("service.components[{i}].name"), c.name.as_str())),
     );
-    let views = topology::components(checker.spec);
+    let views = checker.components;
     let hosts: Vec<(String, String)> = views
         .iter()
         .flat_map(|c| {
@@ -138,7 +138,7 @@ fn check_components(checker: &mut Checker) {
         .collect();
     report_duplicates(
         checker,
-        "component-duplicate",
+        Code::ComponentDuplicate,
         "compose service",
         hosts.iter().map(|(p, h)| (p.clone(), h.as_str())),
     );
@@ -150,15 +150,15 @@ fn check_components(checker: &mut Checker) {
         };
         if view.port == 0 {
             checker.push(
-                Diagnostic::error("port-invalid", format!("{path}.port"), "port 0 cannot be scraped")
+                Diagnostic::new(Code::PortInvalid, format!("{path}.port"), "port 0 cannot be scraped")
                     .with_help("give the port the service listens on"),
             );
         }
         let monitoring = [9090u16, 9093, 3000, 3100];
         if monitoring.contains(&view.port) || monitoring.contains(&view.metrics_port) {
             checker.push(
-                Diagnostic::warning(
-                    "port-conflict",
+                Diagnostic::new(
+                    Code::PortConflict,
                     format!("{path}.port"),
                     format!("port {} is also a default port of the monitoring stack", view.port),
                 )
@@ -208,8 +208,8 @@ fn check_endpoint_paths(checker: &mut Checker) {
             && !value.contains(['?', '#', '{', '}', '*']);
         if !valid {
             checker.push(
-                Diagnostic::error(
-                    "endpoint-path-invalid",
+                Diagnostic::new(
+                    Code::EndpointPathInvalid,
                     path.clone(),
                     format!("`{value}` is not an endpoint path"),
                 )
@@ -217,7 +217,7 @@ fn check_endpoint_paths(checker: &mut Checker) {
             );
         }
     }
-    report_duplicates(checker, "endpoint-path-duplicate", "endpoint path", paths);
+    report_duplicates(checker, Code::EndpointPathDuplicate, "endpoint path", paths);
 }
 
 fn check_probe_fields(checker: &mut Checker) {
@@ -225,8 +225,8 @@ fn check_probe_fields(checker: &mut Checker) {
     for (name, probe) in [("liveness", &health.liveness), ("readiness", &health.readiness)] {
         if probe.fields.is_empty() {
             checker.push(
-                Diagnostic::error(
-                    "probe-fields-empty",
+                Diagnostic::new(
+                    Code::ProbeFieldsEmpty,
                     format!("health.{name}.fields"),
                     format!("the {name} body has no fields"),
                 )
@@ -235,7 +235,7 @@ fn check_probe_fields(checker: &mut Checker) {
         }
         report_duplicates(
             checker,
-            "probe-field-duplicate",
+            Code::ProbeFieldDuplicate,
             "body field",
             probe
                 .fields
@@ -247,7 +247,7 @@ fn check_probe_fields(checker: &mut Checker) {
     for (i, field) in health.liveness.fields.iter().enumerate() {
         if *field == ProbeField::Checks {
             checker.push(
-                Diagnostic::error("liveness-checks", format!("health.liveness.fields[{i}]"), "liveness must not depend on dependency checks")
+                Diagnostic::new(Code::LivenessChecks, format!("health.liveness.fields[{i}]"), "liveness must not depend on dependency checks")
                     .with_help("a failing database would restart every healthy process; put `checks` in readiness or the detailed endpoint"),
             );
         }
@@ -270,7 +270,7 @@ fn check_dependency_checks(checker: &mut Checker) {
     let checks = &checker.spec.health.checks;
     report_duplicates(
         checker,
-        "check-duplicate",
+        Code::CheckDuplicate,
         "health check",
         checks
             .iter()
@@ -286,8 +286,8 @@ fn check_dependency_checks(checker: &mut Checker) {
         });
         match (check.kind, &target) {
             (CheckKind::Tcp | CheckKind::Http, None) => checker.push(
-                Diagnostic::error(
-                    "check-target-missing",
+                Diagnostic::new(
+                    Code::CheckTargetMissing,
                     format!("{path}.target"),
                     format!("{} check `{}` has no target", kind_name(check.kind), check.name),
                 )
@@ -298,8 +298,8 @@ fn check_dependency_checks(checker: &mut Checker) {
                 }),
             ),
             (CheckKind::Tcp, Some(target)) if !target.starts_with('$') && !is_host_port(target) => checker.push(
-                Diagnostic::error(
-                    "check-target-invalid",
+                Diagnostic::new(
+                    Code::CheckTargetInvalid,
                     format!("{path}.target"),
                     format!("`{target}` is not `host:port`"),
                 )
@@ -308,15 +308,15 @@ fn check_dependency_checks(checker: &mut Checker) {
             (CheckKind::Http, Some(target))
                 if !(target.starts_with('$') || target.starts_with("http://") || target.starts_with("https://")) =>
             {
-                checker.push(Diagnostic::error(
-                    "check-target-invalid",
+                checker.push(Diagnostic::new(
+                    Code::CheckTargetInvalid,
                     format!("{path}.target"),
                     format!("`{target}` is not an http(s) URL"),
                 ))
             }
             (CheckKind::Custom, Some(_)) => checker.push(
-                Diagnostic::warning(
-                    "check-target-unused",
+                Diagnostic::new(
+                    Code::CheckTargetUnused,
                     format!("{path}.target"),
                     format!("custom check `{}` ignores its target", check.name),
                 )
@@ -325,15 +325,15 @@ fn check_dependency_checks(checker: &mut Checker) {
             _ => {}
         }
         if check.timeout.as_millis() == 0 {
-            checker.push(Diagnostic::error(
-                "check-timeout-zero",
+            checker.push(Diagnostic::new(
+                Code::CheckTimeoutZero,
                 format!("{path}.timeout"),
                 "a zero timeout fails every check",
             ));
         } else if check.timeout >= checker.spec.health.container.timeout {
             checker.push(
-                Diagnostic::warning(
-                    "check-timeout-long",
+                Diagnostic::new(
+                    Code::CheckTimeoutLong,
                     format!("{path}.timeout"),
                     format!(
                         "check timeout {} is not shorter than the container healthcheck timeout {}",
@@ -364,8 +364,8 @@ fn check_timings(checker: &mut Checker) {
     let shutdown = &checker.spec.shutdown;
     if shutdown.drain >= shutdown.grace {
         checker.push(
-            Diagnostic::error(
-                "shutdown-drain-grace",
+            Diagnostic::new(
+                Code::ShutdownDrainGrace,
                 "shutdown.drain",
                 format!(
                     "drain delay {} is not shorter than the grace period {}",
@@ -377,8 +377,8 @@ fn check_timings(checker: &mut Checker) {
     }
     let container = &checker.spec.health.container;
     if container.timeout > container.interval {
-        checker.push(Diagnostic::error(
-            "healthcheck-timeout",
+        checker.push(Diagnostic::new(
+            Code::HealthcheckTimeout,
             "health.container.timeout",
             format!(
                 "healthcheck timeout {} is longer than its interval {}",
@@ -388,8 +388,8 @@ fn check_timings(checker: &mut Checker) {
     }
     if container.retries == 0 {
         checker.push(
-            Diagnostic::error(
-                "healthcheck-retries",
+            Diagnostic::new(
+                Code::HealthcheckRetries,
                 "health.container.retries",
                 "zero retries marks the container unhealthy on its first slow probe",
             )
@@ -398,16 +398,16 @@ fn check_timings(checker: &mut Checker) {
     }
     let scrape = checker.spec.stack.prometheus.scrape_interval;
     if scrape.as_millis() == 0 {
-        checker.push(Diagnostic::error(
-            "scrape-interval-zero",
+        checker.push(Diagnostic::new(
+            Code::ScrapeIntervalZero,
             "stack.prometheus.scrape_interval",
             "the scrape interval must be positive",
         ));
     }
     if let Some(evaluation) = checker.spec.stack.prometheus.evaluation_interval {
         if evaluation.as_millis() == 0 {
-            checker.push(Diagnostic::error(
-                "evaluation-interval-zero",
+            checker.push(Diagnostic::new(
+                Code::EvaluationIntervalZero,
                 "stack.prometheus.evaluation_interval",
                 "the evaluation interval must be positive",
             ));
@@ -419,7 +419,7 @@ fn check_logging(checker: &mut Checker) {
     let logging = &checker.spec.logging;
     report_duplicates(
         checker,
-        "log-field-duplicate",
+        Code::LogFieldDuplicate,
         "log field",
         logging
             .fields
@@ -431,8 +431,8 @@ fn check_logging(checker: &mut Checker) {
     for (i, field) in logging.fields.iter().enumerate() {
         if keys.contains(&field.as_str()) {
             checker.push(
-                Diagnostic::error(
-                    "log-field-duplicate",
+                Diagnostic::new(
+                    Code::LogFieldDuplicate,
                     format!("logging.fields[{i}]"),
                     format!("`{field}` is already a standard key of every line"),
                 )
@@ -441,8 +441,8 @@ fn check_logging(checker: &mut Checker) {
         }
         if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             checker.push(
-                Diagnostic::error(
-                    "log-field-invalid",
+                Diagnostic::new(
+                    Code::LogFieldInvalid,
                     format!("logging.fields[{i}]"),
                     format!("`{field}` is not a log field name"),
                 )
@@ -462,8 +462,8 @@ fn check_logging(checker: &mut Checker) {
             let path = format!("logging.loki.labels[{i}]");
             if HIGH_CARDINALITY.contains(&label.as_str()) {
                 checker.push(
-                    Diagnostic::error(
-                        "loki-label-cardinality",
+                    Diagnostic::new(
+                        Code::LokiLabelCardinality,
                         path,
                         format!("`{label}` as a Loki label makes one stream per value"),
                     )
@@ -471,8 +471,8 @@ fn check_logging(checker: &mut Checker) {
                 );
             } else if !allowed.contains(&label.as_str()) {
                 checker.push(
-                    Diagnostic::error(
-                        "loki-label-unknown",
+                    Diagnostic::new(
+                        Code::LokiLabelUnknown,
                         path,
                         format!("Loki label `{label}` is not a log field"),
                     )
@@ -485,8 +485,8 @@ fn check_logging(checker: &mut Checker) {
         for (j, field) in event.fields.iter().enumerate() {
             if !logging.fields.contains(field) {
                 checker.push(
-                    Diagnostic::warning(
-                        "log-event-field",
+                    Diagnostic::new(
+                        Code::LogEventField,
                         format!("logging.events[{i}].fields[{j}]"),
                         format!(
                             "event `{}` carries `{field}`, which is not in `logging.fields`",
@@ -503,8 +503,8 @@ fn check_logging(checker: &mut Checker) {
 fn check_stack(checker: &mut Checker) {
     if let Some(profile) = &checker.spec.stack.profile {
         if !is_compose_name(profile) {
-            checker.push(Diagnostic::error(
-                "stack-profile-invalid",
+            checker.push(Diagnostic::new(
+                Code::StackProfileInvalid,
                 "stack.profile",
                 format!("`{profile}` is not a valid compose profile name"),
             ));
@@ -523,14 +523,14 @@ fn check_stack(checker: &mut Checker) {
         .collect();
     report_duplicates(
         checker,
-        "stack-port-duplicate",
+        Code::StackPortDuplicate,
         "host port",
         taken.iter().map(|(p, n)| (p.clone(), n.as_str())),
     );
     if stack.loki.as_ref().is_some_and(|l| l.enabled) && checker.spec.logging.loki.is_none() {
         checker.push(
-            Diagnostic::warning(
-                "loki-unused",
+            Diagnostic::new(
+                Code::LokiUnused,
                 "stack.loki",
                 "Loki runs in the stack but `logging.loki` ships nothing to it",
             )

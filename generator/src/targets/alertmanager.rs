@@ -122,7 +122,7 @@ fn receiver_view(receiver: &Receiver) -> ReceiverView<'_> {
 pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
     let loaded = plan.loaded;
     let spec = &loaded.spec;
-    let Some(am) = spec.alertmanager.as_ref().filter(|_| plan.stack.alertmanager) else {
+    let Some(am) = spec.alertmanager.as_ref().filter(|_| plan.resolved.stack.alertmanager) else {
         return Ok(());
     };
     let mut timings = BTreeMap::new();

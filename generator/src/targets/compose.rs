@@ -12,8 +12,9 @@ use serde::Serialize;
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
 use crate::plan::dashboards::DASHBOARDS_DIR;
-use crate::plan::stack::{Secret, Stack};
 use crate::plan::Plan;
+use contract::resolve::stack::{Secret, Stack};
+use contract::Resolved;
 
 pub const PATH: &str = "docker-compose.yml";
 
@@ -100,7 +101,7 @@ fn app_environment(spec: &Spec) -> BTreeMap<String, String> {
     environment
 }
 
-fn app_services(spec: &Spec, stack_plan: &Stack) -> Vec<Service> {
+fn app_services(spec: &Spec, resolved: &Resolved) -> Vec<Service> {
     let image = spec
         .service
         .image
@@ -110,8 +111,8 @@ fn app_services(spec: &Spec, stack_plan: &Stack) -> Vec<Service> {
     let grace = spec.shutdown.grace.as_millis() / 1000 + 5;
     let base_environment = app_environment(spec);
     let mut services = Vec::new();
-    let mut published = stack_plan.published.iter().cloned();
-    for component in contract::topology::components(spec) {
+    let mut published = resolved.stack.published.iter().cloned();
+    for component in &resolved.components {
         for instance in component.instances() {
             let Some(host_ports) = published.next() else { break };
             let mut environment = base_environment.clone();
@@ -299,11 +300,11 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
 pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
     let loaded = plan.loaded;
     let spec = &loaded.spec;
-    let mut services = app_services(spec, &plan.stack);
+    let mut services = app_services(spec, plan.resolved);
     let apps: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
-    let secrets = plan.stack.secrets.clone();
+    let secrets = plan.resolved.stack.secrets.clone();
     let mut volumes = Vec::new();
-    services.extend(stack_services(spec, &plan.stack, &apps, &mut volumes));
+    services.extend(stack_services(spec, &plan.resolved.stack, &apps, &mut volumes));
     let view = ComposeView {
         header: header(loaded),
         profile: spec.stack.profile.clone(),

@@ -10,7 +10,7 @@ mod schema;
 
 pub use schema::text as schema_text;
 
-use contract::LoadedSpec;
+use contract::{LoadedSpec, Resolved};
 use minijinja::Environment;
 
 use crate::output::Tree;
@@ -42,12 +42,12 @@ pub(crate) fn render_into<S: serde::Serialize>(
     Ok(())
 }
 
-pub fn render_all(loaded: &LoadedSpec) -> Result<Tree, GenerateError> {
+pub fn render_all(loaded: &LoadedSpec, resolved: &Resolved) -> Result<Tree, GenerateError> {
     let env = crate::render::environment().map_err(|source| GenerateError::Render {
         target: "templates",
         source,
     })?;
-    let plan = crate::plan::Plan::of(loaded);
+    let plan = crate::plan::Plan::of(loaded, resolved);
     let mut tree = Tree::default();
     schema::render(&mut tree);
     prometheus::render(&env, &plan, &mut tree)?;

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
-use crate::plan::stack::Stack;
 use crate::plan::Plan;
+use contract::Resolved;
 
 /// Where compose mounts `generated/prometheus/`; paths inside the config are relative to it.
 pub const CONFIG_DIR: &str = "/etc/prometheus";
@@ -56,14 +56,16 @@ pub fn rule_file_path(file: &RuleFile) -> String {
     format!("rules/{}.yml", file.name)
 }
 
-fn config(loaded: &LoadedSpec, rules: &RuleSet, stack: &Stack) -> Config {
+fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
+    let (rules, stack) = (&resolved.rules, &resolved.stack);
     let spec = &loaded.spec;
     let prometheus = &spec.stack.prometheus;
     let mut external_labels = BTreeMap::new();
     external_labels.insert("service".to_string(), spec.service.name.clone());
     external_labels.insert("environment".to_string(), external_label(&spec.service.environment));
-    let jobs = contract::topology::components(spec)
-        .into_iter()
+    let jobs = resolved
+        .components
+        .iter()
         .map(|component| Job {
             name: component.job.clone(),
             metrics_path: spec.metrics.endpoint.path.clone(),
@@ -242,13 +244,13 @@ fn tests_view(loaded: &LoadedSpec, rules: &RuleSet, file: &RuleTestFile) -> Test
 }
 
 pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
-    let (loaded, rules) = (plan.loaded, &plan.rules);
+    let (loaded, rules) = (plan.loaded, &plan.resolved.rules);
     render_into(
         env,
         tree,
         "prometheus/prometheus.yml",
         "prometheus/prometheus.yml.j2",
-        &config(loaded, rules, &plan.stack),
+        &config(loaded, plan.resolved),
     )?;
     for file in &rules.files {
         let path = format!("prometheus/{}", rule_file_path(file));

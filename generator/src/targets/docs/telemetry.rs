@@ -1,0 +1,305 @@
+//! The telemetry sections of OBSERVABILITY.md: metrics and recorded series, log fields
+//! with an example line, key events, log shipping, and the tracing and error variables.
+
+use contract::catalog::{Family, Origin};
+use contract::model::{LevelCase, Spec};
+use contract::rules::Rule;
+use contract::Duration;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::{EnvRow, EnvValue};
+use crate::plan::Plan;
+
+/// Example values used in documentation, fixed so the document is reproducible.
+const EXAMPLE_UUID: &str = "9f1c2b4e-6a7d-4f3e-8b21-5c0d7e9a1f36";
+
+#[derive(Serialize)]
+pub(super) struct TelemetryView {
+    metrics_path: String,
+    metrics_token_env: Option<String>,
+    scrape_interval: Duration,
+    retention: Duration,
+    metrics: Vec<MetricRow>,
+    recorded: Vec<(String, String)>,
+    log_format: String,
+    log_level: String,
+    fields: Vec<FieldRow>,
+    example_log: String,
+    redact: Vec<String>,
+    events: Vec<EventRow>,
+    loki: Option<LokiView>,
+    elasticsearch: Option<ElasticView>,
+    /// Tracing variables, then error reporting's.
+    traces: Vec<EnvRow>,
+}
+
+#[derive(Serialize)]
+struct MetricRow {
+    name: String,
+    kind: &'static str,
+    labels: Vec<LabelCell>,
+    help: String,
+    /// The builtin group it comes from, if any.
+    builtin: Option<&'static str>,
+    /// Exposed by the obs runtime itself.
+    runtime: bool,
+}
+
+#[derive(Serialize)]
+struct LabelCell {
+    name: String,
+    values: Option<Vec<String>>,
+    max_values: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct FieldRow {
+    name: String,
+    meaning: &'static str,
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    message: String,
+    level: String,
+    description: Option<String>,
+    fields: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct LokiView {
+    url: EnvValue,
+    enabled: EnvValue,
+    labels: Vec<String>,
+    queries: Vec<(&'static str, String)>,
+}
+
+#[derive(Serialize)]
+struct ElasticView {
+    scheme: EnvValue,
+    host: EnvValue,
+    port: EnvValue,
+    prefix: String,
+    streams: Vec<String>,
+    variables: Vec<EnvRow>,
+}
+
+fn metric_row(family: &Family) -> MetricRow {
+    MetricRow {
+        name: family.name.clone(),
+        kind: family.kind.as_str(),
+        labels: family
+            .labels
+            .iter()
+            .map(|l| LabelCell {
+                name: l.name.clone(),
+                values: l.values.clone(),
+                max_values: l.max_values,
+            })
+            .collect(),
+        help: family.help.clone(),
+        builtin: match family.origin {
+            Origin::Builtin(group) => Some(group.as_str()),
+            _ => None,
+        },
+        runtime: family.origin == Origin::Runtime,
+    }
+}
+
+pub(super) fn view(plan: &Plan<'_>) -> TelemetryView {
+    let spec = &plan.loaded.spec;
+    let logging = &spec.logging;
+    TelemetryView {
+        metrics_path: spec.metrics.endpoint.path.clone(),
+        metrics_token_env: spec.metrics.endpoint.bearer_token_env.clone(),
+        scrape_interval: spec.stack.prometheus.scrape_interval,
+        retention: spec.stack.prometheus.retention,
+        metrics: plan.resolved.catalog.families.iter().map(metric_row).collect(),
+        recorded: plan
+            .resolved
+            .rules
+            .files
+            .iter()
+            .filter(|f| f.name == "recording")
+            .flat_map(|f| &f.groups)
+            .flat_map(|g| &g.rules)
+            .filter_map(|r| match r {
+                Rule::Record(r) => Some((r.record.clone(), r.expr.clone())),
+                Rule::Alert(_) => None,
+            })
+            .collect(),
+        log_format: format!("{:?}", logging.format).to_lowercase(),
+        log_level: logging.level.as_str().into(),
+        fields: logging
+            .fields
+            .iter()
+            .map(|f| FieldRow {
+                name: f.clone(),
+                meaning: field_meaning(f),
+            })
+            .collect(),
+        example_log: example_log(spec),
+        redact: logging.redact.clone(),
+        events: logging
+            .events
+            .iter()
+            .map(|e| EventRow {
+                message: e.message.clone(),
+                level: e.level.as_str().into(),
+                description: e.description.clone(),
+                fields: e.fields.clone(),
+            })
+            .collect(),
+        loki: loki(spec),
+        elasticsearch: elasticsearch(spec),
+        traces: traces(spec),
+    }
+}
+
+fn loki(spec: &Spec) -> Option<LokiView> {
+    let l = spec.logging.loki.as_ref()?;
+    let service = &spec.service.name;
+    let selector = format!("{{service=\"{service}\"}}");
+    let level = match spec.logging.level_case {
+        LevelCase::Lower => "error",
+        LevelCase::Upper => "ERROR",
+    };
+    let errors = format!("{{service=\"{service}\", level=\"{level}\"}}");
+    Some(LokiView {
+        url: EnvValue::of(&l.url),
+        enabled: EnvValue::of(&l.enabled),
+        labels: l.labels.clone(),
+        queries: vec![
+            ("All logs of the service", selector.clone()),
+            ("Errors only", errors.clone()),
+            ("One request", format!("{selector} | json | request_id=\"<id>\"")),
+            ("Error lines per minute", format!("sum(count_over_time({errors}[1m]))")),
+        ],
+    })
+}
+
+fn elasticsearch(spec: &Spec) -> Option<ElasticView> {
+    let e = spec.logging.elasticsearch.as_ref()?;
+    let mut variables: Vec<EnvRow> = Vec::new();
+    variables.extend(EnvRow::of(&e.host, "Elasticsearch host"));
+    variables.extend(EnvRow::of(&e.port, "Elasticsearch port"));
+    variables.extend(EnvRow::of(&e.scheme, "`http` or `https`"));
+    if let Some(u) = &e.user {
+        variables.extend(EnvRow::of(u, "user, when authentication is on"));
+    }
+    if let Some(p) = &e.password {
+        variables.extend(EnvRow::of(p, "password (never in obs.yaml)"));
+    }
+    Some(ElasticView {
+        scheme: EnvValue::of(&e.scheme),
+        host: EnvValue::of(&e.host),
+        port: EnvValue::of(&e.port),
+        prefix: e.index_prefix.clone(),
+        streams: e.streams.clone(),
+        variables,
+    })
+}
+
+fn traces(spec: &Spec) -> Vec<EnvRow> {
+    let mut rows = Vec::new();
+    if let Some(t) = &spec.tracing {
+        rows.extend(EnvRow::of(
+            &t.otlp_endpoint,
+            &format!(
+                "OTLP collector endpoint; {} of traces sampled",
+                super::percent(t.sample_ratio)
+            ),
+        ));
+        if let Some(v) = &t.insecure {
+            rows.extend(EnvRow::of(v, "plain-text connection to the collector"));
+        }
+        if let Some(v) = &t.console_export {
+            rows.extend(EnvRow::of(v, "also print spans to the console"));
+        }
+    }
+    if let Some(e) = &spec.error_tracking {
+        rows.extend(EnvRow::of(&e.sentry.dsn, "Sentry DSN"));
+        if let Some(v) = &e.sentry.traces_sample_rate {
+            rows.extend(EnvRow::of(v, "share of transactions traced"));
+        }
+        if let Some(v) = &e.sentry.profiles_sample_rate {
+            rows.extend(EnvRow::of(v, "share of transactions profiled"));
+        }
+    }
+    rows
+}
+
+fn field_meaning(name: &str) -> &'static str {
+    match name {
+        "service" => "Service (or component) name",
+        "environment" => "Deployment environment",
+        "version" => "Service version",
+        "request_id" => {
+            "Id of the HTTP request (from a sane `X-Request-ID`, else a new UUID); returned in `X-Request-ID`"
+        }
+        "session_id" => "Id of the WebSocket session",
+        "trace_id" => "Trace id; a job carries the request id of the request that enqueued it",
+        "span_id" => "Span id within the trace",
+        "route" => "Matched route template (never the raw path)",
+        "method" => "HTTP method",
+        "status" => "HTTP status code",
+        "latency_ms" => "Time to answer, in milliseconds",
+        "user_id" => "Authenticated user, when known",
+        "workspace_id" => "Workspace of the request",
+        "job_id" => "Background job id",
+        "client_ip" => "Address of the client",
+        "message_count" => "Messages received on the session so far",
+        "message_length" => "Length of the message in bytes",
+        "duration_ms" => "Time spent on the operation, in milliseconds",
+        _ => "Service-specific context",
+    }
+}
+
+fn field_example(spec: &Spec, name: &str) -> Value {
+    match name {
+        "service" => json!(spec.service.name),
+        "environment" => json!(spec.service.environment.default_value().unwrap_or("production")),
+        "version" => json!(spec.service.version.default_value().unwrap_or("1.0.0")),
+        "request_id" | "session_id" => json!(EXAMPLE_UUID),
+        "trace_id" => json!("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "span_id" => json!("00f067aa0ba902b7"),
+        "route" => json!("/api/items/{id}"),
+        "method" => json!("GET"),
+        "status" => json!(200),
+        "latency_ms" | "duration_ms" => json!(12.3),
+        "message_count" => json!(5),
+        "message_length" => json!(128),
+        "client_ip" => json!("203.0.113.7"),
+        "job_id" => json!("job-42"),
+        _ => json!("…"),
+    }
+}
+
+fn example_log(spec: &Spec) -> String {
+    let keys = &spec.logging.keys;
+    let level = match spec.logging.level_case {
+        LevelCase::Lower => "info",
+        LevelCase::Upper => "INFO",
+    };
+    let message = spec
+        .logging
+        .events
+        .first()
+        .map(|e| e.message.clone())
+        .unwrap_or_else(|| "request finished".into());
+    let mut line = Map::new();
+    line.insert(keys.timestamp.clone(), json!("2024-01-15T10:30:00.123Z"));
+    line.insert(keys.level.clone(), json!(level));
+    line.insert(keys.message.clone(), json!(message));
+    line.insert(
+        keys.target.clone(),
+        json!(format!("{}::http", spec.service.name.replace('-', "_"))),
+    );
+    line.insert(keys.filename.clone(), json!("src/http.rs"));
+    line.insert(keys.line.clone(), json!(42));
+    for field in &spec.logging.fields {
+        line.insert(field.clone(), field_example(spec, field));
+    }
+    serde_json::to_string_pretty(&Value::Object(line)).unwrap_or_default()
+}
