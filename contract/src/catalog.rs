@@ -545,13 +545,17 @@ impl Catalog {
     }
 
     /// The family a sample name belongs to (`x_bucket` → histogram `x`).
+    /// The family a sample name belongs to. A classic histogram has no sample under its own
+    /// name, only `_bucket`, `_sum` and `_count`, so its bare name selects nothing.
     pub fn family_of_sample(&self, sample: &str) -> Option<&Family> {
-        self.get(sample).or_else(|| {
-            ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
-                let base = sample.strip_suffix(suffix)?;
-                self.get(base).filter(|f| f.kind == MetricType::Histogram)
+        self.get(sample)
+            .filter(|f| f.kind != MetricType::Histogram)
+            .or_else(|| {
+                ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+                    let base = sample.strip_suffix(suffix)?;
+                    self.get(base).filter(|f| f.kind == MetricType::Histogram)
+                })
             })
-        })
     }
 
     pub fn for_component<'a>(&'a self, component: &'a str) -> impl Iterator<Item = &'a Family> + 'a {
@@ -600,6 +604,8 @@ mod tests {
             .unwrap();
         assert_eq!(family.name, "http_request_duration_seconds");
         assert!(catalog.family_of_sample("http_requests_total_bucket").is_none());
+        assert!(catalog.family_of_sample("http_request_duration_seconds").is_none());
+        assert!(catalog.family_of_sample("http_requests_total").is_some());
     }
 
     #[test]

@@ -44,6 +44,30 @@ fn parse_value(text: &str) -> Option<f64> {
     }
 }
 
+/// HELP text with its escapes undone: `\\\\` and `\\n` (text format), and `\\"` (OpenMetrics);
+/// any other backslash stays as written, as Prometheus reads it.
+fn unescape_help(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
     let mut labels = BTreeMap::new();
     let mut chars = text.chars().peekable();
@@ -109,7 +133,7 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, ParseError> {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
             let i = family_index(&mut families, &mut by_name, name);
-            families[i].help = Some(help.to_string());
+            families[i].help = Some(unescape_help(help));
             continue;
         }
         if line.starts_with('#') {
@@ -191,6 +215,13 @@ d_seconds_count 2
 # TYPE up gauge
 up 1
 "#;
+
+    #[test]
+    fn help_escapes_are_undone() {
+        let text = "# HELP x_total A \\\\ b\\nc \\q.\n# TYPE x_total counter\nx_total 1\n";
+        let families = parse(text).unwrap();
+        assert_eq!(families[0].help.as_deref(), Some("A \\ b\nc \\q."));
+    }
 
     #[test]
     fn groups_samples_into_families() {

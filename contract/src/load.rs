@@ -160,7 +160,8 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
             line: location.line(),
             column: location.column(),
         });
-        let mut diagnostic = shape_diagnostic(&inner, path);
+        let yaml_is_valid = serde_yaml::from_str::<serde_yaml::Value>(text).is_ok();
+        let mut diagnostic = shape_diagnostic(&inner, path, yaml_is_valid);
         diagnostic.file = file.to_string();
         diagnostic.position = position;
         LoadError::Invalid(Box::new(diagnostic))
@@ -182,7 +183,8 @@ fn spec_path(path: &serde_path_to_error::Path) -> String {
     }
 }
 
-fn shape_diagnostic(error: &serde_yaml::Error, path: String) -> Diagnostic {
+/// `yaml_is_valid`: libyaml reads the text as YAML, so the error is about the spec's shape.
+fn shape_diagnostic(error: &serde_yaml::Error, path: String, yaml_is_valid: bool) -> Diagnostic {
     let full = error.to_string();
     // serde_yaml appends " at line L column C"; the position is printed separately.
     let mut message = match full.find(" at line ") {
@@ -196,9 +198,43 @@ fn shape_diagnostic(error: &serde_yaml::Error, path: String) -> Diagnostic {
             message = rest.to_string();
         }
     }
-    let (id, help) = classify(&message);
+    let message = plain_types(&message);
+    let (id, help) = classify(&message, yaml_is_valid);
     let help = suggestion(&message).unwrap_or_else(|| help.to_string());
     Diagnostic::new(id, path, message).with_help(help)
+}
+
+/// serde names Rust types (`expected u16`, `expected struct Spec`); a spec's author needs
+/// the YAML that fits.
+fn plain_types(message: &str) -> String {
+    const TYPES: [(&str, &str); 9] = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        ("expected u64", "expected a whole number of at least 0"),
+        ("expected usize", "expected a whole number of at least 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a string", "expected text"),
+        ("expected a sequence", "expected a list"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in TYPES {
+        if let Some(at) = out.find(rust) {
+            let end = at + rust.len();
+            // Whole words only: `expected u16` but not `expected u160`.
+            if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                out.replace_range(at..end, plain);
+            }
+        }
+    }
+    if let Some(at) = out.find("expected struct ") {
+        let end = out[at + 16..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(out.len(), |n| at + 16 + n);
+        out.replace_range(at..end, "expected a mapping");
+    }
+    out
 }
 
 /// "did you mean `port`?" for `unknown field `prot`, expected one of `name`, `port`…`.
@@ -210,7 +246,7 @@ fn suggestion(message: &str) -> Option<String> {
     Some(format!("did you mean `{close}`?"))
 }
 
-fn classify(message: &str) -> (Code, &'static str) {
+fn classify(message: &str, yaml_is_valid: bool) -> (Code, &'static str) {
     if message.starts_with("unknown field") {
         (
             Code::UnknownField,
@@ -232,7 +268,9 @@ fn classify(message: &str) -> (Code, &'static str) {
         )
     } else if message.contains("duplicate entry") || message.contains("duplicate field") {
         (Code::DuplicateKey, "keep one of the two entries")
-    } else if message.contains("duration") || message.contains("rate") || message.contains("environment variable") {
+    } else if yaml_is_valid {
+        // The YAML parsed, so what is left is a value of the right type in the wrong form:
+        // a duration, a rate, a port past 65535, a `${VAR}` mixed with text.
         (Code::InvalidValue, "write the value in the form expected")
     } else {
         (Code::YamlSyntax, "fix the YAML at the position shown")

@@ -125,7 +125,7 @@ impl<'a> KnownSeries<'a> {
         self.catalog
             .families
             .iter()
-            .flat_map(|f| std::iter::once(f.name.clone()).chain(f.sample_names()))
+            .flat_map(|f| f.sample_names())
             .chain(self.recorded.iter().cloned())
             .chain(PROMETHEUS_SERIES.iter().map(|s| s.to_string()))
             .collect()
@@ -154,21 +154,35 @@ pub(crate) fn check_query(known: &KnownSeries, path: &str, query: &str) -> Vec<D
         if !known.contains(&selected.metric) {
             reported.push(selected.metric.clone());
             let names = known.all_names();
-            let help = match crate::suggest::closest(&selected.metric, names.iter().map(String::as_str)) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => "declare it under `metrics.custom`, or switch on the builtin group that provides it".into(),
-            };
-            found.push(
-                Diagnostic::new(
-                    Code::PromqlUnknownMetric,
-                    path,
+            let histogram = known
+                .catalog
+                .get(&selected.metric)
+                .is_some_and(|f| f.kind == crate::model::MetricType::Histogram);
+            let (message, help) = if histogram {
+                (
+                    format!(
+                        "`{}` is a histogram, which has no series under its bare name",
+                        selected.metric
+                    ),
+                    format!(
+                        "select `{0}_bucket` (with `histogram_quantile`), `{0}_sum` or `{0}_count`",
+                        selected.metric
+                    ),
+                )
+            } else {
+                let help = match crate::suggest::closest(&selected.metric, names.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "declare it under `metrics.custom`, or switch on the builtin group that provides it".into(),
+                };
+                (
                     format!(
                         "`{}` is not a declared metric, a recorded series or a Prometheus series",
                         selected.metric
                     ),
+                    help,
                 )
-                .with_help(help),
-            );
+            };
+            found.push(Diagnostic::new(Code::PromqlUnknownMetric, path, message).with_help(help));
             continue;
         }
         let Some(family) = known.catalog.family_of_sample(&selected.metric) else {
