@@ -15,8 +15,9 @@ pub struct Diagnostic {
     /// Stable identifier, e.g. `metric-counter-suffix`; `generator explain` describes it.
     #[serde(rename = "id")]
     pub code: Code,
-    /// The code's level, copied so that serialised diagnostics carry it.
-    pub level: Level,
+    /// The code's level, copied so that serialised diagnostics carry it; private, so it
+    /// never differs from the code's.
+    level: Level,
     /// What is wrong and what was expected, lowercase, one sentence.
     pub message: String,
     /// Spec path, e.g. `alerts[2].rules[0].for`; empty for the whole file.
@@ -41,6 +42,10 @@ impl Diagnostic {
             position: None,
             help: None,
         }
+    }
+
+    pub fn level(&self) -> Level {
+        self.level
     }
 
     /// The code's id, e.g. `metric-counter-suffix`.
@@ -96,7 +101,7 @@ impl Report {
     }
 
     pub fn count(&self, level: Level) -> usize {
-        self.diagnostics.iter().filter(|d| d.level == level).count()
+        self.diagnostics.iter().filter(|d| d.level() == level).count()
     }
 }
 

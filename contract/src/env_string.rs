@@ -6,11 +6,13 @@ use std::borrow::Cow;
 use std::fmt;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
-use serde_with::{DeserializeFromStr, SerializeDisplay};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_with::SerializeDisplay;
 
 /// A literal, or a reference to an environment variable with an optional default. A YAML
-/// number or boolean is read as its text (serde_yaml hands plain scalars to a string visitor).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, SerializeDisplay, DeserializeFromStr)]
+/// number or boolean is read as its text; a null is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, SerializeDisplay)]
 pub enum EnvString {
     Literal(String),
     Env { var: String, default: Option<String> },
@@ -85,6 +87,37 @@ impl std::str::FromStr for EnvString {
     }
 }
 
+/// Hand-written rather than serde_with's `DeserializeFromStr`: that one asks for a string,
+/// and serde_yaml then hands a null (`url:`, `~`) over as the text `""` or `"~"`, which
+/// would pass as a literal instead of failing as a missing value.
+impl<'de> Deserialize<'de> for EnvString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = EnvString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text, `${VAR}` or `${VAR:-default}`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<EnvString, E> {
+                EnvString::parse(v).map_err(E::custom)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<EnvString, E> {
+                Ok(EnvString::Literal(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<EnvString, E> {
+                Ok(EnvString::Literal(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<EnvString, E> {
+                Ok(EnvString::Literal(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<EnvString, E> {
+                Ok(EnvString::Literal(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Text)
+    }
+}
+
 impl fmt::Display for EnvString {
     /// The form compose interpolates: `${VAR}` or `${VAR:-default}`; literals as they are.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,6 +166,19 @@ mod tests {
         assert!(EnvString::parse("http://${HOST}:80").is_err());
         assert!(EnvString::parse("${1BAD}").is_err());
         assert!(EnvString::parse("${}").is_err());
+    }
+
+    #[test]
+    fn a_null_is_no_value() {
+        for null in ["~", "null", ""] {
+            let yaml = format!("url: {null}\n");
+            #[derive(Debug, serde::Deserialize)]
+            #[allow(dead_code)]
+            struct Holder {
+                url: EnvString,
+            }
+            assert!(serde_yaml::from_str::<Holder>(&yaml).is_err(), "`{null}` was accepted");
+        }
     }
 
     #[test]

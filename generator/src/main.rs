@@ -237,8 +237,16 @@ fn run_drift(spec: &Path, url: &str, component: Option<&str>, timeout: std::time
 
 fn run_explain(code: Option<&str>, markdown: bool) -> u8 {
     if markdown {
-        print!("{}", generator::diagnostics_doc::markdown());
-        return 0;
+        return match generator::diagnostics_doc::markdown() {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(error) => {
+                eprintln!("error: rendering DIAGNOSTICS.md: {error}");
+                2
+            }
+        };
     }
     let Some(id) = code else {
         print!("{}", generator::diagnostics_doc::listing());

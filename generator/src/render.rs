@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("grafana/dashboards.yml.j2"),
     template!("compose/docker-compose.yml.j2"),
     template!("docs/OBSERVABILITY.md.j2"),
+    template!("diagnostics/DIAGNOSTICS.md.j2"),
     template!("docs/macros.md.j2"),
     template!("docs/sections/intro.md.j2"),
     template!("docs/sections/components.md.j2"),

@@ -7,14 +7,14 @@ use std::path::Path;
 #[test]
 fn no_target_imports_another_target() {
     let targets = top_level_modules(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/targets"));
-    let names: Vec<&str> = targets.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<String> = targets.iter().map(|(name, _)| name.clone()).collect();
     assert!(names.len() >= 5, "{names:?}");
     let mut crossings = Vec::new();
     for (name, text) in &targets {
-        for other in names.iter().filter(|o| *o != name) {
-            for pattern in [format!("super::{other}"), format!("targets::{other}")] {
-                if text.contains(&pattern) {
-                    crossings.push(format!("{name} uses {pattern}"));
+        for prefix in ["super::", "crate::targets::"] {
+            for other in references(text, prefix, &names, &[]) {
+                if other != *name {
+                    crossings.push(format!("{name} uses {prefix}{other}"));
                 }
             }
         }
@@ -59,8 +59,9 @@ fn top_level_modules(src: &Path) -> Vec<(String, String)> {
 }
 
 /// The modules among `names` a text reaches through `prefix` (`crate::`, `crate::plan::`,
-/// `super::`), grouped imports included; comments do not count.
-fn references(text: &str, prefix: &str, names: &[String]) -> Vec<String> {
+/// `super::`), grouped imports included; `aliases` maps re-exported items (`Decimal`) to the
+/// module that defines them (`decimal`). Comments do not count.
+fn references(text: &str, prefix: &str, names: &[String], aliases: &[(String, String)]) -> Vec<String> {
     let code: String = text
         .lines()
         .filter(|line| !line.trim_start().starts_with("//"))
@@ -73,22 +74,65 @@ fn references(text: &str, prefix: &str, names: &[String]) -> Vec<String> {
         if prefix == "super::" && text[..at].ends_with("::") {
             continue;
         }
-        let rest = &text[at + prefix.len()..];
-        let heads: Vec<&str> = match rest.strip_prefix('{') {
-            Some(group) => {
-                let group = &group[..group.find('}').unwrap_or(group.len())];
-                group.split(',').map(|part| part.trim()).collect()
-            }
-            None => vec![rest],
-        };
-        for head in heads {
+        for head in group_heads(&text[at + prefix.len()..]) {
             let ident: String = head.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            if names.contains(&ident) && !found.contains(&ident) {
-                found.push(ident);
+            let module = if names.contains(&ident) {
+                Some(ident)
+            } else {
+                aliases.iter().find(|(item, _)| *item == ident).map(|(_, m)| m.clone())
+            };
+            if let Some(module) = module.filter(|m| !found.contains(m)) {
+                found.push(module);
             }
         }
     }
     found
+}
+
+/// The first path segment of each item of `{a::x, b::{y, z}}`, or the path itself.
+fn group_heads(rest: &str) -> Vec<&str> {
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![rest];
+    };
+    let mut heads = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                heads.push(group[start..i].trim());
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                heads.push(group[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    heads
+}
+
+/// The items a crate root re-exports by name (`pub use decimal::Decimal;`), with their module.
+fn reexports(lib: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in lib.lines().map(str::trim) {
+        let Some(path) = line.strip_prefix("pub use ").and_then(|l| l.strip_suffix(';')) else {
+            continue;
+        };
+        let Some((module, items)) = path.split_once("::") else {
+            continue;
+        };
+        let items = items.trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',').map(str::trim) {
+            let name = item.rsplit("::").next().unwrap_or(item);
+            if !name.is_empty() && name != "*" {
+                out.push((name.to_string(), module.to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// A cycle in a directed graph, as the path around it.
@@ -139,12 +183,19 @@ fn cycles_in(dir: &Path, path: &str, found: &mut Vec<String>, seen: &mut usize) 
     } else {
         format!("crate::{path}::")
     };
+    let aliases = if path.is_empty() {
+        std::fs::read_to_string(dir.join("lib.rs"))
+            .map(|lib| reexports(&lib))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let edges: Vec<(String, Vec<String>)> = modules
         .iter()
         .map(|(name, text)| {
-            let mut to = references(text, &absolute, &names);
+            let mut to = references(text, &absolute, &names, &aliases);
             if !path.is_empty() {
-                to.extend(references(text, "super::", &names));
+                to.extend(references(text, "super::", &names, &[]));
             }
             to.retain(|n| n != name);
             to.dedup();
@@ -190,14 +241,27 @@ fn the_cycle_finder_finds_cycles() {
     let names = ["load".to_string(), "validate".to_string(), "model".to_string()];
     assert_eq!(
         references(
-            "use crate::{model::Spec, validate};\nlet x = crate::load::f();",
+            "use crate::{model::{Spec, Level}, validate};\nlet x = crate::load::f();",
             "crate::",
-            &names
+            &names,
+            &[]
         ),
         ["model", "validate", "load"]
     );
     assert_eq!(
-        references("use super::load;\nuse contract::super::model;", "super::", &names),
+        references("use super::load;\nuse contract::super::model;", "super::", &names, &[]),
+        ["load"]
+    );
+    let aliases = reexports("pub use load::{load_file, LoadedSpec};\npub use model::*;\n");
+    assert_eq!(
+        aliases,
+        [
+            ("load_file".into(), "load".into()),
+            ("LoadedSpec".into(), "load".into())
+        ]
+    );
+    assert_eq!(
+        references("use crate::LoadedSpec;", "crate::", &names, &aliases),
         ["load"]
     );
 }

@@ -69,9 +69,18 @@ impl ServiceConfig {
         default_component: Option<&str>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let contract::Resolved {
-            catalog, components, ..
-        } = contract::Resolved::of(&spec);
+        let resolved = contract::Resolved::of(&spec);
+        Self::resolve_with(spec, &resolved, default_component, env)
+    }
+
+    /// [`ServiceConfig::resolve_for`] with the spec already resolved (by its validation).
+    pub fn resolve_with(
+        spec: Spec,
+        resolved: &contract::Resolved,
+        default_component: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let (catalog, components) = (resolved.catalog.clone(), &resolved.components);
         let known = || {
             components
                 .iter()

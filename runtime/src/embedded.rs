@@ -30,26 +30,36 @@ pub enum SpecError {
 impl EmbeddedSpec {
     /// The spec to run with: the file `OBS_SPEC` names in `env`, else the embedded one.
     pub fn load(&self, env: impl Fn(&str) -> Option<String>) -> Result<contract::Spec, SpecError> {
-        match env(SPEC_ENV).filter(|p| !p.is_empty()) {
-            Some(path) => self.load_from(Some(Path::new(&path))),
-            None => self.load_from(None),
-        }
+        Ok(self.load_resolved(env)?.0)
+    }
+
+    /// [`EmbeddedSpec::load`] with what the spec resolved to while it was validated.
+    pub fn load_resolved(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(contract::Spec, contract::Resolved), SpecError> {
+        let path = env(SPEC_ENV).filter(|p| !p.is_empty());
+        self.resolve_from(path.as_deref().map(Path::new))
     }
 
     /// The spec at `path`, or the embedded one when `None`; validated.
     pub fn load_from(&self, path: Option<&Path>) -> Result<contract::Spec, SpecError> {
+        Ok(self.resolve_from(path)?.0)
+    }
+
+    fn resolve_from(&self, path: Option<&Path>) -> Result<(contract::Spec, contract::Resolved), SpecError> {
         let loaded = match path {
             Some(path) => contract::load_file(path)?,
             None => contract::load_bytes(self.yaml.as_bytes(), &format!("{} (embedded)", self.file))?,
         };
-        let report = contract::analyse(&loaded).report;
+        let contract::Analysis { resolved, report } = contract::analyse(&loaded);
         if report.has_errors() {
             return Err(SpecError::Invalid {
                 file: loaded.file.clone(),
                 report,
             });
         }
-        Ok(loaded.spec)
+        Ok((loaded.spec, resolved))
     }
 }
 

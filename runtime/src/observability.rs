@@ -101,8 +101,8 @@ impl Observability {
     /// Everything from the spec a binary was built with (or the one `OBS_SPEC` names), for
     /// the component its handles are for unless `OBS_COMPONENT` says otherwise.
     pub fn from_embedded(embedded: EmbeddedSpec, env: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
-        let spec = embedded.load(&env)?;
-        let config = ServiceConfig::resolve_for(spec, Some(embedded.component), &env)?;
+        let (spec, resolved) = embedded.load_resolved(&env)?;
+        let config = ServiceConfig::resolve_with(spec, &resolved, Some(embedded.component), &env)?;
         Self::new(config, env)
     }
 

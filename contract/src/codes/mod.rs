@@ -157,7 +157,7 @@ codes! {
     PanelQueryUnused = "panel-query-unused", Warning;
     PanelViewGauge = "panel-view-gauge", Warning;
     PanelWidth = "panel-width", Error;
-    PortConflict = "port-conflict", Warning;
+    PortConflict = "port-conflict", Error;
     PortInvalid = "port-invalid", Error;
     ProbeFieldDuplicate = "probe-field-duplicate", Error;
     ProbeFieldsEmpty = "probe-fields-empty", Error;
@@ -234,7 +234,7 @@ impl Code {
                     id = self.id(),
                 ));
             }
-            None => out.push_str("\nNo example file: the explanation says how to reproduce it.\n"),
+            None => out.push_str("\nNo example file ships for this code; the explanation says how to see it.\n"),
         }
         out
     }

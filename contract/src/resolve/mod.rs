@@ -3,14 +3,14 @@
 //! `load → resolve → validate → render`: resolving never fails, so validation can check
 //! the derived rules and catalog it would otherwise have to rebuild.
 
-pub mod stack;
+pub mod stack_plan;
 
 use crate::catalog::Catalog;
 use crate::model::Spec;
 use crate::rules::{self, RuleSet};
 use crate::topology::{self, ComponentView};
 
-pub use stack::Stack;
+pub use stack_plan::StackPlan;
 
 /// Everything the spec implies, with defaults applied.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct Resolved {
     /// The processes of the service and their replicas; never empty.
     pub components: Vec<ComponentView>,
     /// The monitoring stack's shared decisions: services, host ports, secrets.
-    pub stack: Stack,
+    pub stack: StackPlan,
 }
 
 impl Resolved {
@@ -30,7 +30,7 @@ impl Resolved {
         let catalog = Catalog::from_spec(spec);
         let rules = rules::rule_set(spec, &catalog);
         let components = topology::components(spec);
-        let stack = Stack::of(spec, &components);
+        let stack = StackPlan::of(spec, &components);
         Self {
             catalog,
             rules,

@@ -222,18 +222,9 @@ pub fn rule_set(spec: &Spec, catalog: &Catalog) -> RuleSet {
     set
 }
 
-/// `http-availability` → `HttpAvailability`.
+/// `http-availability` → `HttpAvailability` (SLO names are kebab-case, so nothing is lost).
 pub fn camel_case(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
+    heck::ToUpperCamelCase::to_upper_camel_case(name)
 }
 
 /// `sum by (a, b) (inner)`, or `sum(inner)` when no labels are kept.

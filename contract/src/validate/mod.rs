@@ -16,7 +16,7 @@ use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::load::LoadedSpec;
 use crate::model::Spec;
-use crate::resolve::Resolved;
+use crate::resolve::{Resolved, StackPlan};
 use crate::rules::RuleSet;
 use crate::topology::ComponentView;
 
@@ -26,6 +26,7 @@ pub(crate) struct Checker<'a> {
     pub catalog: &'a Catalog,
     pub rules: &'a RuleSet,
     pub components: &'a [ComponentView],
+    pub stack: &'a StackPlan,
     pub found: Vec<Diagnostic>,
 }
 
@@ -44,6 +45,7 @@ pub fn validate(loaded: &LoadedSpec, resolved: &Resolved) -> Report {
         catalog: &resolved.catalog,
         rules: &resolved.rules,
         components: &resolved.components,
+        stack: &resolved.stack,
         found: Vec::new(),
     };
     service::check_all(&mut checker);

@@ -154,15 +154,24 @@ fn check_components(checker: &mut Checker) {
                     .with_help("give the port the service listens on"),
             );
         }
-        let monitoring = [9090u16, 9093, 3000, 3100];
-        if monitoring.contains(&view.port) || monitoring.contains(&view.metrics_port) {
+        let ports = [("port", view.port), ("metrics_port", view.metrics_port)];
+        for (field, port) in ports
+            .into_iter()
+            .take(if view.has_separate_metrics_port() { 2 } else { 1 })
+        {
+            let Some(server) = checker.stack.monitoring.iter().find(|m| m.host_port == port) else {
+                continue;
+            };
             checker.push(
                 Diagnostic::new(
                     Code::PortConflict,
-                    format!("{path}.port"),
-                    format!("port {} is also a default port of the monitoring stack", view.port),
+                    format!("{path}.{field}"),
+                    format!("port {port} is also the host port of the stack's {}", server.name),
                 )
-                .with_help("move the service or the stack port under `stack`"),
+                .with_help(format!(
+                    "move the service to another port, or move {} with `stack.{}.port`",
+                    server.name, server.name
+                )),
             );
         }
     }

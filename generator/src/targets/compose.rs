@@ -13,7 +13,7 @@ use super::{header, render_into, Rendered};
 use crate::output::Tree;
 use crate::plan::dashboards::DASHBOARDS_DIR;
 use crate::plan::Plan;
-use contract::resolve::stack::{Secret, Stack};
+use contract::resolve::stack_plan::{Secret, StackPlan};
 use contract::Resolved;
 
 pub const PATH: &str = "docker-compose.yml";
@@ -151,11 +151,11 @@ fn app_services(spec: &Spec, resolved: &Resolved) -> Vec<Service> {
     services
 }
 
-fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<String>) -> Vec<Service> {
+fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut Vec<String>) -> Vec<Service> {
     let secrets = &plan.secrets;
     let stack = &spec.stack;
     let profiles: Vec<String> = stack.profile.iter().cloned().collect();
-    let port = |port: Option<u16>, default: u16, container: u16| format!("{}:{container}", port.unwrap_or(default));
+    let port = |name: &str| plan.port_mapping(name).into_iter().collect::<Vec<String>>();
     let mut services = Vec::new();
     let mut prometheus_env = BTreeMap::new();
     prometheus_env.extend(passthrough(&spec.service.environment));
@@ -183,7 +183,7 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
             "--web.enable-lifecycle".into(),
         ]),
         environment: prometheus_env,
-        ports: vec![port(stack.prometheus.port, 9090, 9090)],
+        ports: port("prometheus"),
         volumes: prometheus_volumes,
         depends_on: apps
             .iter()
@@ -206,7 +206,7 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
                 "--config.file=/etc/alertmanager/alertmanager.yml".into(),
                 "--storage.path=/alertmanager".into(),
             ]),
-            ports: vec![port(stack.alertmanager.port, 9093, 9093)],
+            ports: port("alertmanager"),
             volumes: vec![
                 "./alertmanager:/etc/alertmanager:ro".into(),
                 "alertmanager-data:/alertmanager".into(),
@@ -216,7 +216,7 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
             ..Service::default()
         });
     }
-    if stack.grafana.enabled {
+    if plan.host_port("grafana").is_some() {
         volumes.push("grafana-data".into());
         let mut environment = BTreeMap::new();
         environment.insert("GF_SECURITY_ADMIN_USER".to_string(), stack.grafana.admin_user.clone());
@@ -231,7 +231,7 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
             name: "grafana".into(),
             image: stack.grafana.image.clone().unwrap_or_else(|| GRAFANA_IMAGE.into()),
             environment,
-            ports: vec![port(stack.grafana.port, 3000, 3000)],
+            ports: port("grafana"),
             volumes: vec![
                 "./grafana/provisioning:/etc/grafana/provisioning:ro".into(),
                 format!("./grafana/dashboards:{}:ro", DASHBOARDS_DIR),
@@ -249,25 +249,29 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
             name: "loki".into(),
             image: loki.image.unwrap_or_else(|| LOKI_IMAGE.into()),
             command: Some(vec!["-config.file=/etc/loki/local-config.yaml".into()]),
-            ports: vec![port(loki.port, 3100, 3100)],
+            ports: port("loki"),
             volumes: vec!["loki-data:/loki".into()],
             profiles: profiles.clone(),
             ..Service::default()
         });
     }
-    if let Some(jaeger) = stack.jaeger.as_ref().filter(|j| j.enabled) {
+    if let Some(jaeger) = stack.jaeger.as_ref().filter(|_| plan.host_port("jaeger").is_some()) {
         let mut environment = BTreeMap::new();
         environment.insert("COLLECTOR_OTLP_ENABLED".to_string(), "true".to_string());
         services.push(Service {
             name: "jaeger".into(),
             image: jaeger.image.clone().unwrap_or_else(|| JAEGER_IMAGE.into()),
             environment,
-            ports: vec![port(jaeger.port, 16686, 16686), "4317:4317".into()],
+            ports: port("jaeger").into_iter().chain(["4317:4317".into()]).collect(),
             profiles: profiles.clone(),
             ..Service::default()
         });
     }
-    if let Some(es) = stack.elasticsearch.as_ref().filter(|e| e.enabled) {
+    if let Some(es) = stack
+        .elasticsearch
+        .as_ref()
+        .filter(|_| plan.host_port("elasticsearch").is_some())
+    {
         volumes.push("elasticsearch-data".into());
         let mut environment = BTreeMap::new();
         environment.insert("discovery.type".to_string(), "single-node".to_string());
@@ -288,7 +292,7 @@ fn stack_services(spec: &Spec, plan: &Stack, apps: &[String], volumes: &mut Vec<
             name: "elasticsearch".into(),
             image: es.image.clone().unwrap_or_else(|| ELASTICSEARCH_IMAGE.into()),
             environment,
-            ports: vec![port(es.port, 9200, 9200)],
+            ports: port("elasticsearch"),
             volumes: vec!["elasticsearch-data:/usr/share/elasticsearch/data".into()],
             profiles,
             ..Service::default()

@@ -272,7 +272,7 @@ fn environment(plan: &Plan<'_>) -> Vec<EnvRow> {
 fn uis(plan: &Plan<'_>) -> Vec<Ui> {
     let spec = &plan.loaded.spec;
     let (stack, decided) = (&spec.stack, &plan.resolved.stack);
-    let server = |name: &str, port: u16, note: &str| Ui {
+    let note = |name: &str, port: u16, note: &str| Ui {
         name: name.into(),
         port,
         note: Some(note.into()),
@@ -288,36 +288,22 @@ fn uis(plan: &Plan<'_>) -> Vec<Ui> {
             ..Ui::default()
         });
     }
-    uis.push(server(
-        "Prometheus",
-        stack.prometheus.port.unwrap_or(9090),
-        "targets, rules, alerts",
-    ));
-    if decided.alertmanager {
-        uis.push(server(
-            "Alertmanager",
-            stack.alertmanager.port.unwrap_or(9093),
-            "silences, routing",
-        ));
-    }
-    if stack.grafana.enabled {
-        uis.push(Ui {
-            name: "Grafana".into(),
-            port: stack.grafana.port.unwrap_or(3000),
-            user: Some(stack.grafana.admin_user.clone()),
-            password_var: stack.grafana.admin_password.env_var().map(String::from),
-            ..Ui::default()
+    for server in &decided.monitoring {
+        let port = server.host_port;
+        uis.push(match server.name {
+            "grafana" => Ui {
+                name: "Grafana".into(),
+                port,
+                user: Some(stack.grafana.admin_user.clone()),
+                password_var: stack.grafana.admin_password.env_var().map(String::from),
+                ..Ui::default()
+            },
+            "prometheus" => note("Prometheus", port, "targets, rules, alerts"),
+            "alertmanager" => note("Alertmanager", port, "silences, routing"),
+            "loki" => note("Loki", port, "queried from Grafana"),
+            "jaeger" => note("Jaeger", port, "traces (OTLP on 4317)"),
+            _ => note("Elasticsearch", port, "shipped logs"),
         });
-    }
-    if decided.loki {
-        let port = stack.loki.as_ref().and_then(|l| l.port).unwrap_or(3100);
-        uis.push(server("Loki", port, "queried from Grafana"));
-    }
-    if let Some(j) = stack.jaeger.as_ref().filter(|j| j.enabled) {
-        uis.push(server("Jaeger", j.port.unwrap_or(16686), "traces (OTLP on 4317)"));
-    }
-    if let Some(e) = stack.elasticsearch.as_ref().filter(|e| e.enabled) {
-        uis.push(server("Elasticsearch", e.port.unwrap_or(9200), "shipped logs"));
     }
     uis
 }

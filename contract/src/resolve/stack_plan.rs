@@ -1,6 +1,7 @@
 //! What the targets must agree on about the running stack, decided once from the spec:
-//! which services run (Alertmanager, Loki), the host port of every app container, the
-//! secret files compose mounts, and where the metrics bearer token is read from.
+//! which monitoring servers run and on which host ports, the host port of every app
+//! container, the secret files compose mounts, and where the metrics bearer token is read
+//! from.
 
 use serde::Serialize;
 
@@ -9,7 +10,7 @@ use crate::topology::ComponentView;
 
 /// The stack's shared decisions.
 #[derive(Debug, Clone)]
-pub struct Stack {
+pub struct StackPlan {
     /// Alertmanager runs and Prometheus sends to it.
     pub alertmanager: bool,
     /// Loki runs and Grafana has it as a data source.
@@ -20,20 +21,71 @@ pub struct Stack {
     pub secrets: Vec<Secret>,
     /// File Prometheus reads the metrics bearer token from, if the endpoint has one.
     pub credentials_file: Option<String>,
+    /// The monitoring servers that run, in compose order, with their host ports.
+    pub monitoring: Vec<Monitoring>,
 }
 
-impl Stack {
+/// A monitoring server of the stack and the host port compose publishes it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitoring {
+    /// `prometheus`, `alertmanager`, `grafana`, `loki`, `jaeger` or `elasticsearch`.
+    pub name: &'static str,
+    /// The port it listens on inside its container, and on the host unless moved.
+    pub default_port: u16,
+    pub host_port: u16,
+}
+
+impl StackPlan {
     pub fn of(spec: &Spec, components: &[ComponentView]) -> Self {
+        let stack = &spec.stack;
+        let alertmanager = spec.alertmanager.is_some() && stack.alertmanager.enabled;
+        let loki = match &stack.loki {
+            Some(loki) => loki.enabled,
+            None => spec.logging.loki.is_some(),
+        };
+        let jaeger = stack.jaeger.as_ref().filter(|j| j.enabled);
+        let elasticsearch = stack.elasticsearch.as_ref().filter(|e| e.enabled);
+        let candidates = [
+            ("prometheus", 9090, true, stack.prometheus.port),
+            ("alertmanager", 9093, alertmanager, stack.alertmanager.port),
+            ("grafana", 3000, stack.grafana.enabled, stack.grafana.port),
+            ("loki", 3100, loki, stack.loki.as_ref().and_then(|l| l.port)),
+            ("jaeger", 16686, jaeger.is_some(), jaeger.and_then(|j| j.port)),
+            (
+                "elasticsearch",
+                9200,
+                elasticsearch.is_some(),
+                elasticsearch.and_then(|e| e.port),
+            ),
+        ];
+        let monitoring = candidates
+            .into_iter()
+            .filter(|(_, _, runs, _)| *runs)
+            .map(|(name, default_port, _, port)| Monitoring {
+                name,
+                default_port,
+                host_port: port.unwrap_or(default_port),
+            })
+            .collect();
         Self {
-            alertmanager: spec.alertmanager.is_some() && spec.stack.alertmanager.enabled,
-            loki: match &spec.stack.loki {
-                Some(loki) => loki.enabled,
-                None => spec.logging.loki.is_some(),
-            },
+            alertmanager,
+            loki,
             published: published_ports(components),
             secrets: receiver_secrets(spec),
             credentials_file: spec.metrics.endpoint.bearer_token_env.as_deref().map(credentials_file),
+            monitoring,
         }
+    }
+
+    /// The host port of a monitoring server that runs.
+    pub fn host_port(&self, name: &str) -> Option<u16> {
+        self.monitoring.iter().find(|m| m.name == name).map(|m| m.host_port)
+    }
+
+    /// `host:container` for compose's `ports:` of a monitoring server that runs.
+    pub fn port_mapping(&self, name: &str) -> Option<String> {
+        let server = self.monitoring.iter().find(|m| m.name == name)?;
+        Some(format!("{}:{}", server.host_port, server.default_port))
     }
 }
 
