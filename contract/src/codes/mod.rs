@@ -191,6 +191,7 @@ codes! {
     SloSliAmbiguous = "slo-sli-ambiguous", Error;
     SloSliIncomplete = "slo-sli-incomplete", Error;
     SloSliMissing = "slo-sli-missing", Error;
+    SloSliSelector = "slo-sli-selector", Error;
     SloThresholdBucket = "slo-threshold-bucket", Error;
     SloUntested = "slo-untested", Warning;
     StackPortDuplicate = "stack-port-duplicate", Error;

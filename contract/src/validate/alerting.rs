@@ -346,6 +346,7 @@ fn check_slos(checker: &mut Checker) {
             .enumerate()
             .map(|(i, s)| (format!("slos[{i}].name"), s.name.as_str())),
     );
+    let mut not_selectors: Vec<usize> = Vec::new();
     for (i, slo) in checker.spec.slos.iter().enumerate() {
         let path = format!("slos[{i}]");
         let kebab = slo.name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -407,7 +408,24 @@ fn check_slos(checker: &mut Checker) {
         }
         let sli = &slo.sli;
         match (&sli.errors, &sli.total, &sli.latency) {
-            (Some(_), Some(_), None) => {}
+            (Some(errors), Some(total), None) => {
+                for (field, selector) in [("errors", errors), ("total", total)] {
+                    // Text that is not PromQL at all is promql-syntax's to report.
+                    if crate::promql::parse(selector).is_ok() && crate::promql::selector_metric(selector).is_err() {
+                        not_selectors.push(i);
+                        checker.push(
+                            Diagnostic::new(
+                                Code::SloSliSelector,
+                                format!("{path}.sli.{field}"),
+                                format!(
+                                    "`{selector}` is not a series selector; it is placed inside `sum(rate(...[window]))`"
+                                ),
+                            )
+                            .with_help("write the counter's selector, e.g. `http_requests_total{status=~\"5..\"}`; obs aggregates it"),
+                        );
+                    }
+                }
+            }
             (None, None, Some(latency)) => {
                 check_histogram(
                     checker.catalog,
@@ -473,7 +491,8 @@ fn check_slos(checker: &mut Checker) {
         }
     }
     let untested: Vec<(usize, String)> = checker.rules.untested_slos.clone();
-    for (i, reason) in untested {
+    // An SLI that is no selector is already an error; that it is untested says nothing more.
+    for (i, reason) in untested.into_iter().filter(|(i, _)| !not_selectors.contains(i)) {
         checker.push(
             Diagnostic::new(
                 Code::SloUntested,
@@ -593,11 +612,21 @@ fn check_alertmanager(checker: &mut Checker) {
             }
         }
         if let Some(slack) = &receiver.slack {
-            if !slack.channel.starts_with('#') && !slack.channel.starts_with('@') {
+            // A channel id (`C0123ABCD`) names a channel as well as `#name` does.
+            let channel_id = slack.channel.len() >= 9
+                && slack.channel.starts_with(['C', 'G', 'D'])
+                && slack
+                    .channel
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            if !slack.channel.starts_with('#') && !slack.channel.starts_with('@') && !channel_id {
                 checker.push(Diagnostic::new(
                     Code::SlackChannel,
                     format!("{path}.slack.channel"),
-                    format!("channel `{}` does not start with `#` or `@`", slack.channel),
+                    format!(
+                        "channel `{}` is neither `#channel`, `@user` nor a channel id",
+                        slack.channel
+                    ),
                 ));
             }
         }

@@ -400,9 +400,9 @@ fn check_timings(checker: &mut Checker) {
             Diagnostic::new(
                 Code::HealthcheckRetries,
                 "health.container.retries",
-                "zero retries marks the container unhealthy on its first slow probe",
+                "zero retries is not \"unhealthy at the first failure\": Docker reads 0 as unset and uses its default of 3",
             )
-            .with_help("3 is usual"),
+            .with_help("write the number of consecutive failures you mean; 3 is Docker's default"),
         );
     }
     let scrape = checker.spec.stack.prometheus.scrape_interval;
