@@ -3,6 +3,7 @@
 //! `load → resolve → validate → render`: resolving never fails, so validation can check
 //! the derived rules and catalog it would otherwise have to rebuild.
 
+pub mod dashboards;
 pub mod stack_plan;
 
 use crate::catalog::Catalog;
@@ -10,6 +11,7 @@ use crate::model::Spec;
 use crate::rules::{self, RuleSet};
 use crate::topology::{self, ComponentView};
 
+pub use dashboards::DashboardIdentity;
 pub use stack_plan::StackPlan;
 
 /// Everything the spec implies, with defaults applied.
@@ -23,6 +25,8 @@ pub struct Resolved {
     pub components: Vec<ComponentView>,
     /// The monitoring stack's shared decisions: services, host ports, secrets.
     pub stack: StackPlan,
+    /// Uid and title of every dashboard, in the spec's order.
+    pub dashboards: Vec<DashboardIdentity>,
 }
 
 impl Resolved {
@@ -31,11 +35,13 @@ impl Resolved {
         let rules = rules::rule_set(spec, &catalog);
         let components = topology::components(spec);
         let stack = StackPlan::of(spec, &components);
+        let dashboards = spec.dashboards.iter().map(|d| DashboardIdentity::of(spec, d)).collect();
         Self {
             catalog,
             rules,
             components,
             stack,
+            dashboards,
         }
     }
 

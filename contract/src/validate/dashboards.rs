@@ -7,41 +7,11 @@ use crate::model::{MetricType, MetricView, PanelDatasource, PanelType};
 
 use super::{report_duplicates, Checker};
 
-const MAX_UID: usize = 40;
+use crate::resolve::dashboards::MAX_UID;
 
 pub(super) fn check_all(checker: &mut Checker) {
     check_identity(checker);
     check_panels(checker);
-}
-
-/// The uid a dashboard gets: as written, or derived from its title.
-pub fn dashboard_uid(spec: &crate::model::Spec, dashboard: &crate::model::Dashboard) -> String {
-    if let Some(uid) = &dashboard.uid {
-        return uid.clone();
-    }
-    let title = dashboard_title(spec, dashboard);
-    let mut uid = String::new();
-    for c in title.chars() {
-        if c.is_ascii_alphanumeric() {
-            uid.push(c.to_ascii_lowercase());
-        } else if !uid.ends_with('-') && !uid.is_empty() {
-            uid.push('-');
-        }
-    }
-    let uid = uid.trim_end_matches('-');
-    uid.chars()
-        .take(MAX_UID)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_string()
-}
-
-/// The title a dashboard gets: as written, or `<service> Overview` for an overview.
-pub fn dashboard_title(spec: &crate::model::Spec, dashboard: &crate::model::Dashboard) -> String {
-    dashboard
-        .title
-        .clone()
-        .unwrap_or_else(|| format!("{} Overview", spec.service.name))
 }
 
 fn check_identity(checker: &mut Checker) {
@@ -76,13 +46,20 @@ fn check_identity(checker: &mut Checker) {
                 "the dashboard has no panels",
             ));
         }
-        uids.push((format!("{path}.uid"), dashboard_uid(spec, dashboard)));
+        let identity = &checker.dashboards[d];
+        let uid_path = if dashboard.uid.is_some() {
+            format!("{path}.uid")
+        } else {
+            // No uid written: it comes from the title, and that is what to change.
+            format!("{path}.title")
+        };
+        uids.push((uid_path, identity.uid.as_str()));
     }
     report_duplicates(
         checker,
         Code::DashboardUidDuplicate,
         "dashboard uid",
-        uids.iter().map(|(p, u)| (p.clone(), u.as_str())),
+        uids.iter().map(|(p, u)| (p.clone(), *u)),
     );
 }
 

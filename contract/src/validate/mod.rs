@@ -8,7 +8,6 @@ mod queries;
 mod secrets;
 mod service;
 
-pub use dashboards::{dashboard_title, dashboard_uid};
 pub use queries::unknown_series;
 
 use crate::catalog::Catalog;
@@ -16,7 +15,7 @@ use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::load::LoadedSpec;
 use crate::model::Spec;
-use crate::resolve::{Resolved, StackPlan};
+use crate::resolve::{DashboardIdentity, Resolved, StackPlan};
 use crate::rules::RuleSet;
 use crate::topology::ComponentView;
 
@@ -27,6 +26,7 @@ pub(crate) struct Checker<'a> {
     pub rules: &'a RuleSet,
     pub components: &'a [ComponentView],
     pub stack: &'a StackPlan,
+    pub dashboards: &'a [DashboardIdentity],
     pub found: Vec<Diagnostic>,
 }
 
@@ -46,6 +46,7 @@ pub fn validate(loaded: &LoadedSpec, resolved: &Resolved) -> Report {
         rules: &resolved.rules,
         components: &resolved.components,
         stack: &resolved.stack,
+        dashboards: &resolved.dashboards,
         found: Vec::new(),
     };
     service::check_all(&mut checker);

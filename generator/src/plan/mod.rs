@@ -22,7 +22,7 @@ impl<'a> Plan<'a> {
         Self {
             loaded,
             resolved,
-            dashboards: dashboards::dashboards(&loaded.spec, &resolved.catalog),
+            dashboards: dashboards::dashboards(&loaded.spec, resolved),
         }
     }
 }

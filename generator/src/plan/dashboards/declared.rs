@@ -3,7 +3,8 @@
 
 use contract::catalog::{Catalog, Family};
 use contract::model::{Dashboard, MetricType, MetricView, Panel, PanelDatasource, PanelType, Spec};
-use contract::Decimal;
+use contract::resolve::DashboardIdentity;
+use contract::{Decimal, Resolved};
 
 use super::model::*;
 
@@ -135,7 +136,12 @@ fn duration_text(duration: Option<contract::Duration>, default: &str) -> String 
     duration.map(|d| d.to_string()).unwrap_or_else(|| default.to_string())
 }
 
-fn dashboard_model(spec: &Spec, catalog: &Catalog, dashboard: &Dashboard) -> DashboardModel {
+fn dashboard_model(
+    spec: &Spec,
+    catalog: &Catalog,
+    dashboard: &Dashboard,
+    identity: &DashboardIdentity,
+) -> DashboardModel {
     let mut panels = Vec::new();
     if dashboard.overview {
         panels.extend(super::overview::panels(spec, catalog));
@@ -145,8 +151,8 @@ fn dashboard_model(spec: &Spec, catalog: &Catalog, dashboard: &Dashboard) -> Das
     tags.extend(dashboard.tags.iter().cloned());
     tags.dedup();
     DashboardModel {
-        uid: contract::validate::dashboard_uid(spec, dashboard),
-        title: contract::validate::dashboard_title(spec, dashboard),
+        uid: identity.uid.clone(),
+        title: identity.title.clone(),
         description: dashboard.description.clone().or_else(|| {
             dashboard.overview.then(|| {
                 format!(
@@ -164,9 +170,10 @@ fn dashboard_model(spec: &Spec, catalog: &Catalog, dashboard: &Dashboard) -> Das
 }
 
 /// Every dashboard of a spec, in order.
-pub fn dashboards(spec: &Spec, catalog: &Catalog) -> Vec<DashboardModel> {
+pub fn dashboards(spec: &Spec, resolved: &Resolved) -> Vec<DashboardModel> {
     spec.dashboards
         .iter()
-        .map(|d| dashboard_model(spec, catalog, d))
+        .zip(&resolved.dashboards)
+        .map(|(d, identity)| dashboard_model(spec, &resolved.catalog, d, identity))
         .collect()
 }
