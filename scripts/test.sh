@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what is missing (Docker
-# engine, docker-compose, Prometheus and Alertmanager with promtool/amtool, wrk), starts dockerd
+# engine, docker-compose, Prometheus and Alertmanager with promtool/amtool, wrk, redis-server
+# for the redis dependency check's test), starts dockerd
 # when none runs, builds the local images, then runs formatting, lint and every test.
 # CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
 set -euo pipefail
@@ -19,6 +20,7 @@ install_debian_packages() {
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   if [ "${#missing[@]}" -eq 0 ]; then
     log "Debian packages present"
     return

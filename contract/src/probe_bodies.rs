@@ -119,6 +119,7 @@ pub fn detailed_body(state: &ProbeState) -> (u16, Value) {
                 json!(match c.kind {
                     CheckKind::Tcp => "tcp",
                     CheckKind::Http => "http",
+                    CheckKind::Redis => "redis",
                     CheckKind::Custom => "custom",
                 }),
             );

@@ -133,6 +133,7 @@ async fn run_one(declared: Declared, custom: Option<CustomCheck>, client: &HttpC
                 Ok(response) => Err(format!("answered {}", response.status)),
                 Err(error) => Err(error),
             },
+            (CheckKind::Redis, Some(target)) => crate::redis_ping::ping(target).await,
             (CheckKind::Custom, _) => match custom {
                 Some(check) => check().await,
                 None => Err("no code registered for this custom check".into()),

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod loki;
 pub mod metrics;
 pub mod observability;
+pub mod redis_ping;
 pub mod routes;
 pub mod server;
 pub mod shutdown;

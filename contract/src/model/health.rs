@@ -114,6 +114,9 @@ pub enum CheckKind {
     Tcp,
     /// GETs `target` (an `http://` URL) and expects a 2xx answer.
     Http,
+    /// Sends `PING` to the Redis server at `target` (`host:port`, or
+    /// `redis://[user:password@]host:port` to authenticate first) and expects `PONG`.
+    Redis,
     /// A check the service registers in code under this name.
     Custom,
 }
@@ -217,6 +220,81 @@ impl Default for Shutdown {
         Self {
             drain: Self::default_drain(),
             grace: Self::default_grace(),
+        }
+    }
+}
+
+/// Where a `redis` check connects, and the credentials it authenticates with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisTarget {
+    /// `host:port`.
+    pub address: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl RedisTarget {
+    /// `host:port`, or `redis://[user:password@]host:port[/db]`; `None` for anything else.
+    pub fn parse(target: &str) -> Option<Self> {
+        let (rest, url) = match target.strip_prefix("redis://") {
+            Some(rest) => (rest, true),
+            None => (target, false),
+        };
+        let rest = if url {
+            rest.split('/').next().unwrap_or(rest)
+        } else {
+            rest
+        };
+        let (credentials, address) = match rest.rsplit_once('@') {
+            Some((credentials, address)) if url => (Some(credentials), address),
+            Some(_) => return None,
+            None => (None, rest),
+        };
+        let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            return None;
+        }
+        let (user, password) = match credentials.map(|c| c.split_once(':').unwrap_or(("", c))) {
+            Some((user, password)) => (
+                (!user.is_empty()).then(|| user.to_string()),
+                (!password.is_empty()).then(|| password.to_string()),
+            ),
+            None => (None, None),
+        };
+        Some(Self {
+            address: address.to_string(),
+            user,
+            password,
+        })
+    }
+}
+
+#[cfg(test)]
+mod redis_target_tests {
+    use super::RedisTarget;
+
+    #[test]
+    fn reads_addresses_and_urls_with_credentials() {
+        assert_eq!(RedisTarget::parse("redis:6379").unwrap().address, "redis:6379");
+        let url = RedisTarget::parse("redis://app:s3cr@t@cache:6380/2").unwrap();
+        assert_eq!(url.address, "cache:6380");
+        assert_eq!(url.user.as_deref(), Some("app"));
+        assert_eq!(url.password.as_deref(), Some("s3cr@t"));
+        let password_only = RedisTarget::parse("redis://:pw@cache:6379").unwrap();
+        assert_eq!(
+            (password_only.user, password_only.password.as_deref()),
+            (None, Some("pw"))
+        );
+        for bad in [
+            "redis",
+            "http://cache:6379",
+            "cache:0",
+            "redis://cache",
+            "u:p@cache:6379",
+        ] {
+            assert!(RedisTarget::parse(bad).is_none(), "{bad}");
         }
     }
 }

@@ -294,16 +294,18 @@ fn check_dependency_checks(checker: &mut Checker) {
                 .or_else(|| t.env_var().map(|v| format!("${{{v}}}")))
         });
         match (check.kind, &target) {
-            (CheckKind::Tcp | CheckKind::Http, None) => checker.push(
+            (CheckKind::Tcp | CheckKind::Http | CheckKind::Redis, None) => checker.push(
                 Diagnostic::new(
                     Code::CheckTargetMissing,
                     format!("{path}.target"),
                     format!("{} check `{}` has no target", kind_name(check.kind), check.name),
                 )
-                .with_help(if check.kind == CheckKind::Tcp {
-                    "give `host:port`, e.g. `${DB_ADDR:-postgres:5432}`"
-                } else {
-                    "give a URL, e.g. `http://main-app:8000/healthz`"
+                .with_help(match check.kind {
+                    CheckKind::Tcp => "give `host:port`, e.g. `${DB_ADDR:-postgres:5432}`",
+                    CheckKind::Redis => {
+                        "give `host:port` or `redis://[:password@]host:port`, e.g. `${REDIS_URL:-redis:6379}`"
+                    }
+                    _ => "give a URL, e.g. `http://main-app:8000/healthz`",
                 }),
             ),
             (CheckKind::Tcp, Some(target)) if !target.starts_with('$') && !is_host_port(target) => checker.push(
@@ -322,6 +324,18 @@ fn check_dependency_checks(checker: &mut Checker) {
                     format!("{path}.target"),
                     format!("`{target}` is not an http(s) URL"),
                 ))
+            }
+            (CheckKind::Redis, Some(target))
+                if !target.starts_with('$') && contract_redis_address(target).is_none() =>
+            {
+                checker.push(
+                    Diagnostic::new(
+                        Code::CheckTargetInvalid,
+                        format!("{path}.target"),
+                        format!("`{target}` is not `host:port` or `redis://[user:password@]host:port`"),
+                    )
+                    .with_help("e.g. `redis:6379` or `redis://:secret@redis:6379`"),
+                )
             }
             (CheckKind::Custom, Some(_)) => checker.push(
                 Diagnostic::new(
@@ -359,8 +373,14 @@ fn kind_name(kind: CheckKind) -> &'static str {
     match kind {
         CheckKind::Tcp => "tcp",
         CheckKind::Http => "http",
+        CheckKind::Redis => "redis",
         CheckKind::Custom => "custom",
     }
+}
+
+/// The `host:port` a Redis target names, if it is one.
+fn contract_redis_address(target: &str) -> Option<String> {
+    crate::model::RedisTarget::parse(target).map(|t| t.address)
 }
 
 fn is_host_port(target: &str) -> bool {
