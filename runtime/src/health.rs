@@ -66,6 +66,17 @@ impl HealthChecks {
         }
     }
 
+    /// The spec's `custom` checks no code has registered yet: each reports down with
+    /// "no code registered" until it is. `serve` logs them at start-up.
+    pub fn unregistered(&self) -> Vec<String> {
+        let custom = self.custom.lock().unwrap_or_else(|e| e.into_inner());
+        self.declared
+            .iter()
+            .filter(|d| d.spec.kind == CheckKind::Custom && !custom.contains_key(&d.spec.name))
+            .map(|d| d.spec.name.clone())
+            .collect()
+    }
+
     /// Registers the code behind a `custom` check of the spec.
     pub fn register<F, Fut>(&self, name: &str, check: F)
     where
@@ -200,11 +211,14 @@ mod tests {
             HttpClient::new(None).unwrap(),
             |_| None,
         );
+        assert_eq!(health.unregistered(), ["queue"]);
         let results = health.run().await;
         assert!(results.iter().all(|r| !r.up));
         assert_eq!(
             results[1].error.as_deref(),
             Some("no code registered for this custom check")
         );
+        health.register("queue", || async { Ok(()) });
+        assert!(health.unregistered().is_empty());
     }
 }

@@ -74,6 +74,13 @@ where
         lifecycle.startup.set(startup);
     }
     tracing::info!(address = %address, startup_seconds = startup, "service started");
+    for check in obs.health.unregistered() {
+        // Said once, loudly, rather than discovered as a readiness that never turns green.
+        tracing::warn!(
+            check = %check,
+            "custom health check has no code registered; it reports down until the service registers it"
+        );
+    }
     let served = tokio::select! {
         result = main => { result?; true }
         _ = obs.shutdown.deadline() => false,
