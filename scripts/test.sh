@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what is missing (Docker
 # engine, docker-compose, Prometheus and Alertmanager with promtool/amtool, wrk, redis-server
-# for the redis dependency check's test), starts dockerd
-# when none runs, builds the local images, then runs formatting, lint and every test.
+# for the redis dependency check's test, postgresql for the postgres check's test), starts
+# dockerd when none runs, builds the local images, then runs formatting, lint and every test.
 # CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,8 @@ install_debian_packages() {
   command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  # Debian keeps the server binaries off PATH, under /usr/lib/postgresql/<major>/bin.
+  compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
   if [ "${#missing[@]}" -eq 0 ]; then
     log "Debian packages present"
     return

@@ -120,6 +120,7 @@ pub fn detailed_body(state: &ProbeState) -> (u16, Value) {
                     CheckKind::Tcp => "tcp",
                     CheckKind::Http => "http",
                     CheckKind::Redis => "redis",
+                    CheckKind::Postgres => "postgres",
                     CheckKind::Custom => "custom",
                 }),
             );

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -278,11 +278,8 @@ async fn session(mut socket: WebSocket, obs: Observability, demo: Arc<Demo>, id:
     loop {
         tokio::select! {
             _ = &mut draining => {
-                let close = CloseFrame { code: 1001, reason: "server shutting down".into() };
-                let _ = socket.send(Message::Close(Some(close))).await;
+                runtime::websocket::close_going_away(&mut socket).await;
                 tracing::info!("WebSocket closed for shutdown");
-                // Give the client a moment to answer the close handshake.
-                let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv()).await;
                 return;
             }
             _ = heartbeat.tick() => {

@@ -116,16 +116,11 @@ fn healthcheck(cli: &Cli, url: Option<String>, timeout: Duration) -> anyhow::Res
     let spec = load_spec(cli)?;
     let env = environment(cli, &spec);
     let config = ServiceConfig::resolve_for(spec, Some(obs::COMPONENT), env)?;
-    let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{}{}", config.port, config.spec.health.liveness.path));
-    let outcome = runtime_builder()?.block_on(runtime::http_client::get(&url, timeout));
-    match outcome {
-        Ok(response) if response.status == 200 => Ok(ExitCode::SUCCESS),
-        Ok(response) => {
-            eprintln!("{url} answered {}", response.status);
-            Ok(ExitCode::FAILURE)
-        }
-        Err(error) => {
-            eprintln!("{url}: {error}");
+    let url = url.unwrap_or_else(|| runtime::healthcheck::liveness_url(&config));
+    match runtime_builder()?.block_on(runtime::healthcheck::probe(&url, timeout)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(reason) => {
+            eprintln!("{reason}");
             Ok(ExitCode::FAILURE)
         }
     }

@@ -136,6 +136,41 @@ fn app_services_carry_the_spec_healthcheck_and_replicas() {
     assert_eq!(personaworlds["services"]["grafana"]["profiles"][0], "observability");
 }
 
+#[test]
+fn dependencies_start_with_the_app_which_waits_for_them() {
+    let shadower = compose_yaml(&workspace().join("examples/shadower-analytics/generated"));
+    let api = &shadower["services"]["analytics-api"];
+    for dependency in ["postgres", "redis"] {
+        assert_eq!(
+            api["depends_on"][dependency]["condition"], "service_healthy",
+            "{dependency}"
+        );
+        let service = &shadower["services"][dependency];
+        assert!(service["profiles"].is_null(), "{dependency} must start with the app");
+        assert_eq!(service["healthcheck"]["retries"], 12);
+    }
+    assert_eq!(
+        shadower["services"]["postgres"]["volumes"][0],
+        "postgres-data:/var/lib/postgresql/data"
+    );
+    assert!(shadower["volumes"]["postgres-data"].is_object());
+    let personaworlds = compose_yaml(&workspace().join("examples/personaworlds/generated"));
+    for app in ["backend", "worker"] {
+        assert_eq!(
+            personaworlds["services"][app]["depends_on"]["db"]["condition"],
+            "service_healthy"
+        );
+    }
+    assert!(personaworlds["services"]["db"]["profiles"].is_null());
+    assert_eq!(personaworlds["services"]["prometheus"]["profiles"][0], "observability");
+    let names: Vec<&String> = personaworlds["services"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        names[..3],
+        ["backend", "worker", "db"],
+        "dependencies follow the app services"
+    );
+}
+
 fn document(example: &str) -> String {
     std::fs::read_to_string(
         workspace()
@@ -274,6 +309,8 @@ fn seed_003_shadower_analytics() {
             "17. **Average Response Time**",
             "Jaeger | http://localhost:16686",
             "`[REDACTED]`",
+            "| `postgres` | `postgres:16-alpine` | `postgres:5432` |",
+            "| `redis` | `redis:7-alpine` | `redis:6379` |",
         ],
     );
 }
@@ -300,6 +337,7 @@ fn seed_004_personaworlds() {
             "`WorkerFailures`",
             "`RetryStorm`",
             "`QueueBacklog`",
+            "| `db` | `postgres:16-alpine` | `db:5432` |",
         ],
     );
 }

@@ -5,10 +5,13 @@
 # is stored as a label).
 #
 #   obs-demo:latest          the demo service (target/<profile>/obs-demo)
+#   <example>:latest         each example service, under the image name and binary path its
+#                            generated docker-compose.yml uses (the SERVICES table below)
+#   obs-sink:local           stands in for Alertmanager receivers and Loki in e2e stacks
 #   obs-prometheus:local     Debian's /usr/bin/prometheus
 #   obs-alertmanager:local   Debian's /usr/bin/prometheus-alertmanager
 #
-# OBS_IMAGE_PROFILE=release builds the demo in release mode (default: debug, which the
+# OBS_IMAGE_PROFILE=release builds the services in release mode (default: debug, which the
 # test build compiles anyway).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,17 +48,31 @@ import() {
   log "built $name ($hash)"
 }
 
-if [ "$profile" = release ]; then
-  cargo build --quiet --release -p obs-demo --bin obs-demo
-else
-  cargo build --quiet -p obs-demo --bin obs-demo
-fi
+# package  binary  image: one line per service image.
+SERVICES="
+obs-demo obs-demo obs-demo:latest
+ws-service ws-service ws-service:latest
+ws-app ws-app ws-app:latest
+websocket-message-counter websocket-message-counter websocket-message-counter:latest
+integration-tests sink obs-sink:local
+"
 
-root="$work/obs-demo"
-rm -rf "$root" && mkdir -p "$root"
-copy_with_libs "target/$profile/obs-demo" /usr/local/bin/obs-demo "$root"
-strip --strip-debug "$root/usr/local/bin/obs-demo"
-import "$root" obs-demo:latest /usr/local/bin/obs-demo
+build_args=(--quiet)
+if [ "$profile" = release ]; then build_args+=(--release); fi
+while read -r package binary _; do
+  [ -n "$package" ] || continue
+  build_args+=(-p "$package" --bin "$binary")
+done <<<"$SERVICES"
+cargo build "${build_args[@]}"
+
+while read -r package binary image; do
+  [ -n "$package" ] || continue
+  root="$work/$binary"
+  rm -rf "$root" && mkdir -p "$root"
+  copy_with_libs "target/$profile/$binary" "/usr/local/bin/$binary" "$root"
+  strip --strip-debug "$root/usr/local/bin/$binary"
+  import "$root" "$image" "/usr/local/bin/$binary"
+done <<<"$SERVICES"
 
 root="$work/prometheus"
 rm -rf "$root" && mkdir -p "$root/prometheus" "$root/etc/prometheus"

@@ -3,7 +3,12 @@
 //! configuration (shorter intervals, loopback targets, a test webhook — applied to copies,
 //! never to generated files), a Prometheus API client, and a webhook receiver.
 //!
-//! Containers use host networking and listen on 127.0.0.1 only.
+//! Containers started with testcontainers use host networking and listen on 127.0.0.1 only;
+//! compose stacks (`compose`) run on their own bridge network and publish their ports on
+//! 127.0.0.1. `expect` holds what every end-to-end test checks against the spec.
+
+pub mod compose;
+pub mod expect;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -109,15 +114,15 @@ pub async fn start_alertmanager(config: &Path, port: u16) -> ContainerAsync<Gene
         .unwrap_or_else(|e| panic!("{} did not start: {e}", alertmanager_image()))
 }
 
-fn yaml(path: &Path) -> serde_yaml::Value {
+pub(crate) fn yaml(path: &Path) -> serde_yaml::Value {
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn write_yaml(path: &Path, value: &serde_yaml::Value) {
+pub(crate) fn write_yaml(path: &Path, value: &serde_yaml::Value) {
     std::fs::write(path, serde_yaml::to_string(value).unwrap()).unwrap();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -241,6 +246,25 @@ impl Prometheus {
         }
     }
 
+    /// Waits until Prometheus has exactly `count` targets, all up.
+    pub async fn wait_targets_up(&self, count: usize, within: Duration) -> Result<(), String> {
+        eventually(within, &format!("{count} targets up"), || async {
+            let targets = self.targets().await?;
+            if targets.len() == count && targets.iter().all(|(_, health)| health == "up") {
+                Ok(Some(()))
+            } else {
+                Err(format!("targets: {targets:?}"))
+            }
+        })
+        .await
+    }
+
+    /// The alerts firing now with the given name, as `ALERTS` series.
+    pub async fn firing(&self, alertname: &str) -> Result<Vec<Value>, String> {
+        self.query(&format!(r#"ALERTS{{alertname="{alertname}", alertstate="firing"}}"#))
+            .await
+    }
+
     /// Scrape targets and their health.
     pub async fn targets(&self) -> Result<Vec<(String, String)>, String> {
         let data = self.api("/api/v1/targets").await?;
@@ -256,6 +280,41 @@ impl Prometheus {
             })
             .collect())
     }
+}
+
+/// A short WebSocket load from the load tester (20 sockets, 5 messages a second each, 3 s)
+/// on `url`; panics unless some messages were answered.
+pub async fn websocket_load(url: &str) -> obs_tools::loadtest::Summary {
+    let load = obs_tools::loadtest::WsLoad {
+        url: url.to_string(),
+        sockets: 20,
+        rate: 40.0,
+        duration: Duration::from_secs(3),
+        send_rate: 5.0,
+    };
+    let progress = std::sync::Arc::new(obs_tools::loadtest::Progress::default());
+    let summary = obs_tools::loadtest::run_ws(&load, progress)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    assert!(summary.messages_acknowledged > 0, "{url}: {summary:?}");
+    summary
+}
+
+/// Opens a WebSocket and watches it: the task ends with the close code the server sent, or
+/// `None` when the connection ended without a close frame.
+pub async fn held_websocket(url: &str) -> tokio::task::JoinHandle<Option<u16>> {
+    use futures_util::StreamExt;
+    let (mut held, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    tokio::spawn(async move {
+        while let Some(message) = held.next().await {
+            if let Ok(tokio_tungstenite::tungstenite::Message::Close(frame)) = message {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
 }
 
 /// Retries `check` every 250ms until it returns `Some`, for at most `within`.

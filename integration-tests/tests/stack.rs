@@ -6,14 +6,12 @@
 //! is clean; and that an alert fires and reaches a webhook with the spec's labels and
 //! annotations.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use contract::model::MetricType;
 use futures_util::{SinkExt, StreamExt};
+use integration_tests::expect;
 use integration_tests::*;
 use runtime::http_client;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn request(method: &str, url: &str, body: Option<&str>) -> u16 {
@@ -75,73 +73,11 @@ async fn drive_traffic(port: u16) {
     drop(vanishing);
 }
 
-/// Names of recorded series with their static labels, from the generated rule files.
-fn recorded_series(generated: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for file in ["recording.yml", "slos.yml"] {
-        let text = std::fs::read_to_string(generated.join("prometheus/rules").join(file)).unwrap();
-        let rules: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-        for group in rules["groups"].as_sequence().unwrap() {
-            for rule in group["rules"].as_sequence().unwrap() {
-                let Some(record) = rule["record"].as_str() else {
-                    continue;
-                };
-                let labels: Vec<String> = rule["labels"]
-                    .as_mapping()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| format!("{}=\"{}\"", k.as_str().unwrap(), v.as_str().unwrap()))
-                    .collect();
-                out.push(if labels.is_empty() {
-                    record.to_string()
-                } else {
-                    format!("{record}{{{}}}", labels.join(","))
-                });
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Every Prometheus query of every generated dashboard, Grafana variables filled in.
-fn dashboard_queries(generated: &std::path::Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(generated.join("grafana/dashboards")).unwrap() {
-        let path = entry.unwrap().path();
-        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for panel in dashboard["panels"].as_array().unwrap() {
-            if panel["datasource"]["type"] != "prometheus" {
-                continue;
-            }
-            for target in panel["targets"].as_array().into_iter().flatten() {
-                let expr = target["expr"]
-                    .as_str()
-                    .unwrap()
-                    .replace("$__rate_interval", "1m")
-                    .replace("$__range", "1h")
-                    .replace("$__interval", "15s");
-                out.push((
-                    format!(
-                        "{} / {}",
-                        dashboard["title"].as_str().unwrap(),
-                        panel["title"].as_str().unwrap()
-                    ),
-                    expr,
-                ));
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn generated_stack_scrapes_records_alerts_and_notifies() {
     let generated = workspace().join("generated");
     let spec = contract::load_file(&workspace().join("obs.yaml")).unwrap().spec;
     let resolved = contract::Resolved::of(&spec);
-    let catalog = &resolved.catalog;
     let (blue_port, green_port, prometheus_port, alertmanager_port) =
         (free_port(), free_port(), free_port(), free_port());
     let webhook = Webhook::start().await;
@@ -183,79 +119,12 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
     tokio::join!(drive_traffic(blue_port), drive_traffic(green_port));
     tokio::time::sleep(Duration::from_secs(6)).await;
 
-    // Every declared metric arrives with its declared type and labels.
-    let target_labels: BTreeSet<&str> = ["__name__", "job", "instance", "replica", "le"].into();
-    for family in catalog.for_component("app") {
-        let metadata_name = if family.kind == MetricType::Counter {
-            family.name.trim_end_matches("_total")
-        } else {
-            family.name.as_str()
-        };
-        let metadata = prometheus
-            .api(&format!("/api/v1/metadata?metric={}", encode(metadata_name)))
-            .await
-            .unwrap();
-        let found_type = metadata[metadata_name][0]["type"]
-            .as_str()
-            .unwrap_or("none")
-            .to_string();
-        assert_eq!(
-            found_type,
-            family.kind.as_str(),
-            "type of {} in Prometheus",
-            family.name
-        );
-        let sample = if family.kind == MetricType::Histogram {
-            format!("{}_count", family.name)
-        } else {
-            family.name.clone()
-        };
-        let series = prometheus
-            .api(&format!("/api/v1/series?match[]={}", encode(&sample)))
-            .await
-            .unwrap();
-        let series = series.as_array().unwrap();
-        assert!(!series.is_empty(), "{} has no series in Prometheus", family.name);
-        let declared: BTreeSet<String> = family.label_names().map(String::from).collect();
-        for labels in series {
-            let own: BTreeSet<String> = labels
-                .as_object()
-                .unwrap()
-                .keys()
-                .filter(|k| !target_labels.contains(k.as_str()))
-                .cloned()
-                .collect();
-            assert_eq!(own, declared, "labels of {} in Prometheus", family.name);
-        }
-    }
-
-    // Every recording rule returns data.
-    for record in recorded_series(&generated) {
-        let result = prometheus
-            .query(&record)
-            .await
-            .unwrap_or_else(|e| panic!("{record}: {e}"));
-        assert!(!result.is_empty(), "recording rule {record} returned nothing");
-    }
-
-    // Every dashboard query runs and returns series.
-    let queries = dashboard_queries(&generated);
-    assert!(queries.len() > 40, "only {} dashboard queries", queries.len());
-    for (panel, expr) in queries {
-        let result = prometheus
-            .query(&expr)
-            .await
-            .unwrap_or_else(|e| panic!("{panel}: `{expr}` failed: {e}"));
-        assert!(!result.is_empty(), "{panel}: `{expr}` returned no series");
-    }
-
-    // The live drift check of a replica against the spec is clean.
-    let url = format!("http://127.0.0.1:{blue_port}/metrics");
-    let text = generator::drift::fetch_async(&url, Duration::from_secs(10))
-        .await
-        .unwrap();
-    let report = generator::drift::check_text(&resolved, None, &text, &url).unwrap();
-    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    // Every declared metric arrives with its declared type and labels; every recording
+    // rule and every dashboard query returns data; the live exposition matches the spec.
+    expect::declared_metrics_scraped(&prometheus, &resolved, "app").await;
+    assert!(expect::dashboard_queries(&generated).len() > 40);
+    expect::rules_and_dashboards_return_data(&prometheus, &generated).await;
+    expect::exposition_matches_spec(&resolved, "app", &format!("http://127.0.0.1:{blue_port}/metrics")).await;
 
     // 3. No WebSocket is open any more: NoActiveWebSocketConnections fires (its `for` cut
     // to 5s in the test copy) and Alertmanager posts it to the webhook.

@@ -1,7 +1,8 @@
-//! Dependency checks: tcp (connect), http (2xx), and custom checks the service registers
-//! by name. They run concurrently, each inside its own timeout, so a hung dependency never
-//! hangs a probe; results are reused for a second so a probe storm does not become a storm
-//! on the dependencies.
+//! Dependency checks: tcp (connect), http (2xx), redis (`PING`, see `redis_ping`), postgres
+//! (`SELECT 1`, see `postgres_ping`), and custom checks the service registers by name. They
+//! run concurrently, each inside its own timeout, so a hung dependency never hangs a probe;
+//! results are reused for a second so a probe storm does not become a storm on the
+//! dependencies.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -145,6 +146,7 @@ async fn run_one(declared: Declared, custom: Option<CustomCheck>, client: &HttpC
                 Err(error) => Err(error),
             },
             (CheckKind::Redis, Some(target)) => crate::redis_ping::ping(target).await,
+            (CheckKind::Postgres, Some(target)) => crate::postgres_ping::ping(target).await,
             (CheckKind::Custom, _) => match custom {
                 Some(check) => check().await,
                 None => Err("no code registered for this custom check".into()),

@@ -63,7 +63,9 @@ where
 {
     let router = app(&obs, routes, state);
     let address = listener.local_addr()?;
-    let main = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(obs.shutdown.draining());
+    // Handlers may ask for the peer's address (`ConnectInfo<SocketAddr>`), e.g. for `client_ip`.
+    let main = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(obs.shutdown.draining());
     let metrics_server = metrics.map(|listener| {
         let router = obs.metrics_routes::<Observability>().with_state(obs.clone());
         let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(obs.shutdown.deadline());

@@ -1,10 +1,11 @@
 //! WebSocket session accounting: a guard counts the connection open while it lives and,
 //! when dropped for any reason (close frame, error, a client that vanished, shutdown),
-//! takes it off the gauge, observes its duration and logs the disconnect.
+//! takes it off the gauge, observes its duration and logs the disconnect. Also the close a
+//! server sends its clients when it shuts down.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 
 use crate::builtins::WebSocketMetrics;
 
@@ -16,6 +17,21 @@ pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// The upgrade with a small read buffer: for services holding many mostly idle sockets.
 pub fn lean(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade.read_buffer_size(READ_BUFFER_BYTES)
+}
+
+/// How long a server waits for the client's answer to its close frame.
+pub const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
+
+/// Says goodbye as a shutting-down server should: close code 1001 (going away), then up to
+/// [`CLOSE_REPLY_WAIT`] for the client to answer the close handshake.
+pub async fn close_going_away(socket: &mut WebSocket) {
+    let close = CloseFrame {
+        code: axum::extract::ws::close_code::AWAY,
+        reason: "server shutting down".into(),
+    };
+    if socket.send(Message::Close(Some(close))).await.is_ok() {
+        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, socket.recv()).await;
+    }
 }
 
 /// One open WebSocket session.

@@ -111,6 +111,9 @@ codes! {
     DashboardTitleMissing = "dashboard-title-missing", Error;
     DashboardUidDuplicate = "dashboard-uid-duplicate", Error;
     DashboardUidInvalid = "dashboard-uid-invalid", Error;
+    DependencyDuplicate = "dependency-duplicate", Error;
+    DependencyImageEmpty = "dependency-image-empty", Error;
+    DependencyNameInvalid = "dependency-name-invalid", Error;
     EndpointPathDuplicate = "endpoint-path-duplicate", Error;
     EndpointPathInvalid = "endpoint-path-invalid", Error;
     EvaluationIntervalZero = "evaluation-interval-zero", Error;

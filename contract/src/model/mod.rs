@@ -63,7 +63,8 @@ pub struct Spec {
     /// Alert routing and receivers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alertmanager: Option<Alertmanager>,
-    /// The monitoring stack the generator writes compose files for.
+    /// The compose stack the generator writes: monitoring servers and the services the app
+    /// depends on.
     #[serde(default)]
     pub stack: Stack,
     /// The terminal monitor (`monitor` binary) defaults.

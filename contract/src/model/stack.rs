@@ -1,11 +1,14 @@
-//! `stack`: the monitoring services the compose file runs beside the app, and their settings.
+//! `stack`: the services the compose file runs beside the app (the monitoring servers and
+//! the databases and caches the app itself needs), and their settings.
+
+use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Duration, EnvString};
 
-/// The monitoring stack.
+/// The compose stack: the monitoring servers, and the services the app depends on.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stack {
@@ -31,6 +34,53 @@ pub struct Stack {
     /// Elasticsearch, receiving shipped logs (`logging.elasticsearch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elasticsearch: Option<StackService>,
+    /// Services the app itself needs, such as a database or a cache: compose runs each
+    /// beside the app (in no profile, so they start with it), and the app containers wait
+    /// for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<StackDependency>,
+}
+
+/// A service the app connects to (a database, a cache), run by compose from a public image.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackDependency {
+    /// Compose service name, and so the host name the app connects to, e.g. `postgres`:
+    /// lowercase letters, digits, `-` and `_`.
+    pub name: String,
+    /// Image and tag, e.g. `postgres:16-alpine`.
+    pub image: String,
+    /// Port it listens on inside the compose network, e.g. `5432`.
+    pub port: u16,
+    /// Host port to publish `port` on, e.g. `5433`; omitted: reachable only from the other
+    /// containers of the stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<u16>,
+    /// Environment of its container. Values are text, `${VAR}` or `${VAR:-default}`
+    /// (passed through to compose). A variable whose name says it holds a secret
+    /// (`PASSWORD`, `TOKEN`, `SECRET`, …) must be `${VAR}`; a `*_FILE` variable naming a
+    /// file under `/run/secrets/` mounts that file from `secrets/`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, EnvString>,
+    /// Command replacing the image's default, e.g. `[postgres, -c, max_connections=50]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Compose healthcheck test, e.g. `[CMD, pg_isready, -U, app]` (`CMD` is added when
+    /// the list does not start with `CMD` or `CMD-SHELL`); run every 5s, 3s timeout, 12
+    /// retries. With one, the app containers wait until it is healthy; without, until it
+    /// has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Vec<String>>,
+    /// Absolute path of its data inside the container, e.g. `/var/lib/postgresql/data`: a
+    /// named volume `<name>-data` is mounted there, so the data outlives the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Components whose containers depend on it; omitted: every component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<Vec<String>>,
+    /// What the app uses it for, shown in OBSERVABILITY.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// Prometheus settings.

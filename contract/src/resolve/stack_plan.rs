@@ -1,12 +1,15 @@
 //! What the targets must agree on about the running stack, decided once from the spec:
 //! which monitoring servers run and on which host ports, the host port of every app
-//! container, the secret files compose mounts, and where the metrics bearer token is read
-//! from.
+//! container, the services the app depends on and which containers wait for them, the
+//! secret files compose mounts, and where the metrics bearer token is read from.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::Spec;
+use crate::model::{Spec, StackDependency};
 use crate::topology::ComponentView;
+use crate::EnvString;
 
 /// The stack's shared decisions.
 #[derive(Debug, Clone)]
@@ -23,6 +26,82 @@ pub struct StackPlan {
     pub credentials_file: Option<String>,
     /// The monitoring servers that run, in compose order, with their host ports.
     pub monitoring: Vec<Monitoring>,
+    /// The services the app depends on (`stack.dependencies`), in the spec's order.
+    pub dependencies: Vec<Dependency>,
+}
+
+/// A service the app depends on, as compose runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// Compose service name and the host name the app connects to.
+    pub name: String,
+    pub image: String,
+    /// The port it listens on inside the compose network.
+    pub port: u16,
+    /// The host port it is published on, if any.
+    pub publish: Option<u16>,
+    pub environment: BTreeMap<String, EnvString>,
+    pub command: Option<Vec<String>>,
+    /// Compose `healthcheck.test`, starting with `CMD` or `CMD-SHELL`; `None`: no healthcheck,
+    /// so the app waits only for the container to start.
+    pub healthcheck: Option<Vec<String>>,
+    /// The named volume holding its data and where it is mounted.
+    pub volume: Option<DataVolume>,
+    /// Components that use it, in declaration order (every one unless `used_by` says).
+    pub used_by: Vec<String>,
+    /// App containers (compose services) that depend on it, in compose order.
+    pub dependents: Vec<String>,
+    /// Secret files its environment names under `/run/secrets/`, sorted and distinct.
+    pub secrets: Vec<Secret>,
+    pub description: Option<String>,
+}
+
+/// A named volume and the path it is mounted at inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataVolume {
+    pub name: String,
+    pub path: String,
+}
+
+impl Dependency {
+    fn of(dependency: &StackDependency, components: &[ComponentView]) -> Self {
+        let used = |component: &ComponentView| {
+            dependency
+                .used_by
+                .as_ref()
+                .is_none_or(|names| names.contains(&component.name))
+        };
+        let users: Vec<&ComponentView> = components.iter().filter(|c| used(c)).collect();
+        let healthcheck = dependency.healthcheck.as_ref().filter(|t| !t.is_empty()).map(|test| {
+            if matches!(test[0].as_str(), "CMD" | "CMD-SHELL") {
+                test.clone()
+            } else {
+                std::iter::once("CMD".to_string()).chain(test.iter().cloned()).collect()
+            }
+        });
+        let secret_paths = dependency
+            .environment
+            .iter()
+            .filter(|(key, _)| key.ends_with("_FILE"))
+            .filter_map(|(_, value)| value.default_value());
+        Self {
+            name: dependency.name.clone(),
+            image: dependency.image.clone(),
+            port: dependency.port,
+            publish: dependency.publish,
+            environment: dependency.environment.clone(),
+            command: dependency.command.clone(),
+            healthcheck,
+            volume: dependency.data.as_ref().map(|path| DataVolume {
+                name: format!("{}-data", dependency.name),
+                path: path.clone(),
+            }),
+            used_by: users.iter().map(|c| c.name.clone()).collect(),
+            dependents: users.iter().flat_map(|c| c.instances()).map(|i| i.host).collect(),
+            secrets: run_secrets(secret_paths),
+            description: dependency.description.clone(),
+        }
+    }
 }
 
 /// A monitoring server of the stack and the host port compose publishes it on.
@@ -74,7 +153,26 @@ impl StackPlan {
             secrets: receiver_secrets(spec),
             credentials_file: spec.metrics.endpoint.bearer_token_env.as_deref().map(credentials_file),
             monitoring,
+            dependencies: stack
+                .dependencies
+                .iter()
+                .map(|d| Dependency::of(d, components))
+                .collect(),
         }
+    }
+
+    /// Every secret file compose declares: the receivers' and the dependencies', sorted and
+    /// distinct.
+    pub fn all_secrets(&self) -> Vec<Secret> {
+        let mut all: Vec<Secret> = self
+            .secrets
+            .iter()
+            .chain(self.dependencies.iter().flat_map(|d| &d.secrets))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all.dedup_by(|a, b| a.name == b.name);
+        all
     }
 
     /// The host port of a monitoring server that runs.
@@ -173,6 +271,12 @@ pub fn receiver_secrets(spec: &Spec) -> Vec<Secret> {
             paths.extend(e.auth_password_file.as_deref());
         }
     }
+    run_secrets(paths)
+}
+
+/// The secrets behind paths under `/run/secrets/` (others are ignored), each read from
+/// `./secrets/<name>`, sorted and distinct.
+fn run_secrets<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<Secret> {
     let mut secrets: Vec<Secret> = paths
         .into_iter()
         .filter_map(|path| path.strip_prefix("/run/secrets/"))
@@ -184,4 +288,43 @@ pub fn receiver_secrets(spec: &Spec) -> Vec<Secret> {
     secrets.sort_by(|a, b| a.name.cmp(&b.name));
     secrets.dedup_by(|a, b| a.name == b.name);
     secrets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology;
+
+    fn plan(yaml: &str) -> StackPlan {
+        let spec: Spec = serde_yaml::from_str(yaml).unwrap();
+        StackPlan::of(&spec, &topology::components(&spec))
+    }
+
+    #[test]
+    fn dependencies_know_their_dependents_healthcheck_and_secrets() {
+        let plan = plan(
+            "service: {name: shop, components: [{name: api, replicas: [a, b]}, {name: worker, port: 9091}]}
+stack:
+  dependencies:
+    - {name: db, image: 'postgres:16', port: 5432, healthcheck: [pg_isready], data: /var/lib/postgresql/data,
+       environment: {POSTGRES_PASSWORD_FILE: /run/secrets/pg}}
+    - {name: cache, image: 'redis:7', port: 6379, used_by: [worker], healthcheck: [CMD-SHELL, redis-cli ping]}
+",
+        );
+        let [db, cache] = &plan.dependencies[..] else { panic!() };
+        assert_eq!(db.dependents, ["api_a", "api_b", "worker"]);
+        assert_eq!(db.used_by, ["api", "worker"]);
+        assert_eq!(
+            db.healthcheck.as_deref(),
+            Some(&["CMD".to_string(), "pg_isready".into()][..])
+        );
+        assert_eq!(db.volume.as_ref().map(|v| v.name.as_str()), Some("db-data"));
+        assert_eq!(cache.dependents, ["worker"]);
+        assert_eq!(cache.healthcheck.as_ref().map(|t| t[0].as_str()), Some("CMD-SHELL"));
+        assert_eq!(
+            plan.all_secrets().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["pg"]
+        );
+        assert!(plan.secrets.is_empty(), "receiver secrets stay the receivers' own");
+    }
 }

@@ -3,6 +3,7 @@
 
 mod alerting;
 mod dashboards;
+mod dependencies;
 mod metrics;
 mod queries;
 mod secrets;
@@ -54,6 +55,7 @@ pub fn validate(loaded: &LoadedSpec, resolved: &Resolved) -> Report {
     alerting::check_all(&mut checker);
     queries::check_all(&mut checker);
     dashboards::check_all(&mut checker);
+    dependencies::check_all(&mut checker);
     secrets::check_all(&mut checker);
     let mut diagnostics: Vec<Diagnostic> = checker.found.into_iter().map(|d| loaded.locate(d)).collect();
     diagnostics.sort_by(|a, b| (a.position, &a.path, a.id()).cmp(&(b.position, &b.path, b.id())));

@@ -37,6 +37,40 @@ pub(super) fn check_all(checker: &mut Checker) {
         }
     }
     let mut urls: Vec<(String, &EnvString)> = Vec::new();
+    for (i, dependency) in spec.stack.dependencies.iter().enumerate() {
+        for (key, value) in &dependency.environment {
+            let path = format!("stack.dependencies[{i}].environment.{key}");
+            // `*_FILE` names a path (a mounted secret), not the secret itself.
+            if key.ends_with("_FILE") {
+                continue;
+            }
+            if !holds_secret(key) {
+                urls.push((path, value));
+                continue;
+            }
+            match value {
+                EnvString::Literal(text) if !is_flag(text) => checker.push(
+                    Diagnostic::new(
+                        Code::SecretInline,
+                        path,
+                        format!("`{key}` holds a secret and is written inline"),
+                    )
+                    .with_help(format!(
+                        "read it from the environment (`${{{key}}}`, without a default), or give `{key}_FILE: /run/secrets/<name>` if the image reads one"
+                    )),
+                ),
+                EnvString::Env { var, default: Some(_) } => checker.push(
+                    Diagnostic::new(
+                        Code::SecretDefault,
+                        path,
+                        format!("`${{{var}:-…}}` bakes a default secret into the spec"),
+                    )
+                    .with_help(format!("write `${{{var}}}` and set it where the stack runs")),
+                ),
+                _ => {}
+            }
+        }
+    }
     for (i, check) in spec.health.checks.iter().enumerate() {
         if let Some(target) = &check.target {
             urls.push((format!("health.checks[{i}].target"), target));
@@ -70,6 +104,33 @@ pub(super) fn check_all(checker: &mut Checker) {
             );
         }
     }
+}
+
+/// Whether an environment variable's name says it holds a secret: `POSTGRES_PASSWORD`,
+/// `API_TOKEN`, `JWT_SECRET`, `AWS_SECRET_ACCESS_KEY`…
+fn holds_secret(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "ACCESS_KEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// An empty value or a boolean switch (`MYSQL_ALLOW_EMPTY_PASSWORD: "yes"`) is no secret.
+fn is_flag(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "" | "yes" | "no" | "true" | "false" | "on" | "off" | "0" | "1"
+    )
 }
 
 /// Why a URL holds a secret: user info with a password, or a token-like query parameter.
@@ -107,5 +168,27 @@ mod tests {
         assert!(credential_in_url("https://hooks.example.com/x?token=abc").is_some());
         assert!(credential_in_url("http://127.0.0.1:5001/alerts").is_none());
         assert!(credential_in_url("postgres:5432").is_none());
+    }
+
+    #[test]
+    fn finds_secret_variable_names() {
+        for key in [
+            "POSTGRES_PASSWORD",
+            "redis_password",
+            "JWT_SECRET",
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(holds_secret(key), "{key}");
+        }
+        for key in [
+            "POSTGRES_DB",
+            "POSTGRES_USER",
+            "POSTGRES_HOST_AUTH_METHOD",
+            "REDIS_PORT",
+        ] {
+            assert!(!holds_secret(key), "{key}");
+        }
+        assert!(is_flag("yes") && is_flag("") && !is_flag("hunter2"));
     }
 }

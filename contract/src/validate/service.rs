@@ -19,7 +19,7 @@ pub(super) fn check_all(checker: &mut Checker) {
     check_stack(checker);
 }
 
-fn is_compose_name(name: &str) -> bool {
+pub(super) fn is_compose_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -294,7 +294,7 @@ fn check_dependency_checks(checker: &mut Checker) {
                 .or_else(|| t.env_var().map(|v| format!("${{{v}}}")))
         });
         match (check.kind, &target) {
-            (CheckKind::Tcp | CheckKind::Http | CheckKind::Redis, None) => checker.push(
+            (CheckKind::Tcp | CheckKind::Http | CheckKind::Redis | CheckKind::Postgres, None) => checker.push(
                 Diagnostic::new(
                     Code::CheckTargetMissing,
                     format!("{path}.target"),
@@ -304,6 +304,9 @@ fn check_dependency_checks(checker: &mut Checker) {
                     CheckKind::Tcp => "give `host:port`, e.g. `${DB_ADDR:-postgres:5432}`",
                     CheckKind::Redis => {
                         "give `host:port` or `redis://[:password@]host:port`, e.g. `${REDIS_URL:-redis:6379}`"
+                    }
+                    CheckKind::Postgres => {
+                        "give a URL `postgres://[user[:password]@]host[:port]/dbname`, e.g. `${DATABASE_URL}`"
                     }
                     _ => "give a URL, e.g. `http://main-app:8000/healthz`",
                 }),
@@ -336,6 +339,21 @@ fn check_dependency_checks(checker: &mut Checker) {
                     )
                     .with_help("e.g. `redis:6379` or `redis://:secret@redis:6379`"),
                 )
+            }
+            (CheckKind::Postgres, Some(target)) if !target.starts_with('$') => {
+                // The message quotes nothing of the target: it may carry a password.
+                if let Err(reason) = crate::model::PostgresTarget::parse(target) {
+                    checker.push(
+                        Diagnostic::new(
+                            Code::CheckTargetInvalid,
+                            format!("{path}.target"),
+                            format!("the target of postgres check `{}` {reason}", check.name),
+                        )
+                        .with_help(
+                            "e.g. `postgres://app@db:5432/orders`, or `${DATABASE_URL}` when it carries a password",
+                        ),
+                    )
+                }
             }
             (CheckKind::Custom, Some(_)) => checker.push(
                 Diagnostic::new(
@@ -374,6 +392,7 @@ fn kind_name(kind: CheckKind) -> &'static str {
         CheckKind::Tcp => "tcp",
         CheckKind::Http => "http",
         CheckKind::Redis => "redis",
+        CheckKind::Postgres => "postgres",
         CheckKind::Custom => "custom",
     }
 }
@@ -565,5 +584,23 @@ fn check_stack(checker: &mut Checker) {
             )
             .with_help("add `logging.loki` or disable the Loki service"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_postgres_password_never_reaches_a_diagnostic() {
+        let spec = "service:\n  name: orders\nhealth:\n  checks:\n    - name: database\n      kind: postgres\n      target: postgres://app:hunter2@db:5432x/orders\n";
+        let loaded = crate::load_bytes(spec.as_bytes(), "obs.yaml").unwrap();
+        let report = crate::analyse(&loaded).report;
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.code == crate::Code::CheckTargetInvalid),
+            "{report}"
+        );
+        assert!(!report.to_string().contains("hunter2"), "{report}");
     }
 }

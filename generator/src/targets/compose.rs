@@ -1,7 +1,8 @@
 //! `generated/docker-compose.yml`: the app (one service per component and replica, with the
-//! spec's healthcheck and a stop grace longer than its own), and the monitoring stack with
-//! the generated configs mounted, named volumes, secrets from files, and the spec's
-//! profile, images and ports.
+//! spec's healthcheck and a stop grace longer than its own, waiting for the services it
+//! depends on), those dependencies (databases, caches; in no profile), and the monitoring
+//! stack with the generated configs mounted, named volumes, secrets from files, and the
+//! spec's profile, images and ports.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use super::{header, render_into, Rendered};
 use crate::output::Tree;
 use crate::plan::dashboards::DASHBOARDS_DIR;
 use crate::plan::Plan;
-use contract::resolve::stack_plan::{Secret, StackPlan};
+use contract::resolve::stack_plan::{Dependency, Secret, StackPlan};
 use contract::Resolved;
 
 pub const PATH: &str = "docker-compose.yml";
@@ -31,7 +32,21 @@ struct Healthcheck {
     interval: String,
     timeout: String,
     retries: u32,
-    start_period: String,
+    start_period: Option<String>,
+}
+
+/// A dependency's healthcheck timings: frequent, and patient enough for a database's first
+/// start (initdb) to finish before the app gives up waiting.
+const DEPENDENCY_INTERVAL: &str = "5s";
+const DEPENDENCY_TIMEOUT: &str = "3s";
+const DEPENDENCY_RETRIES: u32 = 12;
+
+/// A long-form `depends_on` entry: the service and the state it must reach first.
+#[derive(Serialize)]
+struct WaitFor {
+    service: String,
+    /// `service_healthy` or `service_started`.
+    condition: &'static str,
 }
 
 #[derive(Serialize, Default)]
@@ -43,7 +58,11 @@ struct Service {
     ports: Vec<String>,
     volumes: Vec<String>,
     secrets: Vec<String>,
+    /// Short-form `depends_on` (monitoring servers).
     depends_on: Vec<String>,
+    /// Long-form `depends_on` (app containers waiting for their dependencies); a service
+    /// uses one form or the other, never both.
+    waits_for: Vec<WaitFor>,
     profiles: Vec<String>,
     healthcheck: Option<Healthcheck>,
     stop_grace_period: Option<String>,
@@ -129,6 +148,7 @@ fn app_services(spec: &Spec, resolved: &Resolved) -> Vec<Service> {
             }
             let mut test = vec!["CMD".to_string()];
             test.extend(component.healthcheck_command.iter().cloned());
+            let waits_for = waits_for(&resolved.stack.dependencies, &instance.host);
             services.push(Service {
                 name: instance.host,
                 image: image.clone(),
@@ -140,13 +160,82 @@ fn app_services(spec: &Spec, resolved: &Resolved) -> Vec<Service> {
                     interval: container.interval.to_string(),
                     timeout: container.timeout.to_string(),
                     retries: container.retries,
-                    start_period: container.start_period.to_string(),
+                    start_period: Some(container.start_period.to_string()),
                 }),
+                waits_for,
                 // Docker must not SIGKILL before the service's own grace period ends.
                 stop_grace_period: Some(format!("{grace}s")),
                 ..Service::default()
             });
         }
+    }
+    services
+}
+
+/// The dependencies an app container waits for, in the spec's order: until healthy when
+/// the dependency has a healthcheck, until started otherwise.
+fn waits_for(dependencies: &[Dependency], host: &str) -> Vec<WaitFor> {
+    dependencies
+        .iter()
+        .filter(|d| d.dependents.iter().any(|h| h == host))
+        .map(|d| WaitFor {
+            service: d.name.clone(),
+            condition: if d.healthcheck.is_some() {
+                "service_healthy"
+            } else {
+                "service_started"
+            },
+        })
+        .collect()
+}
+
+/// A dependency's environment value as compose reads it: `${VAR}` and `${VAR:-default}`
+/// pass through to compose's interpolation; a literal's `$` is escaped as `$$`.
+fn compose_value(value: &EnvString) -> String {
+    match value {
+        EnvString::Literal(text) => text.replace('$', "$$"),
+        EnvString::Env { var, default: None } => format!("${{{var}}}"),
+        EnvString::Env {
+            var,
+            default: Some(default),
+        } => format!("${{{var}:-{default}}}"),
+    }
+}
+
+/// One service per dependency, in the spec's order, in no profile: they start with the app.
+fn dependency_services(plan: &StackPlan, volumes: &mut Vec<String>) -> Vec<Service> {
+    let mut services = Vec::new();
+    for dependency in &plan.dependencies {
+        let mut mounts = Vec::new();
+        if let Some(volume) = &dependency.volume {
+            volumes.push(volume.name.clone());
+            mounts.push(format!("{}:{}", volume.name, volume.path));
+        }
+        services.push(Service {
+            name: dependency.name.clone(),
+            image: dependency.image.clone(),
+            command: dependency.command.clone(),
+            environment: dependency
+                .environment
+                .iter()
+                .map(|(key, value)| (key.clone(), compose_value(value)))
+                .collect(),
+            ports: dependency
+                .publish
+                .map(|host| format!("{host}:{}", dependency.port))
+                .into_iter()
+                .collect(),
+            volumes: mounts,
+            secrets: dependency.secrets.iter().map(|s| s.name.clone()).collect(),
+            healthcheck: dependency.healthcheck.as_ref().map(|test| Healthcheck {
+                test: test.clone(),
+                interval: DEPENDENCY_INTERVAL.into(),
+                timeout: DEPENDENCY_TIMEOUT.into(),
+                retries: DEPENDENCY_RETRIES,
+                start_period: None,
+            }),
+            ..Service::default()
+        });
     }
     services
 }
@@ -306,8 +395,9 @@ pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Render
     let spec = &loaded.spec;
     let mut services = app_services(spec, plan.resolved);
     let apps: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
-    let secrets = plan.resolved.stack.secrets.clone();
+    let secrets = plan.resolved.stack.all_secrets();
     let mut volumes = Vec::new();
+    services.extend(dependency_services(&plan.resolved.stack, &mut volumes));
     services.extend(stack_services(spec, &plan.resolved.stack, &apps, &mut volumes));
     let view = ComposeView {
         header: header(loaded),
@@ -317,4 +407,17 @@ pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Render
         secrets,
     };
     render_into(env, tree, PATH, "compose/docker-compose.yml.j2", &view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_values_pass_references_through_and_escape_literal_dollars() {
+        let value = |text: &str| compose_value(&EnvString::parse(text).unwrap());
+        assert_eq!(value("${PGDATA}"), "${PGDATA}");
+        assert_eq!(value("${POSTGRES_DB:-orders}"), "${POSTGRES_DB:-orders}");
+        assert_eq!(value("pa$h"), "pa$$h");
+    }
 }

@@ -88,8 +88,9 @@ async fn ws_socket(
             }
             sequence += 1;
             let sent = Instant::now();
+            // JSON, so services that parse their messages (examples/ws-service) accept it.
             if socket
-                .send(Message::Text(format!("message {sequence}").into()))
+                .send(Message::Text(format!(r#"{{"sequence":{sequence}}}"#).into()))
                 .await
                 .is_err()
             {

@@ -1,5 +1,6 @@
 //! The service sections of OBSERVABILITY.md: components, endpoints with example bodies,
-//! health checks and shutdown, the UIs of the running stack, and the variables it reads.
+//! health checks and shutdown, the services the app depends on, the UIs of the running
+//! stack, and the variables it reads.
 
 use contract::model::Spec;
 use contract::probe_bodies::{self, CheckResult, ProbeState};
@@ -22,6 +23,7 @@ pub(super) struct ServiceView {
     drain: Duration,
     grace: Duration,
     profile: Option<String>,
+    dependencies: Vec<DependencyRow>,
     uis: Vec<Ui>,
     environment: Vec<EnvRow>,
     monitor: Monitor,
@@ -64,6 +66,19 @@ struct ContainerCheck {
     timeout: Duration,
     retries: u32,
     start_period: Duration,
+}
+
+/// A service the app depends on, as the running section lists it.
+#[derive(Serialize)]
+struct DependencyRow {
+    name: String,
+    image: String,
+    /// `host:port` the app connects to inside the compose network.
+    address: String,
+    /// Host port it is published on.
+    publish: Option<u16>,
+    description: String,
+    used_by: Vec<String>,
 }
 
 /// Where to look once the stack runs: an app container (its component and liveness path),
@@ -138,6 +153,20 @@ pub(super) fn view(plan: &Plan<'_>) -> ServiceView {
         drain: spec.shutdown.drain,
         grace: spec.shutdown.grace,
         profile: spec.stack.profile.clone(),
+        dependencies: plan
+            .resolved
+            .stack
+            .dependencies
+            .iter()
+            .map(|d| DependencyRow {
+                name: d.name.clone(),
+                image: d.image.clone(),
+                address: format!("{}:{}", d.name, d.port),
+                publish: d.publish,
+                description: d.description.clone().unwrap_or_default(),
+                used_by: d.used_by.clone(),
+            })
+            .collect(),
         uis: uis(plan),
         environment: environment(plan),
         monitor: Monitor {

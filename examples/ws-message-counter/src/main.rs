@@ -1,0 +1,197 @@
+//! websocket-message-counter (seed 001): counts the messages each WebSocket client sends on
+//! `/ws/` and replies with the running count. A client that reconnects with its
+//! `?session_id=` resumes its count; more than 20 messages a second are refused; a binary
+//! message is a processing error. The runtime serves `/metrics/`, `/healthz/` and `/readyz/`
+//! (trailing slashes, as the seed has them) with the seed's bodies, the builtin WebSocket
+//! metrics with its error types, and JSON logs with upper-case levels, shipped to Loki by
+//! default. `websocket-message-counter healthcheck` is its container healthcheck.
+
+mod sessions;
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRef, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use runtime::http::RequestId;
+use runtime::websocket::Session;
+use runtime::Observability;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::sessions::{RateLimit, Sessions, Verdict};
+
+mod obs {
+    runtime::include_obs!();
+}
+
+/// Largest message accepted; a larger one is a protocol error that ends the connection.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Longest session id a client may resume with.
+const MAX_SESSION_ID: usize = 64;
+
+#[derive(Clone, FromRef)]
+struct App {
+    obs: Observability,
+    sessions: Sessions,
+}
+
+fn main() -> ExitCode {
+    runtime::healthcheck::or_serve(obs::SPEC, serve)
+}
+
+#[tokio::main]
+async fn serve() -> anyhow::Result<()> {
+    let env = |var: &str| std::env::var(var).ok();
+    let obs = Observability::from_embedded(obs::SPEC, env)?;
+    obs.init_logging(runtime::logging::stdout(), env)?;
+    obs.shutdown.on_signals();
+    let routes = Router::new().route("/ws/", get(upgrade));
+    let app = App {
+        obs: obs.clone(),
+        sessions: Sessions::default(),
+    };
+    runtime::serve(obs, routes, app).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Resume {
+    session_id: Option<String>,
+}
+
+/// The client's address: the first `X-Forwarded-For` hop when a proxy sets it, else the peer.
+fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|first| first.trim().parse::<IpAddr>().ok());
+    match (forwarded, peer) {
+        (Some(ip), _) => ip.to_string(),
+        (None, Some(peer)) => peer.ip().to_string(),
+        (None, None) => "unknown".into(),
+    }
+}
+
+async fn upgrade(
+    socket: WebSocketUpgrade,
+    State(app): State<App>,
+    Query(resume): Query<Resume>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    request_id: Option<RequestId>,
+) -> Response {
+    let request_id = request_id.map(|RequestId(id)| id).unwrap_or_default();
+    let client_ip = client_ip(&headers, peer.map(|Extension(ConnectInfo(peer))| peer));
+    let resumed = resume
+        .session_id
+        .filter(|id| !id.is_empty() && id.len() <= MAX_SESSION_ID && id.chars().all(|c| c.is_ascii_graphic()));
+    let failed_obs = app.obs.clone();
+    runtime::websocket::lean(socket)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .on_failed_upgrade(move |error| {
+            if let Some(ws) = &failed_obs.builtins.websocket {
+                ws.error("connection_failed");
+            }
+            tracing::error!(session_id = "", error = %error, "Connection failed");
+        })
+        .on_upgrade(move |socket| {
+            let session_id = resumed.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let span = tracing::info_span!("websocket", session_id = %session_id, request_id = %request_id);
+            // axum does not track upgraded sockets; the shutdown tracker does.
+            let shutdown = app.obs.shutdown.clone();
+            let resuming = resumed.is_some();
+            shutdown.spawn(session(socket, app, session_id, client_ip, resuming).instrument(span));
+            std::future::ready(())
+        })
+}
+
+/// The seed's error types for what broke a connection.
+fn error_kind(error: &axum::Error) -> &'static str {
+    let text = error.to_string().to_ascii_lowercase();
+    if text.contains("without closing handshake") || text.contains("reset") {
+        "abnormal_close"
+    } else if text.contains("io error") || text.contains("broken pipe") {
+        "connection_failed"
+    } else {
+        "protocol"
+    }
+}
+
+async fn session(mut socket: WebSocket, app: App, id: String, client_ip: String, resuming: bool) {
+    let mut count = if resuming {
+        let resumed = app.sessions.resume(&id);
+        tracing::warn!(client_ip = %client_ip, known = resumed.is_some(), "Reconnection attempt");
+        resumed.unwrap_or(0)
+    } else {
+        0
+    };
+    let mut session = Session::open(app.obs.builtins.websocket.clone(), id.clone());
+    tracing::info!(client_ip = %client_ip, "Connection established");
+    let mut limit = RateLimit::new(Instant::now());
+    let mut draining = std::pin::pin!(app.obs.shutdown.draining());
+    loop {
+        let message = tokio::select! {
+            _ = &mut draining => {
+                runtime::websocket::close_going_away(&mut socket).await;
+                break;
+            }
+            message = socket.recv() => message,
+        };
+        let started = Instant::now();
+        let text = match message {
+            None | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Err(error)) => {
+                let kind = error_kind(&error);
+                session.error(kind);
+                tracing::error!(error_type = kind, error = %error, "Connection failed");
+                break;
+            }
+            Some(Ok(Message::Binary(data))) => {
+                session.error("processing_error");
+                tracing::error!(message_length = data.len(), "Processing error");
+                let reply = json!({ "error": "only text messages are counted" });
+                if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Some(Ok(Message::Text(text))) => text,
+        };
+        if let Verdict::Refused { first } = limit.check(started) {
+            if first {
+                tracing::warn!(client_ip = %client_ip, limit_per_second = sessions::RATE_LIMIT, "Rate limited");
+            }
+            let reply = json!({ "error": "rate limited", "limit_per_second": sessions::RATE_LIMIT });
+            if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        count += 1;
+        session.message();
+        tracing::debug!(
+            message_count = count,
+            message_length = text.len(),
+            "websocket_message_received"
+        );
+        let reply = json!({ "count": count, "session_id": id });
+        if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+            session.error("connection_failed");
+            tracing::error!(error_type = "connection_failed", "Connection failed");
+            break;
+        }
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(message_count = count, duration_ms, "WebSocket message processed");
+    }
+    app.sessions.remember(&id, count);
+}

@@ -1,0 +1,338 @@
+//! What every end-to-end test holds a running service and its stack to, against its own
+//! spec: each declared metric reached Prometheus with its type and labels (and moved, where
+//! the traffic should have moved it), every recording rule and dashboard query returns data,
+//! the live exposition matches the spec, every declared log event was written with its
+//! fields and level, and every declared check has code behind it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use contract::model::{LogLevel, MetricType, Spec};
+use contract::Resolved;
+use serde_json::Value;
+
+use crate::{encode, Prometheus};
+
+/// Labels Prometheus adds to every series of a target.
+const TARGET_LABELS: [&str; 5] = ["__name__", "job", "instance", "replica", "le"];
+
+/// The series name to look a family up by (a histogram's `_count`).
+fn sample_name(family: &contract::catalog::Family) -> String {
+    if family.kind == MetricType::Histogram {
+        format!("{}_count", family.name)
+    } else {
+        family.name.clone()
+    }
+}
+
+/// Every metric `component` declares is in Prometheus with its declared type and exactly
+/// its declared labels.
+pub async fn declared_metrics_scraped(prometheus: &Prometheus, resolved: &Resolved, component: &str) {
+    for family in resolved.catalog.for_component(component) {
+        let metadata_name = if family.kind == MetricType::Counter {
+            family.name.trim_end_matches("_total")
+        } else {
+            family.name.as_str()
+        };
+        let metadata = prometheus
+            .api(&format!("/api/v1/metadata?metric={}", encode(metadata_name)))
+            .await
+            .unwrap();
+        let found_type = metadata[metadata_name][0]["type"].as_str().unwrap_or("none");
+        assert_eq!(
+            found_type,
+            family.kind.as_str(),
+            "type of {} in Prometheus",
+            family.name
+        );
+        let series = prometheus
+            .api(&format!("/api/v1/series?match[]={}", encode(&sample_name(family))))
+            .await
+            .unwrap();
+        let series = series.as_array().unwrap();
+        assert!(!series.is_empty(), "{} has no series in Prometheus", family.name);
+        let declared: BTreeSet<String> = family.label_names().map(String::from).collect();
+        for labels in series {
+            let own: BTreeSet<String> = labels
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| !TARGET_LABELS.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            assert_eq!(own, declared, "labels of {} in Prometheus", family.name);
+        }
+    }
+}
+
+/// Whether a family has moved in the last `window`: a counter or histogram has counted
+/// something, a gauge has been anything but zero or has changed.
+pub async fn moved(prometheus: &Prometheus, family: &contract::catalog::Family, window: &str) -> Result<bool, String> {
+    let name = sample_name(family);
+    let query = match family.kind {
+        MetricType::Gauge => {
+            format!("count(abs(max_over_time({name}[{window}])) > 0 or changes({name}[{window}]) > 0)")
+        }
+        _ => format!("count(max_over_time({name}[{window}]) > 0)"),
+    };
+    Ok(!prometheus.query(&query).await?.is_empty())
+}
+
+/// Every metric of `component` moved, except the ones named in `still` (each with why the
+/// test's traffic cannot move it).
+pub async fn declared_metrics_moved(
+    prometheus: &Prometheus,
+    resolved: &Resolved,
+    component: &str,
+    still: &[(&str, &str)],
+) {
+    let mut unmoved = Vec::new();
+    for family in resolved.catalog.for_component(component) {
+        if still.iter().any(|(name, _)| *name == family.name) {
+            continue;
+        }
+        if !moved(prometheus, family, "10m").await.unwrap() {
+            unmoved.push(family.name.clone());
+        }
+    }
+    assert!(unmoved.is_empty(), "the traffic moved none of {unmoved:?}");
+}
+
+/// Names of recorded series with their static labels, from the generated rule files.
+pub fn recorded_series(generated: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(generated.join("prometheus/rules")) else {
+        return out;
+    };
+    for entry in entries {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let rules: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        for group in rules["groups"].as_sequence().into_iter().flatten() {
+            for rule in group["rules"].as_sequence().into_iter().flatten() {
+                let Some(record) = rule["record"].as_str() else {
+                    continue;
+                };
+                let labels: Vec<String> = rule["labels"]
+                    .as_mapping()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{}=\"{}\"", k.as_str().unwrap(), v.as_str().unwrap()))
+                    .collect();
+                out.push(if labels.is_empty() {
+                    record.to_string()
+                } else {
+                    format!("{record}{{{}}}", labels.join(","))
+                });
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every Prometheus query of every generated dashboard, Grafana variables filled in, with
+/// the panel it belongs to.
+pub fn dashboard_queries(generated: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(generated.join("grafana/dashboards")).unwrap() {
+        let path = entry.unwrap().path();
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            if panel["datasource"]["type"] != "prometheus" {
+                continue;
+            }
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"]
+                    .as_str()
+                    .unwrap()
+                    .replace("$__rate_interval", "1m")
+                    .replace("$__range", "1h")
+                    .replace("$__interval", "15s");
+                out.push((
+                    format!(
+                        "{} / {}",
+                        dashboard["title"].as_str().unwrap(),
+                        panel["title"].as_str().unwrap()
+                    ),
+                    expr,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Every recording rule and every dashboard query returns data.
+pub async fn rules_and_dashboards_return_data(prometheus: &Prometheus, generated: &Path) {
+    for record in recorded_series(generated) {
+        let result = prometheus
+            .query(&record)
+            .await
+            .unwrap_or_else(|e| panic!("{record}: {e}"));
+        assert!(!result.is_empty(), "recording rule {record} returned nothing");
+    }
+    let queries = dashboard_queries(generated);
+    assert!(
+        !queries.is_empty(),
+        "no Prometheus query in any dashboard of {}",
+        generated.display()
+    );
+    let mut empty = Vec::new();
+    for (panel, expr) in queries {
+        let result = prometheus
+            .query(&expr)
+            .await
+            .unwrap_or_else(|e| panic!("{panel}: `{expr}` failed: {e}"));
+        if result.is_empty() {
+            empty.push(format!("{panel}: `{expr}`"));
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "dashboard queries returned no series:\n{}",
+        empty.join("\n")
+    );
+}
+
+/// The live `/metrics` of one process matches the spec: nothing undeclared, nothing
+/// declared missing, types and labels as declared.
+pub async fn exposition_matches_spec(resolved: &Resolved, component: &str, url: &str) {
+    let text = generator::drift::fetch_async(url, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let report = generator::drift::check_text(resolved, Some(component), &text, url).unwrap();
+    assert!(
+        report.findings.is_empty(),
+        "{url} drifted from the spec: {:#?}",
+        report.findings
+    );
+}
+
+/// Everything the metrics side of a spec promises about one running component: each
+/// declared metric scraped with its type and labels and moved by the test's traffic (but for
+/// the ones in `still`, each with the reason), every recording rule and dashboard query
+/// answered, and the exposition at each of `metrics_urls` equal to the spec.
+pub async fn component_matches_spec(
+    prometheus: &Prometheus,
+    example: &crate::compose::Example,
+    component: &str,
+    still: &[(&str, &str)],
+    metrics_urls: &[String],
+) {
+    declared_metrics_scraped(prometheus, &example.resolved, component).await;
+    declared_metrics_moved(prometheus, &example.resolved, component, still).await;
+    rules_and_dashboards_return_data(prometheus, &example.generated).await;
+    for url in metrics_urls {
+        exposition_matches_spec(&example.resolved, component, url).await;
+    }
+}
+
+/// Whether `level` as written (any case, `warning`/`critical` spellings) is `declared`.
+fn level_is(written: &str, declared: LogLevel) -> bool {
+    let written = written.to_ascii_lowercase();
+    match declared {
+        LogLevel::Debug => written == "debug",
+        LogLevel::Info => written == "info",
+        LogLevel::Warn => written == "warn" || written == "warning",
+        LogLevel::Error => written == "error" || written == "critical",
+    }
+}
+
+/// Every event the spec declares appears in `lines` (the stdout of the service's processes)
+/// at its level with each of its fields; returns what is missing, one line per event.
+pub fn missing_log_events(spec: &Spec, lines: &[String]) -> Vec<String> {
+    let keys = &spec.logging.keys;
+    let parsed: Vec<serde_json::Map<String, Value>> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|value| value.as_object().cloned())
+        .collect();
+    let mut missing = Vec::new();
+    for event in &spec.logging.events {
+        let written: Vec<_> = parsed
+            .iter()
+            .filter(|line| line.get(&keys.message).and_then(Value::as_str) == Some(event.message.as_str()))
+            .collect();
+        if written.is_empty() {
+            missing.push(format!("`{}` never written", event.message));
+            continue;
+        }
+        let complete = written.iter().any(|line| {
+            let level = line.get(&keys.level).and_then(Value::as_str).unwrap_or_default();
+            level_is(level, event.level) && event.fields.iter().all(|f| line.get(f).is_some_and(|v| !v.is_null()))
+        });
+        if !complete {
+            missing.push(format!(
+                "`{}` never written at {:?} with all of {:?}; one line: {}",
+                event.message,
+                event.level,
+                event.fields,
+                serde_json::to_string(written[0]).unwrap()
+            ));
+        }
+    }
+    missing
+}
+
+/// No check the spec declares is left without code: the detailed or readiness body names
+/// every check, and none reports that no code was registered.
+pub async fn checks_have_code(body_url: &str, spec: &Spec) {
+    let response = runtime::http_client::get(body_url, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|e| panic!("{body_url}: {e}"));
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("{body_url}: {e}"));
+    let text = body.to_string();
+    for check in &spec.health.checks {
+        assert!(
+            text.contains(&format!("\"{}\"", check.name)),
+            "{body_url} does not name check {}: {text}",
+            check.name
+        );
+    }
+    assert!(!text.contains("no code registered"), "{body_url}: {text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        serde_yaml::from_str(
+            "service: {name: s}\nlogging:\n  keys: {message: event}\n  events:\n    - {message: connected, fields: [session_id]}\n    - {message: failed, level: error}\n",
+        )
+        .unwrap()
+    }
+
+    fn lines(text: &[&str]) -> Vec<String> {
+        text.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn every_event_written_at_its_level_with_its_fields_is_complete() {
+        let written = lines(&[
+            "not json at all",
+            r#"{"event": "connected", "level": "INFO", "session_id": "a"}"#,
+            r#"{"event": "failed", "level": "critical"}"#,
+        ]);
+        assert_eq!(missing_log_events(&spec(), &written), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_missing_event_field_or_level_is_reported() {
+        let written = lines(&[
+            r#"{"event": "connected", "level": "info", "session_id": null}"#,
+            r#"{"message": "failed", "level": "error"}"#,
+        ]);
+        let missing = missing_log_events(&spec(), &written);
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(
+            missing[0].starts_with("`connected` never written at Info"),
+            "{missing:?}"
+        );
+        assert_eq!(missing[1], "`failed` never written");
+        let wrong_level = lines(&[r#"{"event": "failed", "level": "warn"}"#]);
+        assert!(missing_log_events(&spec(), &wrong_level)[1].contains("at Error"));
+    }
+}
