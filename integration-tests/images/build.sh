@@ -10,6 +10,8 @@
 #   obs-sink:local           stands in for Alertmanager receivers and Loki in e2e stacks
 #   obs-prometheus:local     Debian's /usr/bin/prometheus
 #   obs-alertmanager:local   Debian's /usr/bin/prometheus-alertmanager
+#   obs-postgres:local       Debian's PostgreSQL, standing in for postgres:16-alpine
+#   obs-redis:local          Debian's redis-server, standing in for redis:7-alpine
 #
 # OBS_IMAGE_PROFILE=release builds the services in release mode (default: debug, which the
 # test build compiles anyway).
@@ -19,6 +21,9 @@ cd "$(dirname "$0")/../.."
 profile="${OBS_IMAGE_PROFILE:-debug}"
 work="$(pwd)/target/images"
 mkdir -p "$work"
+# One build at a time: a second run would empty the folders this one is importing from.
+exec 9>"$work/.lock"
+flock 9
 
 log() { printf '  %s\n' "$*"; }
 
@@ -31,18 +36,46 @@ copy_with_libs() {
   done
 }
 
-# import ROOT NAME ENTRYPOINT: docker import of ROOT unless an image with the same content exists.
+# json_string TEXT: TEXT as a JSON string.
+json_string() {
+  local s="${1//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  printf '"%s"' "$s"
+}
+
+# import [--change INSTRUCTION]... ROOT NAME ENTRYPOINT [ARG...]: docker import of ROOT,
+# with ENTRYPOINT [ARG...] as the image's entrypoint and any further Dockerfile
+# instructions, unless an image with the same content exists. The content is the files,
+# every path's mode, owner and link target, and the instructions.
 import() {
-  local root="$1" name="$2" entrypoint="$3"
+  local changes=()
+  while [ "${1:-}" = --change ]; do
+    changes+=(--change "$2")
+    shift 2
+  done
+  local root="$1" name="$2"
+  shift 2
+  local entrypoint="" arg
+  for arg in "$@"; do
+    entrypoint+="${entrypoint:+, }$(json_string "$arg")"
+  done
+  changes+=(--change "ENTRYPOINT [$entrypoint]")
   mkdir -p "$root/tmp" && chmod 1777 "$root/tmp"
   local hash
-  hash="$(cd "$root" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  hash="$(
+    cd "$root"
+    {
+      find . -type f -print0 | sort -z | xargs -0 sha256sum
+      find . -printf '%p %m %U:%G %l\n' | sort
+      printf '%s\n' "${changes[@]}"
+    } | sha256sum | cut -c1-16
+  )"
   if [ "$(docker image inspect -f '{{index .Config.Labels "obs.content"}}' "$name" 2>/dev/null || true)" = "$hash" ]; then
     log "$name is current ($hash)"
     return
   fi
   tar -C "$root" -c . | docker import \
-    --change "ENTRYPOINT [\"$entrypoint\"]" \
+    "${changes[@]}" \
     --change "LABEL obs.content=$hash" \
     - "$name" >/dev/null
   log "built $name ($hash)"
@@ -54,6 +87,7 @@ obs-demo obs-demo obs-demo:latest
 ws-service ws-service ws-service:latest
 ws-app ws-app ws-app:latest
 websocket-message-counter websocket-message-counter websocket-message-counter:latest
+personaworlds personaworlds personaworlds:latest
 integration-tests sink obs-sink:local
 "
 
@@ -89,3 +123,71 @@ copy_with_libs "$(command -v prometheus-alertmanager)" /bin/alertmanager "$root"
 # Debian's build reads its notification templates (default.tmpl) and UI from disk.
 mkdir -p "$root/usr/share/prometheus" && cp -r /usr/share/prometheus/alertmanager "$root/usr/share/prometheus/"
 import "$root" obs-alertmanager:local /bin/alertmanager
+
+# Debian's PostgreSQL, standing in for `postgres:16-alpine`: the server, initdb, pg_isready
+# (also on PATH in /usr/bin, for `healthcheck: [CMD, pg_isready, -U, <user>]`) and psql, the
+# server's modules (without LLVM JIT, which would pull in libLLVM: the server then runs
+# without JIT), its share directory, tzdata, dash as /bin/sh for the entrypoint
+# (postgres-entrypoint.sh: the official image's initialisation from POSTGRES_* variables)
+# and a `postgres` user that runs everything (PostgreSQL refuses to run as root) and owns the
+# data directory, so a fresh named volume mounted there starts out owned by it too.
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+  log "installing Debian's postgresql"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+pg_major="$(basename "$(dirname "$(dirname "$(printf '%s\n' /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n 1)")")")"
+pg_bin="/usr/lib/postgresql/$pg_major/bin"
+pg_uid="$(id -u postgres 2>/dev/null || echo 999)"
+pg_gid="$(id -g postgres 2>/dev/null || echo 999)"
+root="$work/postgres"
+rm -rf "$root" && mkdir -p "$root"
+for binary in postgres initdb pg_isready psql; do
+  copy_with_libs "$pg_bin/$binary" "$pg_bin/$binary" "$root"
+done
+mkdir -p "$root/usr/bin" && ln -s "$pg_bin/pg_isready" "$root/usr/bin/pg_isready"
+modules=()
+for module in "/usr/lib/postgresql/$pg_major/lib/"*.so; do
+  case "$module" in */llvmjit*) continue ;; esac
+  modules+=("$module")
+  install -D -m 0755 "$module" "$root$module"
+done
+# The libraries the modules link (uuid-ossp, xml2, ...), as copy_with_libs does for one
+# binary; some modules link none.
+ldd "${modules[@]}" | grep -oE '=> /[^ ]+' | cut -c4- | sort -u | while read -r lib; do
+  install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+done
+mkdir -p "$root/usr/share/postgresql"
+cp -rL "/usr/share/postgresql/$pg_major" "$root/usr/share/postgresql/"
+rm -rf "$root/usr/share/postgresql/$pg_major/man"
+cp -a /usr/share/zoneinfo "$root/usr/share/"
+copy_with_libs "$(command -v dash)" /bin/sh "$root"
+install -D -m 0755 integration-tests/images/postgres-entrypoint.sh "$root/usr/local/bin/docker-entrypoint.sh"
+mkdir -p "$root/etc"
+printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:%s:%s:PostgreSQL:/var/lib/postgresql:/bin/sh\n' \
+  "$pg_uid" "$pg_gid" >"$root/etc/passwd"
+printf 'root:x:0:\npostgres:x:%s:\n' "$pg_gid" >"$root/etc/group"
+install -d -m 0755 -o "$pg_uid" -g "$pg_gid" "$root/var/lib/postgresql"
+install -d -m 0700 -o "$pg_uid" -g "$pg_gid" "$root/var/lib/postgresql/data"
+install -d -m 3777 -o "$pg_uid" -g "$pg_gid" "$root/var/run/postgresql"
+import \
+  --change "USER postgres" \
+  --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$pg_bin" \
+  --change "ENV PGDATA=/var/lib/postgresql/data" \
+  --change 'CMD ["postgres"]' \
+  --change "EXPOSE 5432" \
+  "$root" obs-postgres:local /usr/local/bin/docker-entrypoint.sh
+
+# Debian's redis-server, standing in for `redis:7-alpine`, with the official image's
+# behaviour: listening on every interface without protected mode. No persistence (the
+# tests need none), working directory /data. redis-cli for `healthcheck: [CMD, redis-cli, ping]`.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  log "installing Debian's redis-server"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+fi
+root="$work/redis"
+rm -rf "$root" && mkdir -p "$root"
+copy_with_libs "$(command -v redis-server)" /usr/local/bin/redis-server "$root"
+copy_with_libs "$(command -v redis-cli)" /usr/local/bin/redis-cli "$root"
+install -d -m 0777 "$root/data"
+import --change "WORKDIR /data" --change "EXPOSE 6379" "$root" obs-redis:local \
+  /usr/local/bin/redis-server --bind '*' '-::*' --protected-mode no --save '' --appendonly no --dir /data

@@ -58,6 +58,8 @@ pub struct Tuning {
     pub env: Vec<(String, String)>,
     /// Extra container environment: (service, variable, value).
     pub service_env: Vec<(String, String, String)>,
+    /// Memory limits (compose `mem_limit`, e.g. `512m`) by service.
+    pub memory_limits: Vec<(String, String)>,
 }
 
 /// An example service: its spec, resolved, and the directory `generated/` it renders to.
@@ -123,7 +125,9 @@ impl Stack {
             if let Some(local) = local_image(&image) {
                 service["image"] = local.into();
             }
-            for port in service["ports"].as_sequence_mut().into_iter().flatten() {
+            // `get_mut`: indexing a missing key would insert `ports: null`, which compose refuses.
+            let published = service.get_mut("ports").and_then(|p| p.as_sequence_mut());
+            for port in published.into_iter().flatten() {
                 let inside = container_port(port.as_str().unwrap());
                 let host = free_port();
                 ports.insert((name.clone(), inside), host);
@@ -138,6 +142,9 @@ impl Stack {
             let service = &mut compose["services"][service.as_str()];
             assert!(!service.is_null(), "no service {service:?} to set {variable} on");
             service["environment"][variable.as_str()] = value.as_str().into();
+        }
+        for (service, limit) in &tuning.memory_limits {
+            compose["services"][service.as_str()]["mem_limit"] = limit.as_str().into();
         }
         if has_alertmanager {
             let host = free_port();

@@ -56,6 +56,7 @@ async fn ws_app_stack_runs_both_colours_alerts_through_alertmanager_and_logs_its
         fast_alerts: vec![("NoActiveWebSocketConnections".into(), "5s".into())],
         env: vec![("LOG_LEVEL".into(), "debug".into())],
         service_env: REPLICAS.iter().map(|r| heartbeat(r)).collect(),
+        ..Tuning::default()
     };
     let stack = example.up(tuning, &["app_blue", "app_green", "prometheus", "alertmanager"]);
     let prometheus = stack.wait_ready(&REPLICAS, 2).await;

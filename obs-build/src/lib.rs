@@ -59,6 +59,7 @@ pub struct Builder {
     spec: PathBuf,
     component: Option<String>,
     runtime_path: String,
+    file_name: String,
 }
 
 impl Builder {
@@ -68,12 +69,21 @@ impl Builder {
             spec: spec.as_ref().to_path_buf(),
             component: None,
             runtime_path: "::runtime".into(),
+            file_name: OUTPUT_FILE.into(),
         }
     }
 
     /// The component whose metrics get handles (default: the spec's first component).
     pub fn component(mut self, name: impl Into<String>) -> Self {
         self.component = Some(name.into());
+        self
+    }
+
+    /// The file in `OUT_DIR` to write (default `obs_generated.rs`), for a package whose one
+    /// binary runs several components: generate each component's handles into its own file
+    /// and include it with `runtime::include_obs!("obs_worker.rs")`.
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = name.into();
         self
     }
 
@@ -161,7 +171,7 @@ impl Builder {
         for warning in &generated.warnings {
             println!("cargo:warning={}", warning.lines().next().unwrap_or_default());
         }
-        let out = PathBuf::from(out_dir).join(OUTPUT_FILE);
+        let out = PathBuf::from(out_dir).join(&self.file_name);
         write_if_changed(&out, &generated.code)?;
         Ok(out)
     }
@@ -252,6 +262,31 @@ mod tests {
             std::fs::metadata(&written).unwrap().modified().unwrap(),
             modified,
             "an unchanged spec leaves the file alone, so nothing recompiles"
+        );
+    }
+
+    #[test]
+    fn each_component_can_have_its_own_file() {
+        let (dir, _) = spec_file(
+            "service:\n  name: svc\n  components: [{name: api}, {name: worker, port: 9091}]\nmetrics:\n  builtin:\n    http: {components: [api]}\n",
+        );
+        let out = tempfile::tempdir().unwrap();
+        let compile = |builder: Builder| {
+            builder
+                .compile_into(Some(dir.path().into()), Some(out.path().into()))
+                .unwrap()
+        };
+        let api = compile(Builder::new("obs.yaml").component("api"));
+        let worker = compile(Builder::new("obs.yaml").component("worker").file_name("obs_worker.rs"));
+        assert_eq!(worker, out.path().join("obs_worker.rs"));
+        let api = std::fs::read_to_string(api).unwrap();
+        let worker = std::fs::read_to_string(worker).unwrap();
+        let field = "pub http_requests_total:";
+        assert!(api.contains(field), "the api's handles include its HTTP metrics");
+        assert!(!worker.contains(field), "the worker's do not:\n{worker}");
+        assert!(
+            worker.contains("COMPONENT: &str = \"worker\""),
+            "its embedded spec runs the worker"
         );
     }
 }

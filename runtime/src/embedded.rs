@@ -64,11 +64,16 @@ impl EmbeddedSpec {
 }
 
 /// Includes what obs-build generated for this package: `mod obs { runtime::include_obs!(); }`
-/// gives `obs::Metrics`, one module per labelled metric, and `obs::SPEC`.
+/// gives `obs::Metrics`, one module per labelled metric, and `obs::SPEC`. With a file name,
+/// what a `Builder::file_name` generation wrote (one module per component of a binary that
+/// runs several): `mod worker_obs { runtime::include_obs!("obs_worker.rs"); }`.
 #[macro_export]
 macro_rules! include_obs {
     () => {
         include!(concat!(env!("OUT_DIR"), "/obs_generated.rs"));
+    };
+    ($file:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $file));
     };
 }
 

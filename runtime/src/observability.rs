@@ -31,6 +31,8 @@ pub enum StartError {
     Metric(#[from] MetricError),
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Logging(#[from] LoggingError),
 }
 
 /// Why logging could not be set up.
@@ -104,6 +106,18 @@ impl Observability {
         let (spec, resolved) = embedded.load_resolved(&env)?;
         let config = ServiceConfig::resolve_with(spec, &resolved, Some(embedded.component), &env)?;
         Self::new(config, env)
+    }
+
+    /// What a service binary does first, from the process environment: the spec it was
+    /// built with (or the one `OBS_SPEC` names) for its component, JSON logs on stdout (and
+    /// to Loki when the spec enables it), and SIGTERM or Ctrl-C starting the graceful
+    /// shutdown. Needs a running tokio runtime.
+    pub fn start(embedded: EmbeddedSpec) -> Result<Self, StartError> {
+        let env = |var: &str| std::env::var(var).ok();
+        let obs = Self::from_embedded(embedded, env)?;
+        obs.init_logging(crate::logging::stdout(), env)?;
+        obs.shutdown.on_signals();
+        Ok(obs)
     }
 
     /// Fields on every log line: service, environment, version, and the replica if any.

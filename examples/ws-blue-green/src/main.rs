@@ -42,9 +42,7 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn serve() -> anyhow::Result<()> {
     let env = |var: &str| std::env::var(var).ok();
-    let obs = Observability::from_embedded(obs::SPEC, env)?;
-    obs.init_logging(runtime::logging::stdout(), env)?;
-    obs.shutdown.on_signals();
+    let obs = Observability::start(obs::SPEC)?;
     let heartbeat = Heartbeat::start(&obs, Heartbeat::interval(env)?);
     let shutdown = obs.shutdown.clone();
     tokio::spawn(async move {

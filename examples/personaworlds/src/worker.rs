@@ -1,0 +1,162 @@
+//! The worker component: claims jobs from PostgreSQL and runs them one at a time, each in a
+//! span carrying its job id and the trace id the api gave it (also as `request_id`, so the
+//! seed's shared field model lines up across both components); counts them in the builtin
+//! job metrics (`jobs_trace_total{trace}` says whether a trace came along); reports queue
+//! depth by type; enqueues the periodic digest, which no request starts. On shutdown it
+//! finishes the job in hand and takes no new one.
+
+use std::time::{Duration, Instant};
+
+use runtime::builtins::JobMetrics;
+use runtime::Observability;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::db::Database;
+use crate::jobs::{self, Job, Outcome};
+
+/// How often an idle worker looks for a due job, and the queue depth is read.
+const POLL: Duration = Duration::from_millis(200);
+const DEPTH_EVERY: Duration = Duration::from_secs(1);
+/// Interval of the digest job; `DIGEST_INTERVAL_SECONDS` changes it.
+pub const DIGEST_EVERY: Duration = Duration::from_secs(300);
+pub const DIGEST_ENV: &str = "DIGEST_INTERVAL_SECONDS";
+/// Longest simulated work a payload may ask for.
+const MAX_WORK: Duration = Duration::from_secs(10);
+/// A job left `running` this long belonged to a worker that died; it is queued again.
+const ABANDONED_AFTER: Duration = Duration::from_secs(120);
+
+/// Starts the worker's loops on the shutdown tracker.
+pub fn start(obs: &Observability, db: Database, digest_every: Duration) -> anyhow::Result<()> {
+    let metrics = obs
+        .builtins
+        .jobs
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the spec gives the worker no job metrics (metrics.builtin.jobs)"))?;
+    obs.shutdown.spawn(claim_loop(obs.clone(), db.clone(), metrics.clone()));
+    tokio::spawn(report_depth(db.clone(), metrics));
+    tokio::spawn(schedule_digest(obs.clone(), db, digest_every));
+    Ok(())
+}
+
+async fn claim_loop(obs: Observability, db: Database, metrics: JobMetrics) {
+    // The api applies the migrations; until then there is no queue to claim from.
+    let mut draining = std::pin::pin!(obs.shutdown.draining());
+    while let Err(reason) = db.migrations_applied().await {
+        tracing::info!(reason, "waiting for the schema");
+        tokio::select! {
+            _ = &mut draining => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+    match jobs::requeue_abandoned(&db, ABANDONED_AFTER).await {
+        Ok(0) | Err(_) => {}
+        Ok(requeued) => tracing::warn!(requeued, "jobs of a worker that died were queued again"),
+    }
+    loop {
+        let claimed = tokio::select! {
+            _ = &mut draining => return,
+            claimed = jobs::claim(&db) => claimed,
+        };
+        match claimed {
+            Ok(Some(job)) => {
+                let span = tracing::info_span!(
+                    "job",
+                    job_id = job.id,
+                    job_type = %job.kind,
+                    trace_id = %job.trace_id.clone().unwrap_or_default(),
+                    request_id = %job.trace_id.clone().unwrap_or_default(),
+                );
+                run(&db, &metrics, job).instrument(span).await;
+            }
+            Ok(None) => tokio::time::sleep(POLL).await,
+            Err(error) => {
+                tracing::warn!(error = %error, "claiming a job failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// One attempt: the payload's `work_ms` of work, failing while the attempt number is within
+/// its `fail_attempts` (a flaky downstream, for demonstrations and tests).
+async fn run(db: &Database, metrics: &JobMetrics, job: Job) {
+    let started = Instant::now();
+    tracing::info!(attempt = job.attempt, "job started");
+    let work = Duration::from_millis(job.payload["work_ms"].as_u64().unwrap_or(50)).min(MAX_WORK);
+    tokio::time::sleep(work).await;
+    let fails = i64::from(job.attempt) <= job.payload["fail_attempts"].as_i64().unwrap_or(0);
+    let kind = job.kind.as_str();
+    let outcome = match (fails, job.attempt < jobs::ATTEMPTS) {
+        (false, _) => Outcome::Succeeded,
+        (true, true) => Outcome::Retry(Duration::from_millis(200 * 2u64.pow(job.attempt as u32))),
+        (true, false) => Outcome::Failed,
+    };
+    match outcome {
+        Outcome::Retry(delay) => {
+            metrics.retries.with(&[kind]).inc();
+            tracing::warn!(
+                attempt = job.attempt,
+                retry_in_ms = delay.as_millis() as u64,
+                "job retried"
+            );
+        }
+        Outcome::Succeeded | Outcome::Failed => {
+            let status = if outcome == Outcome::Succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            };
+            let trace = if job.trace_id.is_some() { "present" } else { "missing" };
+            metrics.processed.with(&[kind, status]).inc();
+            metrics.trace.with(&[kind, status, trace]).inc();
+            metrics.duration.with(&[kind]).observe(started.elapsed().as_secs_f64());
+            if outcome == Outcome::Failed {
+                tracing::error!(attempts = job.attempt, "job failed");
+            } else {
+                tracing::info!(attempts = job.attempt, "job finished");
+            }
+        }
+    }
+    if let Err(error) = jobs::finish(db, &job, outcome).await {
+        tracing::error!(error = %error, "recording the job's outcome failed; it will be queued again");
+    }
+}
+
+async fn report_depth(db: Database, metrics: JobMetrics) {
+    loop {
+        if let Ok(queued) = jobs::queued_by_type(&db).await {
+            for kind in jobs::TYPES {
+                let depth = queued.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+                metrics.queue_depth.with(&[kind]).set(depth as f64);
+            }
+        }
+        tokio::time::sleep(DEPTH_EVERY).await;
+    }
+}
+
+async fn schedule_digest(obs: Observability, db: Database, every: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut draining = std::pin::pin!(obs.shutdown.draining());
+    loop {
+        tokio::select! {
+            _ = &mut draining => return,
+            _ = ticks.tick() => {}
+        }
+        // No request starts the digest, so it carries no trace id.
+        if let Err(error) = jobs::enqueue(&db, "digest", &json!({}), None).await {
+            tracing::warn!(error = %error, "enqueuing the digest failed");
+        }
+    }
+}
+
+/// The digest interval the environment asks for, or the default.
+pub fn digest_every(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Duration> {
+    match env(DIGEST_ENV).filter(|v| !v.is_empty()) {
+        None => Ok(DIGEST_EVERY),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+            _ => anyhow::bail!("{DIGEST_ENV}={value:?} is not a whole number of seconds above 0"),
+        },
+    }
+}
