@@ -88,6 +88,7 @@ ws-service ws-service ws-service:latest
 ws-app ws-app ws-app:latest
 websocket-message-counter websocket-message-counter websocket-message-counter:latest
 personaworlds personaworlds personaworlds:latest
+analytics-backend analytics-backend analytics-backend:latest
 integration-tests sink obs-sink:local
 "
 
