@@ -144,7 +144,9 @@ impl Stack {
             service["environment"][variable.as_str()] = value.as_str().into();
         }
         for (service, limit) in &tuning.memory_limits {
-            compose["services"][service.as_str()]["mem_limit"] = limit.as_str().into();
+            let service = &mut compose["services"][service.as_str()];
+            assert!(!service.is_null(), "no service to limit to {limit}");
+            service["mem_limit"] = limit.as_str().into();
         }
         if has_alertmanager {
             let host = free_port();

@@ -300,6 +300,29 @@ pub async fn websocket_load(url: &str) -> obs_tools::loadtest::Summary {
     summary
 }
 
+/// A short HTTP load from the load tester (4 kept-alive connections for 2 s, as fast as
+/// answers come) on `url`; panics unless some requests were answered 2xx.
+pub async fn http_load(url: &str) -> obs_tools::loadtest::Summary {
+    let load = obs_tools::loadtest::HttpLoad {
+        url: url.to_string(),
+        concurrency: 4,
+        duration: Duration::from_secs(2),
+        rps: None,
+    };
+    let progress = std::sync::Arc::new(obs_tools::loadtest::Progress::default());
+    let summary = obs_tools::loadtest::run_http(&load, progress)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let answered: u64 = summary
+        .status
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(answered > 0, "{url}: {summary:?}");
+    summary
+}
+
 /// Opens a WebSocket and watches it: the task ends with the close code the server sent, or
 /// `None` when the connection ended without a close frame.
 pub async fn held_websocket(url: &str) -> tokio::task::JoinHandle<Option<u16>> {

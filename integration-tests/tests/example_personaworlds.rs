@@ -82,6 +82,7 @@ async fn personaworlds_api_and_worker_run_over_postgres_and_keep_their_spec() {
         traced = request_id;
     }
     assert_eq!(call("GET", &format!("{api}/worlds"), None, Some("user-7")).await.0, 200);
+    http_load(&format!("{api}/worlds")).await;
     assert_eq!(call("GET", &format!("{api}/worlds/999999"), None, None).await.0, 404);
     // A queue deep enough for the worker to see it, a job that retries once, one that fails.
     for payload in

@@ -34,6 +34,17 @@ async fn call(method: &str, url: &str, body: Option<&str>, user: &str) -> (u16, 
     )
 }
 
+/// One check of a `/health/detailed` body.
+fn detailed_check(body: &Value, name: &str) -> Value {
+    body["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("/health/detailed names no check {name}: {body}"))
+}
+
 /// Business traffic on three workspaces; returns the ids of the exports requested.
 async fn business_traffic(api: &str) -> Vec<(String, i64)> {
     let mut exports = Vec::new();
@@ -154,9 +165,16 @@ async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outag
     assert_eq!(ready["checks"]["database"], "up", "{ready}");
     assert_eq!(ready["checks"]["cache"], "up", "{ready}");
     expect::checks_have_code(&format!("{api}/health/detailed"), &example.spec).await;
+    let (_, detailed) = call("GET", &format!("{api}/health/detailed"), None, "probe").await;
+    assert_eq!(
+        detailed_check(&detailed, "background-jobs")["status"],
+        "up",
+        "{detailed}"
+    );
 
     let exports = business_traffic(&api).await;
     live_events(&api).await;
+    http_load(&format!("{api}/api/v1/workspaces/acme/dashboard")).await;
     websocket_load(&format!("{}/ws?workspace_id=load", api.replacen("http", "ws", 1))).await;
     for (format, id) in exports {
         let done = eventually(Duration::from_secs(30), &format!("{format} export done"), || async {
@@ -189,7 +207,12 @@ async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outag
     );
     let (status, detailed) = call("GET", &format!("{api}/health/detailed"), None, "probe").await;
     assert_eq!(status, 503, "{detailed}");
-    assert!(detailed.to_string().contains("database"), "{detailed}");
+    let database = detailed_check(&detailed, "database");
+    assert_eq!(database["status"], "down", "{detailed}");
+    assert!(
+        database["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "the failed check says why: {detailed}"
+    );
     // Connection errors go on while Prometheus watches; the alert pages and notifies.
     let paged = eventually(
         Duration::from_secs(60),
@@ -204,6 +227,9 @@ async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outag
                 )
                 .await;
             }
+            // Cache reads go on too (a hit while the entry lives, a miss after), so the
+            // hit-rate panel has reads to divide by.
+            call("GET", &format!("{api}/api/v1/workspaces/acme/dashboard"), None, "u").await;
             let receivers: Vec<String> =
                 stack
                     .notifications()

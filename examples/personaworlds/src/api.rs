@@ -65,13 +65,14 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// 503 while the database cannot be reached, 500 when it refused the query.
 fn unavailable(error: DbError) -> Response {
     tracing::error!(error = %error, "database query failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({ "error": error.to_string() })),
-    )
-        .into_response()
+    let status = match error {
+        DbError::Query(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        DbError::Unavailable(_) | DbError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(json!({ "error": error.to_string() }))).into_response()
 }
 
 fn bad_request(message: &str) -> Response {

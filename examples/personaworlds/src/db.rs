@@ -44,6 +44,16 @@ pub enum DbError {
     Timeout,
 }
 
+/// A broken connection is the database being unavailable; an error the server sent back
+/// is the query's.
+fn classify(error: tokio_postgres::Error) -> DbError {
+    if error.is_closed() || error.as_db_error().is_none() {
+        DbError::Unavailable(error.to_string())
+    } else {
+        DbError::Query(error)
+    }
+}
+
 /// The shared connection.
 #[derive(Clone)]
 pub struct Database {
@@ -88,7 +98,7 @@ impl Database {
         let started = Instant::now();
         let outcome = tokio::time::timeout(QUERY_TIMEOUT, client.query(sql, params)).await;
         self.timing.observe(started.elapsed().as_secs_f64());
-        Ok(outcome.map_err(|_| DbError::Timeout)??)
+        outcome.map_err(|_| DbError::Timeout)?.map_err(classify)
     }
 
     /// Applies every migration not applied yet, each in its own transaction.
@@ -106,11 +116,14 @@ impl Database {
             if done.is_some() {
                 continue;
             }
-            client
-                .batch_execute(&format!(
-                    "BEGIN; {migration}; INSERT INTO schema_migrations VALUES ({version}) ON CONFLICT DO NOTHING; COMMIT"
-                ))
-                .await?;
+            let script = format!(
+                "BEGIN; {migration}; INSERT INTO schema_migrations VALUES ({version}) ON CONFLICT DO NOTHING; COMMIT"
+            );
+            if let Err(error) = client.batch_execute(&script).await {
+                // Leave no aborted transaction behind on the shared connection.
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(error.into());
+            }
             applied += 1;
         }
         Ok(applied)

@@ -23,8 +23,10 @@ pub const DIGEST_EVERY: Duration = Duration::from_secs(300);
 pub const DIGEST_ENV: &str = "DIGEST_INTERVAL_SECONDS";
 /// Longest simulated work a payload may ask for.
 const MAX_WORK: Duration = Duration::from_secs(10);
-/// A job left `running` this long belonged to a worker that died; it is queued again.
+/// A job left `running` this long belonged to a worker that died; it is queued again,
+/// looked for this often.
 const ABANDONED_AFTER: Duration = Duration::from_secs(120);
+const REQUEUE_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the worker's loops on the shutdown tracker.
 pub fn start(obs: &Observability, db: Database, digest_every: Duration) -> anyhow::Result<()> {
@@ -49,16 +51,21 @@ async fn claim_loop(obs: Observability, db: Database, metrics: JobMetrics) {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
-    match jobs::requeue_abandoned(&db, ABANDONED_AFTER).await {
-        Ok(0) | Err(_) => {}
-        Ok(requeued) => tracing::warn!(requeued, "jobs of a worker that died were queued again"),
-    }
+    let mut requeued_at: Option<Instant> = None;
     loop {
-        let claimed = tokio::select! {
-            _ = &mut draining => return,
-            claimed = jobs::claim(&db) => claimed,
-        };
-        match claimed {
+        // Checked before each claim rather than raced against it: a claim cancelled after
+        // the server committed it would leave its job `running` with nobody on it.
+        if obs.shutdown.is_draining() {
+            return;
+        }
+        if requeued_at.is_none_or(|at| at.elapsed() >= REQUEUE_EVERY) {
+            requeued_at = Some(Instant::now());
+            match jobs::requeue_abandoned(&db, ABANDONED_AFTER).await {
+                Ok(0) | Err(_) => {}
+                Ok(requeued) => tracing::warn!(requeued, "jobs left running by a worker that died were queued again"),
+            }
+        }
+        let pause = match jobs::claim(&db).await {
             Ok(Some(job)) => {
                 let span = tracing::info_span!(
                     "job",
@@ -68,12 +75,17 @@ async fn claim_loop(obs: Observability, db: Database, metrics: JobMetrics) {
                     request_id = %job.trace_id.clone().unwrap_or_default(),
                 );
                 run(&db, &metrics, job).instrument(span).await;
+                continue;
             }
-            Ok(None) => tokio::time::sleep(POLL).await,
+            Ok(None) => POLL,
             Err(error) => {
                 tracing::warn!(error = %error, "claiming a job failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                Duration::from_secs(1)
             }
+        };
+        tokio::select! {
+            _ = &mut draining => return,
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }
@@ -119,7 +131,7 @@ async fn run(db: &Database, metrics: &JobMetrics, job: Job) {
         }
     }
     if let Err(error) = jobs::finish(db, &job, outcome).await {
-        tracing::error!(error = %error, "recording the job's outcome failed; it will be queued again");
+        tracing::error!(error = %error, "recording the job's outcome failed; it is queued again once abandoned");
     }
 }
 

@@ -391,7 +391,19 @@ async fn request_export(
     };
     match api.jobs.enqueue(work, Some(trace_id)) {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "export_id": export_id }))).into_response(),
-        Err(full) => error(StatusCode::SERVICE_UNAVAILABLE, &full.to_string()),
+        Err(full) => {
+            // The row must not stay `queued` for a job that will never run.
+            let reason = full.to_string();
+            let _ = api
+                .store
+                .query(
+                    Operation::Update,
+                    "UPDATE exports SET status = 'failed', error = $2 WHERE id = $1",
+                    &[&export_id, &reason],
+                )
+                .await;
+            error(StatusCode::SERVICE_UNAVAILABLE, &reason)
+        }
     }
 }
 
@@ -429,14 +441,14 @@ async fn delete_events(State(api): State<Api>, headers: HeaderMap, Path(workspac
         .store
         .query(
             Operation::Delete,
-            "DELETE FROM events WHERE workspace_id = $1 RETURNING 1",
+            "WITH gone AS (DELETE FROM events WHERE workspace_id = $1 RETURNING 1) SELECT count(*) FROM gone",
             &[&workspace],
         )
         .await;
     match deleted {
         Ok(rows) => {
             api.cache.delete(&format!("dashboard:{workspace}")).await;
-            Json(json!({ "deleted": rows.len() })).into_response()
+            Json(json!({ "deleted": rows[0].get::<_, i64>(0) })).into_response()
         }
         Err(error) => failed(&error),
     }

@@ -35,7 +35,7 @@ impl Cache {
 
     async fn connection(&self) -> Result<ConnectionManager, String> {
         let connect = || async {
-            tokio::time::timeout(CALL_TIMEOUT * 4, ConnectionManager::new(self.client.clone()))
+            tokio::time::timeout(CALL_TIMEOUT, ConnectionManager::new(self.client.clone()))
                 .await
                 .map_err(|_| "connecting to Redis timed out".to_string())?
                 .map_err(|e| e.to_string())

@@ -129,9 +129,13 @@ impl Jobs {
             trace_id,
             queued_at: Instant::now(),
         };
-        self.tx.try_send(job).map_err(|_| QueueFull)?;
-        self.metrics.queue_depth.with(depth_type(kind)).inc();
-        Ok(())
+        // Counted before it is sent, so a worker's decrement can never come first.
+        let depth = self.metrics.queue_depth.with(depth_type(kind));
+        depth.inc();
+        self.tx.try_send(job).map_err(|_| {
+            depth.dec();
+            QueueFull
+        })
     }
 
     fn turn(&self) {
@@ -191,6 +195,10 @@ async fn run(jobs: &Jobs, store: &Store, job: Job) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         outcome = execute(jobs, store, &job).await;
     }
+    if let (Err(JobError::Store(_)), Work::Export { format, .. }) = (&outcome, &job.work) {
+        // The database never came back: the export failed, though its row cannot say so.
+        count_export(jobs, &job, *format, false);
+    }
     let status = if outcome.is_ok() {
         Status::Succeeded
     } else {
@@ -245,11 +253,12 @@ async fn execute(jobs: &Jobs, store: &Store, job: &Job) -> Result<(), JobError> 
             let deleted = store
                 .query(
                     Operation::Delete,
-                    "DELETE FROM events WHERE created_at < now() - interval '30 days' RETURNING 1",
+                    "WITH gone AS (DELETE FROM events WHERE created_at < now() - interval '30 days' RETURNING 1)
+                     SELECT count(*) FROM gone",
                     &[],
                 )
                 .await?;
-            tracing::debug!(deleted = deleted.len(), "old events deleted");
+            tracing::debug!(deleted = deleted[0].get::<_, i64>(0), "old events deleted");
         }
         Work::Export {
             export_id,
@@ -257,26 +266,13 @@ async fn execute(jobs: &Jobs, store: &Store, job: &Job) -> Result<(), JobError> 
             format,
         } => {
             let exported = export(store, *export_id, workspace_id, *format).await;
-            let (status, error) = match &exported {
-                Ok(_) => (ExportStatus::Success, None),
-                Err(error) => (ExportStatus::Failed, Some(error.to_string())),
-            };
-            jobs.metrics.analytics_exports_total.with(*format, status).inc();
-            jobs.metrics
-                .analytics_export_duration_seconds
-                .with(export_format(*format))
-                .observe(job.queued_at.elapsed().as_secs_f64());
-            let (state, bytes) = match &exported {
-                Ok(bytes) => ("succeeded", Some(*bytes as i64)),
-                Err(_) => ("failed", None),
-            };
-            store
-                .query(
-                    Operation::Update,
-                    "UPDATE exports SET status = $2, bytes = $3, error = $4 WHERE id = $1",
-                    &[export_id, &state, &bytes, &error],
-                )
-                .await?;
+            if let Err(JobError::Store(error)) = exported {
+                // A database hiccup: `run` tries again before anything is recorded.
+                return Err(JobError::Store(error));
+            }
+            let outcome = exported.as_ref().map(|bytes| *bytes).map_err(|e| e.to_string());
+            mark_export(store, *export_id, &outcome).await?;
+            count_export(jobs, job, *format, outcome.is_ok());
             let bytes = exported?;
             tracing::info!(workspace_id = %workspace_id, export_id, format = format.as_str(), bytes, "export finished");
             let notify = Work::Notify {
@@ -296,6 +292,36 @@ async fn execute(jobs: &Jobs, store: &Store, job: &Job) -> Result<(), JobError> 
         }
     }
     Ok(())
+}
+
+/// Records an export's outcome on its row.
+async fn mark_export(store: &Store, export_id: i64, outcome: &Result<usize, String>) -> Result<(), StoreError> {
+    let (state, bytes, error) = match outcome {
+        Ok(bytes) => ("succeeded", Some(*bytes as i64), None),
+        Err(error) => ("failed", None, Some(error.as_str())),
+    };
+    store
+        .query(
+            Operation::Update,
+            "UPDATE exports SET status = $2, bytes = $3, error = $4 WHERE id = $1",
+            &[&export_id, &state, &bytes, &error],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Counts an export once, when its outcome is final.
+fn count_export(jobs: &Jobs, job: &Job, format: Format, succeeded: bool) {
+    let status = if succeeded {
+        ExportStatus::Success
+    } else {
+        ExportStatus::Failed
+    };
+    jobs.metrics.analytics_exports_total.with(format, status).inc();
+    jobs.metrics
+        .analytics_export_duration_seconds
+        .with(export_format(format))
+        .observe(job.queued_at.elapsed().as_secs_f64());
 }
 
 /// Writes the workspace's events in `format`; returns the file's size.

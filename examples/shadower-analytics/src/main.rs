@@ -66,12 +66,10 @@ async fn serve() -> anyhow::Result<()> {
         .set(resources::memory_limit_bytes().unwrap_or(0) as f64);
     let store = Store::new(&required("DATABASE_URL")?, metrics.clone())?;
     let cache = Cache::new(&required("REDIS_URL")?, metrics.clone())?;
+    tokio::spawn(store.clone().report_pool());
     tokio::spawn({
         let store = store.clone();
-        async move {
-            store.prepare().await;
-            store.report_pool().await;
-        }
+        async move { store.prepare().await }
     });
     tokio::spawn(cache.clone().report_size());
     let jobs = Jobs::start(

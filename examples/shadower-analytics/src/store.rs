@@ -153,26 +153,54 @@ impl Store {
                 }
             }
         }
-        let mut warm = Vec::new();
-        for _ in 0..WARM {
-            if let Ok(client) = self.pool.get().await {
-                warm.push(client);
+        // Queued exports lived in the last process's memory: they will never run.
+        let abandoned = self
+            .query(
+                Operation::Update,
+                "UPDATE exports SET status = 'failed', error = 'the service restarted before the export ran'
+                 WHERE status = 'queued' RETURNING id",
+                &[],
+            )
+            .await;
+        match abandoned {
+            Ok(rows) if !rows.is_empty() => {
+                tracing::warn!(exports = rows.len(), "exports queued before a restart marked failed")
             }
+            _ => {}
         }
-        tracing::info!(connections = warm.len(), "database schema ready and pool warm");
+        let opened = self.warm().await;
+        tracing::info!(connections = opened, "database schema ready and pool warm");
     }
 
-    /// Publishes the pool's state every second.
+    /// Publishes the pool's state every second, and opens connections again up to the warm
+    /// count after an outage emptied the pool, so a quiet, healthy service does not look
+    /// exhausted (`DatabaseConnectionPoolExhausted` reads the idle count).
     pub async fn report_pool(self) {
         loop {
             let status = self.pool.status();
-            let idle = status.available;
             let gauge = &self.metrics.database_connections;
             gauge.with(State::Total).set(status.size as f64);
-            gauge.with(State::Idle).set(idle as f64);
-            gauge.with(State::Active).set(status.size.saturating_sub(idle) as f64);
+            gauge.with(State::Idle).set(status.available as f64);
+            gauge
+                .with(State::Active)
+                .set(status.size.saturating_sub(status.available) as f64);
+            if status.size < WARM {
+                self.warm().await;
+            }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    /// Opens connections until the pool holds the warm count (or the database refuses).
+    async fn warm(&self) -> usize {
+        let mut held = Vec::new();
+        while self.pool.status().size < WARM {
+            match self.pool.get().await {
+                Ok(client) => held.push(client),
+                Err(_) => break,
+            }
+        }
+        held.len()
     }
 }
 
