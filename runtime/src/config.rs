@@ -27,6 +27,24 @@ pub enum ConfigError {
     BadPort { var: String, value: String },
     #[error("{var}={value:?} is not a log level (debug, info, warn, error)")]
     BadLevel { var: &'static str, value: String },
+    #[error("{var}={value:?} is not a whole number of seconds above 0")]
+    BadSeconds { var: String, value: String },
+}
+
+/// A service's own interval setting: whole seconds above 0 from `var`, or `default` when the
+/// variable is unset or empty.
+pub fn seconds_env(
+    env: impl Fn(&str) -> Option<String>,
+    var: &str,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    match env(var).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
+            _ => Err(ConfigError::BadSeconds { var: var.into(), value }),
+        },
+    }
 }
 
 /// The resolved configuration of one process.
@@ -210,5 +228,18 @@ mod tests {
         let config = ServiceConfig::resolve(s.clone(), |v| (v == "LOG_LEVEL").then(|| "DEBUG".into())).unwrap();
         assert_eq!(config.log_level, LogLevel::Debug);
         assert!(ServiceConfig::resolve(s, |v| (v == "LOG_LEVEL").then(|| "loud".into())).is_err());
+    }
+
+    #[test]
+    fn intervals_are_whole_positive_seconds_or_the_default() {
+        let default = std::time::Duration::from_secs(30);
+        let env = |value: &'static str| move |_: &str| Some(value.to_string());
+        assert_eq!(seconds_env(|_| None, "EVERY", default).unwrap(), default);
+        assert_eq!(seconds_env(env(""), "EVERY", default).unwrap(), default);
+        assert_eq!(seconds_env(env(" 2 "), "EVERY", default).unwrap().as_secs(), 2);
+        for bad in ["0", "-1", "1.5", "soon"] {
+            let error = seconds_env(env(bad), "EVERY", default).unwrap_err().to_string();
+            assert!(error.starts_with("EVERY="), "{error}");
+        }
     }
 }

@@ -164,11 +164,5 @@ async fn schedule_digest(obs: Observability, db: Database, every: Duration) {
 
 /// The digest interval the environment asks for, or the default.
 pub fn digest_every(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Duration> {
-    match env(DIGEST_ENV).filter(|v| !v.is_empty()) {
-        None => Ok(DIGEST_EVERY),
-        Some(value) => match value.trim().parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-            _ => anyhow::bail!("{DIGEST_ENV}={value:?} is not a whole number of seconds above 0"),
-        },
-    }
+    Ok(runtime::config::seconds_env(env, DIGEST_ENV, DIGEST_EVERY)?)
 }

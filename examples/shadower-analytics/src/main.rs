@@ -48,13 +48,7 @@ fn required(var: &str) -> anyhow::Result<String> {
 
 /// An interval in whole seconds from the environment, or its default.
 fn interval((var, default): (&str, Duration)) -> anyhow::Result<Duration> {
-    match std::env::var(var).ok().filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(value) => match value.trim().parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-            _ => anyhow::bail!("{var}={value:?} is not a whole number of seconds above 0"),
-        },
-    }
+    Ok(runtime::config::seconds_env(|v| std::env::var(v).ok(), var, default)?)
 }
 
 #[tokio::main]

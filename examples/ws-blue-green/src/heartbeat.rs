@@ -25,13 +25,7 @@ pub struct Heartbeat {
 impl Heartbeat {
     /// The interval the environment asks for, or the seed's.
     pub fn interval(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Duration> {
-        match env(INTERVAL_ENV).filter(|v| !v.is_empty()) {
-            None => Ok(DEFAULT_INTERVAL),
-            Some(value) => match value.trim().parse::<u64>() {
-                Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-                _ => anyhow::bail!("{INTERVAL_ENV}={value:?} is not a whole number of seconds above 0"),
-            },
-        }
+        Ok(runtime::config::seconds_env(env, INTERVAL_ENV, DEFAULT_INTERVAL)?)
     }
 
     /// Starts broadcasting every `interval` until the service drains.
