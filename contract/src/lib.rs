@@ -3,6 +3,7 @@
 //! recording/alerting/SLO rules, the stack plan), and validate both into diagnostics.
 
 pub mod catalog;
+pub mod cidr;
 pub mod codes;
 pub mod conformance;
 pub mod decimal;

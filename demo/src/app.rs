@@ -54,7 +54,7 @@ pub struct Demo {
 impl Demo {
     /// Starts the job worker and registers the spec's custom check `job-queue`.
     pub fn start(obs: &Observability, metrics: Metrics) -> Arc<Self> {
-        let jobs = JobQueue::start(obs.builtins.jobs.clone(), obs.shutdown.clone());
+        let jobs = JobQueue::start(obs.jobs(), obs.shutdown.clone());
         let probe = jobs.clone();
         obs.health.register("job-queue", move || {
             let queued = probe.len();
@@ -202,17 +202,13 @@ struct NewJob {
     duration_ms: Option<u64>,
 }
 
-async fn submit_job(
-    State(demo): Shared,
-    headers: HeaderMap,
-    request_id: Option<RequestId>,
-    Json(body): Json<NewJob>,
-) -> Response {
+async fn submit_job(State(demo): Shared, headers: HeaderMap, Json(body): Json<NewJob>) -> Response {
     count_client(&demo, &headers);
     let Some(kind) = crate::jobs::TYPES.iter().copied().find(|t| *t == body.kind) else {
         return error(StatusCode::BAD_REQUEST, "type must be one of: email, report");
     };
-    let trace_id = request_id.map(|RequestId(id)| id);
+    // The request's id travels with the job as its trace id.
+    let trace_id = runtime::jobs::current_trace_id();
     let work = Duration::from_millis(body.duration_ms.unwrap_or(50).min(MAX_SLOW_MS));
     match demo.jobs.enqueue(kind, trace_id.clone(), body.fail, work) {
         Ok(job_id) => (

@@ -1,13 +1,14 @@
 //! The demo's background worker: an in-process queue of jobs enqueued by the API, each
 //! carrying the enqueuing request's id as its trace id. Jobs are retried twice before they
 //! fail; on shutdown the worker stops taking new jobs, finishes the queued ones, and is
-//! cancelled at the grace deadline.
+//! cancelled at the grace deadline. The queue is the demo's; the accounting (metrics,
+//! spans, lines) is the runtime's `jobs` API.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use runtime::builtins::JobMetrics;
+use runtime::jobs::Jobs;
 use runtime::shutdown::Shutdown;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -36,7 +37,7 @@ pub struct JobQueue {
     tx: mpsc::Sender<Job>,
     queued: Arc<AtomicUsize>,
     next_id: Arc<AtomicU64>,
-    metrics: Option<JobMetrics>,
+    jobs: Jobs,
     shutdown: Shutdown,
 }
 
@@ -49,13 +50,13 @@ pub enum EnqueueError {
 
 impl JobQueue {
     /// Starts the worker on the shutdown tracker.
-    pub fn start(metrics: Option<JobMetrics>, shutdown: Shutdown) -> Self {
+    pub fn start(jobs: Jobs, shutdown: Shutdown) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let queue = Self {
             tx,
             queued: Arc::default(),
             next_id: Arc::new(AtomicU64::new(1)),
-            metrics,
+            jobs,
             shutdown: shutdown.clone(),
         };
         shutdown.spawn(worker(rx, queue.clone()));
@@ -87,60 +88,33 @@ impl JobQueue {
         };
         self.tx.try_send(job).map_err(|_| EnqueueError::Full)?;
         self.queued.fetch_add(1, Ordering::SeqCst);
-        if let Some(m) = &self.metrics {
-            m.queue_depth.with(&[kind]).inc();
-        }
+        self.jobs.enqueued(kind);
         Ok(id)
     }
 
     fn dequeued(&self, job: &Job) {
         self.queued.fetch_sub(1, Ordering::SeqCst);
-        if let Some(m) = &self.metrics {
-            m.queue_depth.with(&[job.kind]).dec();
-        }
+        self.jobs.dequeued(job.kind);
     }
 }
 
-async fn run(job: &Job, metrics: Option<&JobMetrics>) -> bool {
-    let started = Instant::now();
-    tracing::info!("job started");
-    let mut succeeded = false;
+/// One job, retried until it succeeds or runs out of attempts.
+async fn run(job: &Job, run: runtime::jobs::RunningJob) -> bool {
     for attempt in 1..=ATTEMPTS {
         tokio::time::sleep(job.work).await;
         if !job.fail {
-            succeeded = true;
-            break;
+            run.finish();
+            return true;
         }
         if attempt < ATTEMPTS {
-            if let Some(m) = metrics {
-                m.retries.with(&[job.kind]).inc();
-            }
-            tracing::warn!(attempt, "job retried");
+            run.retry(attempt, &"the job asked to fail");
         }
     }
-    let status = if succeeded { "succeeded" } else { "failed" };
-    let trace = if job.trace_id.is_some() { "present" } else { "missing" };
-    if let Some(m) = metrics {
-        m.processed.with(&[job.kind, status]).inc();
-        m.trace.with(&[job.kind, status, trace]).inc();
-        m.duration.with(&[job.kind]).observe(started.elapsed().as_secs_f64());
-    }
-    if succeeded {
-        tracing::info!(status, "job finished");
-    } else {
-        tracing::error!(status, attempts = ATTEMPTS, "job failed");
-    }
-    succeeded
-}
-
-fn job_span(job: &Job) -> tracing::Span {
-    // The enqueuing request's id travels as trace id and becomes the job's request id.
-    let trace = job.trace_id.clone().unwrap_or_default();
-    tracing::info_span!("job", job_id = %job.id, job_type = job.kind, trace_id = %trace, request_id = %trace)
+    run.fail(&format_args!("failed {ATTEMPTS} attempts"));
+    false
 }
 
 async fn worker(mut rx: mpsc::Receiver<Job>, queue: JobQueue) {
-    let metrics = queue.metrics.clone();
     let shutdown = queue.shutdown.clone();
     let mut draining = std::pin::pin!(shutdown.draining());
     let mut deadline = std::pin::pin!(shutdown.deadline());
@@ -158,13 +132,12 @@ async fn worker(mut rx: mpsc::Receiver<Job>, queue: JobQueue) {
             },
         };
         queue.dequeued(&job);
-        let span = job_span(&job);
+        let running = queue.jobs.start(job.kind, &job.id, job.trace_id.as_deref());
+        let span = running.span();
         tokio::select! {
-            _ = run(&job, metrics.as_ref()).instrument(span.clone()) => {}
-            _ = &mut deadline => {
-                span.in_scope(|| tracing::warn!("job cancelled at the grace deadline"));
-                return;
-            }
+            _ = run(&job, running).instrument(span) => {}
+            // The running job is dropped here, which logs its cancellation.
+            _ = &mut deadline => return,
         }
     }
 }
@@ -176,7 +149,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn queued_jobs_finish_during_shutdown() {
         let shutdown = Shutdown::new(Duration::from_millis(100), Duration::from_secs(30));
-        let queue = JobQueue::start(None, shutdown.clone());
+        let queue = JobQueue::start(Jobs::default(), shutdown.clone());
         for _ in 0..3 {
             queue
                 .enqueue("email", Some("trace".into()), false, Duration::from_secs(1))

@@ -427,8 +427,13 @@ async fn the_monitor_prints_errors_busiest_metrics_and_health() {
     .unwrap()
     .spec;
     let config = obs_tools::monitor::MonitorConfig {
-        base_url: format!("http://127.0.0.1:{}", demo.port),
-        metrics_base_url: None,
+        targets: vec![obs_tools::monitor::Target {
+            name: "demo".into(),
+            base_url: format!("http://127.0.0.1:{}", demo.port),
+            metrics_base_url: None,
+            readiness: true,
+            container: None,
+        }],
         metrics_path: spec.metrics.endpoint.path.clone(),
         liveness_path: spec.health.liveness.path.clone(),
         readiness_path: spec.health.readiness.path.clone(),

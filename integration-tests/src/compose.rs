@@ -171,12 +171,10 @@ impl Stack {
         }
         write_yaml(&compose_path, &compose);
         speed_up_prometheus(&dir.path().join("prometheus"), &tuning.fast_alerts);
-        let mut env = vec![("GRAFANA_ADMIN_PASSWORD".to_string(), "e2e-only".to_string())];
-        env.extend(tuning.env);
         Stack {
             name: format!("obs-e2e-{}-{}", std::process::id(), free_port()),
             dir,
-            env,
+            env: tuning.env,
             ports,
             compose,
         }
@@ -187,15 +185,55 @@ impl Stack {
         self.dir.path().to_path_buf()
     }
 
+    /// The environment `docker-compose` runs with: only what finds docker, plus the stack's
+    /// own variables, so a variable the stack needs cannot come from the test's shell.
+    fn compose_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = ["PATH", "HOME", "DOCKER_HOST"]
+            .into_iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect();
+        env.extend(self.env.iter().cloned());
+        env
+    }
+
     /// Runs `docker-compose` on the copy with the stack's environment.
     pub fn compose(&self, args: &[&str]) -> Output {
         Command::new("docker-compose")
             .args(["-p", &self.name, "-f", "docker-compose.yml"])
             .args(args)
             .current_dir(self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env_clear()
+            .envs(self.compose_env())
             .output()
             .expect("docker-compose runs (scripts/test.sh installs it)")
+    }
+
+    /// The services of the compose file whose image this machine has (the app images, the
+    /// local stand-ins); Grafana, Jaeger and Elasticsearch have none here.
+    pub fn runnable_services(&self) -> Vec<String> {
+        let mut runnable = Vec::new();
+        for (name, service) in self.compose["services"].as_mapping().into_iter().flatten() {
+            let image = service["image"].as_str().unwrap_or_default();
+            let present = Command::new("docker")
+                .args(["image", "inspect", image])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if present {
+                runnable.push(name.as_str().unwrap().to_string());
+            }
+        }
+        runnable
+    }
+
+    /// The services that have a healthcheck.
+    pub fn checked_services(&self) -> Vec<String> {
+        self.compose["services"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter(|(_, s)| s.get("healthcheck").is_some())
+            .map(|(name, _)| name.as_str().unwrap().to_string())
+            .collect()
     }
 
     /// `up -d` of the named services (with the compose profile, if any), plus the alert
@@ -331,7 +369,8 @@ impl Stack {
                 service,
             ])
             .current_dir(self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env_clear()
+            .envs(self.compose_env())
             .output()
             .await
             .expect("docker-compose runs");

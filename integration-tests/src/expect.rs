@@ -331,6 +331,166 @@ pub async fn checks_have_code(body_url: &str, spec: &Spec) {
     assert!(!text.contains("no code registered"), "{body_url}: {text}");
 }
 
+/// Fields of `logging.fields` that a request's own line does not carry, and why: they
+/// belong to another context, or to work not done yet.
+pub const NOT_REQUEST_FIELDS: [(&str, &str); 7] = [
+    ("session_id", "a WebSocket session's, on the session's lines"),
+    ("job_id", "a background job's, on the job's lines"),
+    ("message_count", "a WebSocket message's"),
+    ("message_length", "a WebSocket message's"),
+    ("duration_ms", "a WebSocket message's processing time"),
+    ("trace_id", "issue 14: no trace context is generated for requests yet"),
+    ("span_id", "issue 14: no trace context is generated for requests yet"),
+];
+
+/// The JSON lines of one request (those carrying its id), in order.
+pub fn request_lines(lines: &[String], request_id: &str) -> Vec<serde_json::Map<String, Value>> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| match v {
+            Value::Object(map) if map.get("request_id").and_then(Value::as_str) == Some(request_id) => Some(map),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One request's lines hold what the spec declares: the runtime's request line carries
+/// every field of `logging.fields` a request has (all but [`NOT_REQUEST_FIELDS`]), and
+/// every line of the request carries each of `context` (what the runtime or a handler put
+/// on the request). Returns what is missing where.
+pub fn request_lines_carry(spec: &Spec, lines: &[String], request_id: &str, context: &[&str]) -> Vec<String> {
+    let message_key = &spec.logging.keys.message;
+    let of_request = request_lines(lines, request_id);
+    let mut missing = Vec::new();
+    let present = |line: &serde_json::Map<String, Value>, field: &str| {
+        line.get(field).is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+    };
+    let request_line = of_request.iter().find(|l| {
+        l.get(message_key)
+            .and_then(Value::as_str)
+            .is_some_and(|m| m == "request finished" || m == "request failed")
+    });
+    match request_line {
+        None => missing.push(format!(
+            "no request line for request {request_id} among {} lines",
+            of_request.len()
+        )),
+        Some(line) => {
+            for field in &spec.logging.fields {
+                if NOT_REQUEST_FIELDS.iter().any(|(f, _)| f == field) {
+                    continue;
+                }
+                if !present(line, field) {
+                    missing.push(format!("`{field}` on the request line {}", Value::Object(line.clone())));
+                }
+            }
+        }
+    }
+    for line in &of_request {
+        for field in context {
+            if !present(line, field) {
+                missing.push(format!("`{field}` on {}", Value::Object(line.clone())));
+            }
+        }
+    }
+    missing
+}
+
+/// After one request to every probe and exposition path the spec serves (aliases
+/// included), none of them is a series of `http_requests_total`.
+pub async fn probes_not_counted(prometheus: &Prometheus, spec: &Spec, base_url: &str) {
+    let paths = spec.served_probe_paths();
+    for path in &paths {
+        let _ = runtime::http_client::get(&format!("{base_url}{path}"), Duration::from_secs(5)).await;
+    }
+    // Two scrapes, so a counted probe would have reached Prometheus.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let label = spec
+        .metrics
+        .builtin
+        .http
+        .as_ref()
+        .and_then(|h| h.route_label.clone())
+        .unwrap_or_else(|| "route".into());
+    let alternatives: Vec<String> = paths.iter().map(|p| regex_escape(p)).collect();
+    let query = format!(r#"http_requests_total{{{label}=~"{}"}}"#, alternatives.join("|"));
+    let counted = prometheus.query(&query).await.unwrap();
+    assert!(counted.is_empty(), "probes counted as requests: {counted:?}");
+    let all = prometheus.query("http_requests_total").await.unwrap();
+    assert!(
+        !all.is_empty(),
+        "no request counted at all: the check above proves nothing"
+    );
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect::<String>()
+        .replace('\\', "\\\\")
+}
+
+/// Runs the monitor command the example's OBSERVABILITY.md prints, as printed but for a
+/// shorter run, against the running stack: it must find every app container, see every
+/// probe answer 200 and exit 0.
+pub async fn printed_monitor_passes(example: &crate::compose::Example) {
+    let doc = std::fs::read_to_string(example.generated.join("OBSERVABILITY.md")).unwrap();
+    let prefix = "cargo run -p obs-tools --bin monitor -- ";
+    let command = doc
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in OBSERVABILITY.md"));
+    assert!(
+        command.contains("--spec ") && command.contains("--logs docker"),
+        "{command}"
+    );
+    let mut args: Vec<&str> = vec!["monitor"];
+    args.extend(command.split_whitespace());
+    args.extend(["--duration", "4s", "--interval", "1s"]);
+    use clap::Parser;
+    let mut cli = obs_tools::monitor_cli::Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{command}: {e}"));
+    // Printed for the repository's root; the test runs from its own crate.
+    cli.spec = cli.spec.map(|spec| crate::workspace().join(spec));
+    let config = obs_tools::monitor_cli::config(cli).unwrap();
+    let instances: Vec<&str> = example
+        .resolved
+        .stack
+        .published
+        .iter()
+        .map(|p| p.host.as_str())
+        .collect();
+    let watched: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(watched, instances, "every instance is watched");
+    for target in &config.targets {
+        assert!(target.container.is_some(), "{} found as a container", target.name);
+    }
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out: obs_tools::monitor::Output = std::sync::Arc::new(std::sync::Mutex::new(Box::new(Shared(output.clone()))));
+    let summary = obs_tools::monitor::run(config, out).await;
+    let text = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    assert!(summary.all_healthy(), "{summary:?}\n{text}");
+    for instance in instances {
+        assert!(
+            text.contains(&format!("  {instance}  liveness 200")),
+            "{instance} not probed:\n{text}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -415,3 +415,25 @@ impl Webhook {
         self.received.lock().await.clone()
     }
 }
+
+/// One WebSocket session opened with `X-Request-ID: request_id`: a text message, its reply
+/// (or 5 s), then a close.
+pub async fn websocket_request(url: &str, request_id: &str) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-request-id", request_id.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(r#"{"hello": "context"}"#))
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), socket.next()).await;
+    let _ = socket.close(None).await;
+    // The server logs the disconnect once it has seen the close.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}

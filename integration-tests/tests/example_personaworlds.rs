@@ -110,6 +110,14 @@ async fn personaworlds_api_and_worker_run_over_postgres_and_keep_their_spec() {
         "no worker line carries trace id {traced}"
     );
 
+    // A request's lines carry the spec's request fields, the user among them; probes are
+    // not requests; the printed monitor command sees api and worker healthy.
+    let backend_lines = stack.output_lines("backend");
+    let missing = expect::request_lines_carry(&example.spec, &backend_lines, &traced, &["request_id", "user_id"]);
+    assert!(missing.is_empty(), "{missing:#?}");
+    expect::probes_not_counted(&prometheus, &example.spec, &api).await;
+    expect::printed_monitor_passes(&example).await;
+
     // PostgreSQL goes away: requests fail with 503, readiness names the database, and the
     // 5xx ratio fires ApiErrorRateSpike (its `for` cut to 5s).
     stack.stop("db", Duration::from_secs(10)).await;

@@ -144,13 +144,12 @@ async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outag
     let every_2s = |var: &str| (SERVICE.to_string(), var.to_string(), "2".to_string());
     let tuning = Tuning {
         fast_alerts: vec![("DatabaseConnectionFailures".into(), "5s".into())],
-        // The stack needs the Elasticsearch password even though no Elasticsearch runs here.
-        env: vec![("ELASTICSEARCH_PASSWORD".into(), "e2e-only".into())],
         service_env: vec![
             every_2s("AGGREGATION_INTERVAL_SECONDS"),
             every_2s("CLEANUP_INTERVAL_SECONDS"),
         ],
         memory_limits: vec![(SERVICE.into(), "512m".into())],
+        ..Tuning::default()
     };
     let stack = example.up(tuning, &[SERVICE, "postgres", "redis", "prometheus", "alertmanager"]);
     let prometheus = stack.wait_ready(&[SERVICE], 1).await;
@@ -188,6 +187,22 @@ async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outag
     }
     // Scheduled aggregation and cleanup run every 2s here; let them and a few scrapes happen.
     tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // A request's lines carry the spec's request fields, its user and workspace among them;
+    // probes and the metrics alias are not requests; the printed monitor command sees the
+    // API healthy.
+    let headers = [("X-User-ID", "user-ctx"), ("X-Request-ID", "e2e-context-sa")];
+    let dashboard = format!("{api}/api/v1/workspaces/acme/dashboard");
+    let answer = http_client::request("GET", &dashboard, &headers, None, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let lines = stack.output_lines(SERVICE);
+    let context = ["request_id", "user_id", "workspace_id"];
+    let missing = expect::request_lines_carry(&example.spec, &lines, "e2e-context-sa", &context);
+    assert!(missing.is_empty(), "{missing:#?}");
+    expect::probes_not_counted(&prometheus, &example.spec, &api).await;
+    expect::printed_monitor_passes(&example).await;
 
     // PostgreSQL goes away.
     stack.stop("postgres", Duration::from_secs(10)).await;

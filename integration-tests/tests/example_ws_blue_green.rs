@@ -94,6 +94,15 @@ async fn ws_app_stack_runs_both_colours_alerts_through_alertmanager_and_logs_its
     assert_eq!(notification["receiver"], "investigation", "{notification}");
     assert_eq!(notification["commonLabels"]["severity"], "warning", "{notification}");
 
+    // One request's lines carry the spec's request fields; the printed monitor command
+    // sees both colours healthy.
+    let green = stack.port("app_green", PORT);
+    websocket_request(&format!("ws://127.0.0.1:{green}/ws"), "e2e-context-bg").await;
+    let lines = stack.output_lines("app_green");
+    let missing = expect::request_lines_carry(&example.spec, &lines, "e2e-context-bg", &["request_id"]);
+    assert!(missing.is_empty(), "{missing:#?}");
+    expect::printed_monitor_passes(&example).await;
+
     // SIGTERM on blue with a client connected: readiness turns 503 while it drains, the
     // client gets a going-away close frame, the replica exits 0, and its log holds every
     // declared event with its fields.

@@ -164,6 +164,18 @@ async fn ws_message_counter_stack_counts_ships_logs_to_loki_and_logs_its_events(
         "the rate-limit line of session {session_id} reached Loki"
     );
 
+    // One request's lines, the session's included, carry the spec's request fields, the
+    // client's address among them; the printed monitor command sees the counter healthy.
+    websocket_request(&format!("{ws}/ws/"), "e2e-context-mc").await;
+    let lines = stack.output_lines("app");
+    let missing = expect::request_lines_carry(&example.spec, &lines, "e2e-context-mc", &["request_id", "client_ip"]);
+    assert!(missing.is_empty(), "{missing:#?}");
+    let established = expect::request_lines(&lines, "e2e-context-mc")
+        .into_iter()
+        .any(|l| l["event"] == "Connection established" && l["client_ip"].is_string());
+    assert!(established, "Connection established carries client_ip");
+    expect::printed_monitor_passes(&example).await;
+
     // SIGTERM with a client connected: it gets a going-away close frame, the counter exits 0,
     // and its log holds every declared event with its fields.
     let closed = held_websocket(&format!("{ws}/ws/")).await;

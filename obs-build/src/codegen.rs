@@ -13,7 +13,15 @@ use contract::model::MetricType;
 /// Keywords that cannot be raw identifiers either; they get a trailing underscore.
 const NOT_RAW: [&str; 5] = ["self", "Self", "super", "crate", "_"];
 /// Names the generated module defines itself; a metric by one of them gets a trailing `_`.
-const GENERATED_ITEMS: [&str; 6] = ["Metrics", "SPEC", "SPEC_YAML", "SPEC_FILE", "COMPONENT", "generated"];
+const GENERATED_ITEMS: [&str; 7] = [
+    "Metrics",
+    "SPEC",
+    "SPEC_YAML",
+    "SPEC_FILE",
+    "COMPONENT",
+    "generated",
+    "log_fields",
+];
 
 /// What the generated module embeds besides the handles.
 #[derive(Debug, Clone)]
@@ -23,6 +31,8 @@ pub struct Embedded<'a> {
     /// The spec's file name, for messages.
     pub file: &'a str,
     pub component: &'a str,
+    /// The fields obs.yaml declares for log lines (`logging.fields`).
+    pub log_fields: &'a [String],
 }
 
 /// `name` as an identifier: characters Rust does not allow become `_`, keywords become raw
@@ -204,6 +214,18 @@ pub fn module(catalog: &Catalog, embedded: &Embedded<'_>, runtime_path: &str) ->
         }
     }
     let (yaml, file, component) = (embedded.yaml, embedded.file, embedded.component);
+    let setters = embedded.log_fields.iter().map(|name| {
+        let setter = ident(name);
+        let doc = format!(
+            " Puts `{name}` on every later line of the request, WebSocket session or job this runs in; false outside one."
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #setter(value: impl ::core::convert::Into<#rt::context::FieldValue>) -> bool {
+                #rt::context::record(#name, value)
+            }
+        }
+    });
     // Wrapped so that a service using only some handles gets no dead-code warnings.
     let tokens = quote! {
         pub use self::generated::*;
@@ -238,6 +260,12 @@ pub fn module(catalog: &Catalog, embedded: &Embedded<'_>, runtime_path: &str) ->
         }
 
         #(#modules)*
+
+        /// The log fields obs.yaml declares (`logging.fields`), one setter each: a field the
+        /// spec does not declare has none, so it does not compile.
+        pub mod log_fields {
+            #(#setters)*
+        }
         }
     };
     let file = syn::parse2::<syn::File>(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
@@ -258,6 +286,7 @@ mod tests {
             yaml,
             file: "obs.yaml",
             component: "app",
+            log_fields: &spec.logging.fields,
         };
         module(&Catalog::from_spec(&spec), &embedded, "::runtime").unwrap()
     }
@@ -277,6 +306,26 @@ mod tests {
         assert_eq!(ident("self").to_string(), "self_");
         assert_eq!(ident("crate").to_string(), "crate_");
         assert_eq!(ident("http_requests_total").to_string(), "http_requests_total");
+    }
+
+    #[test]
+    fn generates_a_setter_per_declared_log_field_only() {
+        let code = generate("service: {name: s}\nlogging: {fields: [user_id, type]}");
+        assert!(code.contains("pub mod log_fields"), "{code}");
+        assert!(code.contains("pub fn user_id(\n"), "{code}");
+        assert!(
+            code.contains("value: impl ::core::convert::Into<::runtime::context::FieldValue>,"),
+            "{code}"
+        );
+        assert!(
+            code.contains("::runtime::context::record(\"user_id\", value)"),
+            "{code}"
+        );
+        assert!(code.contains("pub fn r#type("), "a keyword is a raw identifier: {code}");
+        assert!(
+            !code.contains("fn workspace_id"),
+            "undeclared: no setter, so no compile: {code}"
+        );
     }
 
     #[test]

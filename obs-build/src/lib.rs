@@ -132,6 +132,7 @@ impl Builder {
             yaml: &yaml,
             file: &file_name,
             component: &component,
+            log_fields: &loaded.spec.logging.fields,
         };
         let code = codegen::module(&resolved.catalog, &embedded, &self.runtime_path).map_err(BuildError::Codegen)?;
         let warnings = report.diagnostics.iter().map(|d| d.to_string()).collect();

@@ -1,5 +1,6 @@
-//! Handles for the builtin metric groups the runtime itself updates (HTTP, WebSocket, jobs,
-//! lifecycle), bound by their standard names when the spec switches the group on.
+//! Handles for the builtin metric groups the runtime updates (HTTP in its layer, WebSocket
+//! in `websocket::Session`, jobs through the `jobs` API, lifecycle in `serve`), bound by
+//! their standard names when the spec switches the group on.
 
 use contract::catalog::{BuiltinGroup, Catalog, Origin};
 
@@ -79,21 +80,19 @@ impl Builtins {
                 .as_ref()
                 .and_then(|h| h.route_label.clone())
                 .unwrap_or_else(|| "route".into());
-            let exclude = spec
+            // Probes and the exposition always, aliases included; the spec may add more.
+            let mut exclude = spec.served_probe_paths();
+            if let Some(extra) = spec
                 .metrics
                 .builtin
                 .http
                 .as_ref()
-                .and_then(|h| h.exclude_paths.clone())
-                .unwrap_or_else(|| {
-                    let mut paths = vec![
-                        spec.metrics.endpoint.path.clone(),
-                        spec.health.liveness.path.clone(),
-                        spec.health.readiness.path.clone(),
-                    ];
-                    paths.extend(spec.health.detailed.iter().map(|d| d.path.clone()));
-                    paths
-                });
+                .and_then(|h| h.exclude_paths.as_ref())
+            {
+                exclude.extend(extra.iter().cloned());
+            }
+            exclude.sort();
+            exclude.dedup();
             builtins.http = Some(HttpMetrics {
                 requests: registry.counter("http_requests_total", &[&route, "method", "status"])?,
                 duration: registry.histogram("http_request_duration_seconds", &[&route, "method"])?,

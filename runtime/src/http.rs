@@ -8,6 +8,10 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -17,8 +21,10 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::Span;
 
+use crate::client_ip::client_ip;
 use crate::metrics::Counter;
 use crate::observability::Observability;
+use contract::cidr::Cidr;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest inbound request id accepted.
@@ -93,13 +99,32 @@ impl Drop for InProgress {
 #[derive(Clone)]
 pub struct ObsLayer {
     obs: Observability,
+    client_ip: ClientIp,
+}
+
+/// Whether request lines carry `client_ip` (the spec declares it), and whose forwarding
+/// headers to believe.
+#[derive(Clone, Default)]
+enum ClientIp {
+    #[default]
+    Off,
+    On(Arc<[Cidr]>),
 }
 
 impl ObsLayer {
     pub fn new(obs: Observability) -> Self {
-        Self { obs }
+        let spec = &obs.config.spec;
+        let client_ip = if spec.logging.fields.iter().any(|f| f == CLIENT_IP) {
+            ClientIp::On(spec.service.trusted_proxies.clone().into())
+        } else {
+            ClientIp::Off
+        };
+        Self { obs, client_ip }
     }
 }
+
+/// The log field holding the client's address.
+pub const CLIENT_IP: &str = "client_ip";
 
 impl<S> Layer<S> for ObsLayer {
     type Service = Instrumented<S>;
@@ -108,6 +133,7 @@ impl<S> Layer<S> for ObsLayer {
         Instrumented {
             inner,
             obs: self.obs.clone(),
+            client_ip: self.client_ip.clone(),
         }
     }
 }
@@ -117,6 +143,7 @@ impl<S> Layer<S> for ObsLayer {
 pub struct Instrumented<S> {
     inner: S,
     obs: Observability,
+    client_ip: ClientIp,
 }
 
 /// What is known when a request starts and recorded when its response is ready.
@@ -201,8 +228,22 @@ where
             gauge.inc();
             InProgress(gauge)
         });
-        let span =
-            tracing::info_span!("request", request_id = %request_id_text, route = %route_label, method = %method);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id_text,
+            route = %route_label,
+            method = %method,
+            client_ip = tracing::field::Empty
+        );
+        if let ClientIp::On(trusted) = &self.client_ip {
+            let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+            if let Some(peer) = peer {
+                span.record(
+                    CLIENT_IP,
+                    tracing::field::display(client_ip(request.headers(), peer, trusted)),
+                );
+            }
+        }
         let pending = Pending {
             obs: self.obs.clone(),
             started,

@@ -4,12 +4,15 @@
 //! graceful shutdown that drops nothing it accepted.
 
 pub mod builtins;
+pub mod client_ip;
 pub mod config;
+pub mod context;
 pub mod embedded;
 pub mod health;
 pub mod healthcheck;
 pub mod http;
 pub mod http_client;
+pub mod jobs;
 pub mod logging;
 pub mod loki;
 pub mod metrics;

@@ -38,6 +38,8 @@ pub struct LogSettings {
     pub redact: Vec<String>,
     /// Fields on every line: service, environment, version, replica.
     pub statics: Vec<(String, Value)>,
+    /// The timestamp's pattern (`logging.timestamp_format`); `None`: RFC 3339.
+    pub timestamp: Option<time::format_description::OwnedFormatItem>,
 }
 
 impl LogSettings {
@@ -48,6 +50,19 @@ impl LogSettings {
             level_case: logging.level_case,
             redact: logging.redact.iter().map(|r| r.to_ascii_lowercase()).collect(),
             statics,
+            // Checked when the spec loaded; a pattern that still fails falls back to RFC 3339.
+            timestamp: logging
+                .timestamp_format
+                .pattern()
+                .and_then(|p| time::format_description::parse_owned::<2>(p).ok()),
+        }
+    }
+
+    /// The current time as the spec writes it.
+    pub fn timestamp(&self) -> String {
+        match &self.timestamp {
+            None => now_rfc3339(),
+            Some(pattern) => time::OffsetDateTime::now_utc().format(pattern).unwrap_or_default(),
         }
     }
 
@@ -73,7 +88,7 @@ impl LogSettings {
 
 /// Context fields recorded on a span, kept in its extensions.
 #[derive(Debug, Default, Clone)]
-struct SpanFields(Map<String, Value>);
+pub(crate) struct SpanFields(pub(crate) Map<String, Value>);
 
 struct Collect<'a>(&'a mut Map<String, Value>);
 
@@ -128,7 +143,7 @@ impl SpecLayer {
         event.record(&mut Collect(&mut fields));
         let message = fields.remove("message").unwrap_or(Value::String(String::new()));
         let mut line = Map::new();
-        line.insert(keys.timestamp.clone(), Value::String(now_rfc3339()));
+        line.insert(keys.timestamp.clone(), Value::String(settings.timestamp()));
         line.insert(keys.level.clone(), Value::String(settings.level_text(metadata.level())));
         line.insert(keys.message.clone(), message);
         line.insert(keys.target.clone(), Value::String(metadata.target().to_string()));
@@ -209,19 +224,34 @@ where
     }
 }
 
-/// The level filter for the spec's level; chatty dependencies are held at warn.
-pub fn filter(level: LogLevel) -> tracing_subscriber::filter::Targets {
-    let level = match level {
+fn tracing_level(level: LogLevel) -> tracing::Level {
+    match level {
         LogLevel::Debug => tracing::Level::DEBUG,
         LogLevel::Info => tracing::Level::INFO,
         LogLevel::Warn => tracing::Level::WARN,
         LogLevel::Error => tracing::Level::ERROR,
-    };
-    tracing_subscriber::filter::Targets::new()
-        .with_default(level)
-        .with_target("hyper", tracing::Level::WARN)
-        .with_target("tungstenite", tracing::Level::WARN)
-        .with_target("tokio_tungstenite", tracing::Level::WARN)
+    }
+}
+
+/// The level filter: `level` for everything, the spec's `targets` for other crates; a
+/// non-empty `RUST_LOG` (`info,hyper=debug,my_crate::db=trace`) replaces both.
+pub fn filter(
+    level: LogLevel,
+    targets: &std::collections::BTreeMap<String, LogLevel>,
+    rust_log: Option<&str>,
+) -> Result<tracing_subscriber::filter::Targets, String> {
+    if let Some(directives) = rust_log.map(str::trim).filter(|d| !d.is_empty()) {
+        return directives
+            .parse()
+            .map_err(|e| format!("RUST_LOG `{directives}` is not `target=level,…`: {e}"));
+    }
+    Ok(tracing_subscriber::filter::Targets::new()
+        .with_default(tracing_level(level))
+        .with_targets(
+            targets
+                .iter()
+                .map(|(target, level)| (target.clone(), tracing_level(*level))),
+        ))
 }
 
 /// tracing-subscriber items for code that builds its own subscriber around `SpecLayer`.
@@ -258,12 +288,55 @@ pub(crate) mod tests {
         (Arc::new(move || Box::new(Sink(sink.clone()))), buffer)
     }
 
-    fn lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<Value> {
+    pub fn lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<Value> {
         String::from_utf8(buffer.lock().unwrap().clone())
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn timestamps_follow_the_spec_pattern() {
+        let logging: Logging =
+            serde_yaml::from_str("timestamp_format: '[year]-[month]-[day] [hour]:[minute]:[second]'").unwrap();
+        let stamp = LogSettings::from_spec(&logging, vec![]).timestamp();
+        let shape = regex_lite_shape(&stamp);
+        assert_eq!(shape, "dddd-dd-dd dd:dd:dd", "{stamp}");
+        let rfc = LogSettings::from_spec(&Logging::default(), vec![]).timestamp();
+        assert_eq!(regex_lite_shape(&rfc), "dddd-dd-ddTdd:dd:dd.dddZ", "{rfc}");
+        assert!(serde_yaml::from_str::<Logging>("timestamp_format: '[yaer]'").is_err());
+    }
+
+    /// Digits as `d`, the rest as is.
+    fn regex_lite_shape(text: &str) -> String {
+        text.chars().map(|c| if c.is_ascii_digit() { 'd' } else { c }).collect()
+    }
+
+    #[test]
+    fn levels_come_from_the_spec_targets_unless_rust_log_says() {
+        use tracing::level_filters::LevelFilter;
+        use tracing_subscriber::filter::Targets;
+        let logging = Logging::default();
+        let level = |filter: &Targets, target: &str| {
+            filter
+                .iter()
+                .find(|(t, _)| *t == target)
+                .map(|(_, l)| l)
+                .unwrap_or(filter.default_level().unwrap_or(LevelFilter::OFF))
+        };
+        let spec = filter(LogLevel::Debug, &logging.targets, None).unwrap();
+        assert_eq!(level(&spec, "hyper"), LevelFilter::WARN);
+        assert_eq!(spec.default_level(), Some(LevelFilter::DEBUG));
+        let env = filter(LogLevel::Debug, &logging.targets, Some("warn,hyper=trace")).unwrap();
+        assert_eq!(level(&env, "hyper"), LevelFilter::TRACE);
+        assert_eq!(env.default_level(), Some(LevelFilter::WARN));
+        assert!(
+            filter(LogLevel::Info, &logging.targets, Some("  ")).is_ok(),
+            "empty: the spec's"
+        );
+        let bad = filter(LogLevel::Info, &logging.targets, Some("hyper=loud")).unwrap_err();
+        assert!(bad.contains("RUST_LOG"), "{bad}");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub enum LoggingError {
     LokiUrlMissing,
     #[error("logging is already initialised")]
     AlreadyInitialised,
+    #[error("{0}")]
+    Filter(String),
 }
 
 /// Shared by the server and every handler. One reference count: axum clones the state
@@ -158,8 +160,10 @@ impl Observability {
             }
         }
         let settings = LogSettings::from_spec(logging, self.log_statics());
-        let layer = SpecLayer::new(settings, writer, self.loki.get().cloned())
-            .with_filter(crate::logging::filter(self.config.log_level));
+        let layer = SpecLayer::new(settings, writer, self.loki.get().cloned()).with_filter(
+            crate::logging::filter(self.config.log_level, &logging.targets, env("RUST_LOG").as_deref())
+                .map_err(LoggingError::Filter)?,
+        );
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
             .map_err(|_| LoggingError::AlreadyInitialised)
     }

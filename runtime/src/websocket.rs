@@ -19,6 +19,14 @@ pub fn lean(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade.read_buffer_size(READ_BUFFER_BYTES)
 }
 
+/// The span of a WebSocket session, a child of the request that upgraded it, so that the
+/// request's context (its id, `client_ip`, fields a handler recorded) is on every line of
+/// the session. Create it in the upgrade handler, before `on_upgrade`: the callback runs in
+/// a task of its own, outside the request.
+pub fn session_span(session_id: &str) -> tracing::Span {
+    tracing::info_span!("websocket", session_id = %session_id)
+}
+
 /// How long a server waits for the client's answer to its close frame.
 pub const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
 

@@ -3,6 +3,8 @@
 //! `loadtest` drives WebSocket or HTTP load and `monitor` watches logs, metrics and probes.
 //! Both read the service's obs.yaml (`--spec`) for its paths, ports, log keys and defaults.
 
+pub mod docker;
 pub mod loadtest;
 pub mod monitor;
+pub mod monitor_cli;
 pub mod spec_file;

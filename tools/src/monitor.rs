@@ -1,7 +1,9 @@
-//! The terminal monitor: follows a service's JSON log lines (a file, like `tail -f`, or
-//! stdin such as `docker logs -f`) and prints error entries as they arrive with their
-//! request id; every interval it scrapes the metrics, shows the series changing fastest,
-//! and probes liveness and readiness. It stops by itself after the duration.
+//! The terminal monitor: follows a service's JSON log lines (a file, like `tail -f`, stdin
+//! such as `docker logs -f`, or the output of every container it watches) and prints error
+//! entries as they arrive with their request id; every interval it probes liveness and
+//! readiness of every instance (each replica of each component), shows its container's
+//! health when it runs under Docker, scrapes the metrics and shows the series changing
+//! fastest. It stops by itself after the duration.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use contract::model::LogKeys;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 /// Where log lines come from.
 #[derive(Debug, Clone)]
@@ -20,15 +22,29 @@ pub enum LogSource {
     File(PathBuf),
     /// Standard input (e.g. `docker logs -f app | monitor --logs -`).
     Stdin,
+    /// The output of every watched container (`--logs docker`).
+    Docker,
+}
+
+/// One process to watch: a replica of a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Its compose service name (`app_blue`), or `service` for a `--url`.
+    pub name: String,
+    /// Base URL, e.g. `http://127.0.0.1:8000`.
+    pub base_url: String,
+    /// Base URL of the exposition when it has a port of its own (default: `base_url`).
+    pub metrics_base_url: Option<String>,
+    /// Whether it serves readiness (a component with `readiness: false` does not).
+    pub readiness: bool,
+    /// Its container, when it runs under Docker.
+    pub container: Option<String>,
 }
 
 /// A monitor run.
 #[derive(Debug, Clone)]
 pub struct MonitorConfig {
-    /// Service base URL, e.g. `http://127.0.0.1:8000`.
-    pub base_url: String,
-    /// Base URL of the exposition when it has a port of its own (default: `base_url`).
-    pub metrics_base_url: Option<String>,
+    pub targets: Vec<Target>,
     pub metrics_path: String,
     pub liveness_path: String,
     pub readiness_path: String,
@@ -44,7 +60,15 @@ pub struct MonitorConfig {
 pub struct MonitorSummary {
     pub errors_seen: u64,
     pub snapshots: u64,
+    /// Probes (and container health checks) that did not answer 200 / healthy.
     pub unhealthy_probes: u64,
+}
+
+impl MonitorSummary {
+    /// Every probe of every instance answered 200 in every snapshot (the exit status).
+    pub fn all_healthy(&self) -> bool {
+        self.snapshots > 0 && self.unhealthy_probes == 0
+    }
 }
 
 /// Output shared by the log follower and the snapshot loop.
@@ -109,14 +133,59 @@ async fn follow_file(path: PathBuf, keys: LogKeys, out: Output, seen: Arc<Mutex<
     }
 }
 
-async fn follow_stdin(keys: LogKeys, out: Output, seen: Arc<Mutex<u64>>) {
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+async fn follow_reader(
+    reader: impl AsyncRead + Unpin,
+    prefix: String,
+    keys: LogKeys,
+    out: Output,
+    seen: Arc<Mutex<u64>>,
+) {
+    let mut lines = tokio::io::BufReader::new(reader).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(printed) = error_line(&line, &keys) {
             *seen.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-            emit(&out, &printed);
+            emit(&out, &format!("{prefix}{printed}"));
         }
     }
+}
+
+/// Follows the output of every target's container, each line prefixed with the target.
+async fn follow_containers(targets: Vec<Target>, keys: LogKeys, out: Output, seen: Arc<Mutex<u64>>) {
+    let mut children = Vec::new();
+    let mut followers = tokio::task::JoinSet::new();
+    for target in targets {
+        let Some(container) = &target.container else {
+            emit(
+                &out,
+                &format!(
+                    "monitor: {} runs in no container here; its log is not followed",
+                    target.name
+                ),
+            );
+            continue;
+        };
+        match crate::docker::follow_logs(container) {
+            Ok(mut child) => {
+                let prefix = format!("[{}] ", target.name);
+                if let Some(stdout) = child.stdout.take() {
+                    followers.spawn(follow_reader(
+                        stdout,
+                        prefix.clone(),
+                        keys.clone(),
+                        out.clone(),
+                        seen.clone(),
+                    ));
+                }
+                if let Some(stderr) = child.stderr.take() {
+                    followers.spawn(follow_reader(stderr, prefix, keys.clone(), out.clone(), seen.clone()));
+                }
+                children.push(child);
+            }
+            Err(error) => emit(&out, &format!("monitor: docker logs {}: {error}", target.name)),
+        }
+    }
+    while followers.join_next().await.is_some() {}
+    drop(children);
 }
 
 /// Series key → value, from an exposition.
@@ -175,55 +244,90 @@ async fn probe(url: &str) -> String {
     }
 }
 
+/// One snapshot of one target: its probes, its container, its busiest series.
+async fn snapshot(
+    config: &MonitorConfig,
+    target: &Target,
+    previous: &mut Option<(Instant, BTreeMap<String, f64>)>,
+    summary: &mut MonitorSummary,
+) -> String {
+    let base = target.base_url.trim_end_matches('/');
+    let liveness = probe(&format!("{base}{}", config.liveness_path)).await;
+    let mut healthy = liveness.starts_with("200");
+    let mut report = format!("  {}  liveness {liveness}", target.name);
+    if target.readiness {
+        let readiness = probe(&format!("{base}{}", config.readiness_path)).await;
+        healthy &= readiness.starts_with("200");
+        report.push_str(&format!("  readiness {readiness}"));
+    }
+    if let Some(container) = &target.container {
+        let health = crate::docker::health(container).unwrap_or_else(|| "gone".into());
+        healthy &= matches!(health.as_str(), "healthy" | "running" | "starting");
+        report.push_str(&format!("  container {health}"));
+    }
+    if !healthy {
+        summary.unhealthy_probes += 1;
+    }
+    report.push('\n');
+    let metrics_base = target.metrics_base_url.as_deref().unwrap_or(base).trim_end_matches('/');
+    let scraped = runtime::http_client::get(
+        &format!("{metrics_base}{}", config.metrics_path),
+        Duration::from_secs(5),
+    )
+    .await;
+    match scraped {
+        Ok(response) if response.status == 200 => {
+            let now = values(&response.text());
+            let at = Instant::now();
+            match previous.as_ref() {
+                None => report.push_str("    (first snapshot: rates from the next one)\n"),
+                Some((then, before)) => {
+                    let rates = busiest(before, &now, at.duration_since(*then).as_secs_f64(), config.top);
+                    if rates.is_empty() {
+                        report.push_str("    no metric changed\n");
+                    }
+                    for (key, rate) in rates {
+                        report.push_str(&format!("    {rate:>12.3}/s  {key}\n"));
+                    }
+                }
+            }
+            *previous = Some((at, now));
+        }
+        Ok(response) => report.push_str(&format!("    metrics answered {}\n", response.status)),
+        Err(error) => report.push_str(&format!("    metrics unreachable: {error}\n")),
+    }
+    report
+}
+
 /// Runs until the duration has passed.
 pub async fn run(config: MonitorConfig, out: Output) -> MonitorSummary {
     let seen = Arc::new(Mutex::new(0u64));
+    let keys = config.keys.clone();
     let follower = config.logs.clone().map(|source| match source {
-        LogSource::File(path) => tokio::spawn(follow_file(path, config.keys.clone(), out.clone(), seen.clone())),
-        LogSource::Stdin => tokio::spawn(follow_stdin(config.keys.clone(), out.clone(), seen.clone())),
+        LogSource::File(path) => tokio::spawn(follow_file(path, keys, out.clone(), seen.clone())),
+        LogSource::Stdin => tokio::spawn(follow_reader(
+            tokio::io::stdin(),
+            String::new(),
+            keys,
+            out.clone(),
+            seen.clone(),
+        )),
+        LogSource::Docker => tokio::spawn(follow_containers(
+            config.targets.clone(),
+            keys,
+            out.clone(),
+            seen.clone(),
+        )),
     });
     let started = Instant::now();
     let mut summary = MonitorSummary::default();
-    let mut previous: Option<(Instant, BTreeMap<String, f64>)> = None;
+    let mut previous: Vec<Option<(Instant, BTreeMap<String, f64>)>> = vec![None; config.targets.len()];
     let mut tick = tokio::time::interval(config.interval);
-    let base = config.base_url.trim_end_matches('/');
     while started.elapsed() < config.duration {
         tick.tick().await;
-        let liveness = probe(&format!("{base}{}", config.liveness_path)).await;
-        let readiness = probe(&format!("{base}{}", config.readiness_path)).await;
-        if !liveness.starts_with("200") || !readiness.starts_with("200") {
-            summary.unhealthy_probes += 1;
-        }
-        let mut report = format!(
-            "--- {:>4.0}s  liveness {liveness}  readiness {readiness}\n",
-            started.elapsed().as_secs_f64()
-        );
-        let metrics_base = config.metrics_base_url.as_deref().unwrap_or(base).trim_end_matches('/');
-        match runtime::http_client::get(
-            &format!("{metrics_base}{}", config.metrics_path),
-            Duration::from_secs(5),
-        )
-        .await
-        {
-            Ok(response) if response.status == 200 => {
-                let now = values(&response.text());
-                let at = Instant::now();
-                match &previous {
-                    None => report.push_str("    (first snapshot: rates from the next one)\n"),
-                    Some((then, before)) => {
-                        let rates = busiest(before, &now, at.duration_since(*then).as_secs_f64(), config.top);
-                        if rates.is_empty() {
-                            report.push_str("    no metric changed\n");
-                        }
-                        for (key, rate) in rates {
-                            report.push_str(&format!("    {rate:>12.3}/s  {key}\n"));
-                        }
-                    }
-                }
-                previous = Some((at, now));
-            }
-            Ok(response) => report.push_str(&format!("    metrics answered {}\n", response.status)),
-            Err(error) => report.push_str(&format!("    metrics unreachable: {error}\n")),
+        let mut report = format!("--- {:>4.0}s\n", started.elapsed().as_secs_f64());
+        for (target, previous) in config.targets.iter().zip(previous.iter_mut()) {
+            report.push_str(&snapshot(&config, target, previous, &mut summary).await);
         }
         summary.snapshots += 1;
         emit(&out, report.trim_end());

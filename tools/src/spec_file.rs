@@ -8,17 +8,22 @@ pub const DEFAULT_SPEC: &str = "obs.yaml";
 
 /// Loads and validates the spec at `path`, or `./obs.yaml` when `None`.
 pub fn load(path: Option<&Path>) -> anyhow::Result<contract::Spec> {
+    Ok(load_resolved(path)?.0)
+}
+
+/// The spec and what it implies (components, instances, the stack's ports).
+pub fn load_resolved(path: Option<&Path>) -> anyhow::Result<(contract::Spec, contract::Resolved)> {
     let path: PathBuf = match path {
         Some(path) => path.to_path_buf(),
         None if Path::new(DEFAULT_SPEC).is_file() => PathBuf::from(DEFAULT_SPEC),
         None => anyhow::bail!("no {DEFAULT_SPEC} in the current directory; name the service's spec with --spec FILE"),
     };
     let loaded = contract::load_file(&path)?;
-    let report = contract::analyse(&loaded).report;
+    let contract::Analysis { resolved, report } = contract::analyse(&loaded);
     if report.has_errors() {
         anyhow::bail!("{} is invalid:\n{report}", loaded.file);
     }
-    Ok(loaded.spec)
+    Ok((loaded.spec, resolved))
 }
 
 /// `http://127.0.0.1:PORT` of the spec's first component.

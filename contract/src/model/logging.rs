@@ -1,6 +1,8 @@
 //! `logging`, `tracing` and `error_tracking`: the log field model, redaction, shipping,
 //! and where traces and errors go.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +39,17 @@ pub struct Logging {
     /// Ship logs to Elasticsearch (through Fluentd or directly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elasticsearch: Option<Elasticsearch>,
+    /// Levels of other crates' log targets over `level` (`hyper: warn`, `tokio_postgres:
+    /// info`); `RUST_LOG` (`target=level,…`), when set, replaces `level` and these. Omitted:
+    /// the HTTP and WebSocket internals (`hyper`, `h2`, `tungstenite`, `tokio_tungstenite`)
+    /// at `warn`.
+    #[serde(default = "Logging::default_targets")]
+    pub targets: BTreeMap<String, LogLevel>,
+    /// How the timestamp is written: `rfc3339` (UTC with milliseconds, the default), or a
+    /// pattern of the `time` crate's format description, in UTC, e.g.
+    /// `[year]-[month]-[day] [hour]:[minute]:[second]` for `2025-08-06 00:33:10`.
+    #[serde(default)]
+    pub timestamp_format: TimestampFormat,
 }
 
 impl Logging {
@@ -53,6 +66,11 @@ impl Logging {
         ]
         .map(String::from)
         .to_vec()
+    }
+    fn default_targets() -> BTreeMap<String, LogLevel> {
+        ["hyper", "h2", "tungstenite", "tokio_tungstenite"]
+            .map(|target| (target.to_string(), LogLevel::Warn))
+            .into()
     }
     fn default_redact() -> Vec<String> {
         ["password", "token", "authorization", "secret", "cookie"]
@@ -73,7 +91,63 @@ impl Default for Logging {
             events: Vec::new(),
             loki: None,
             elasticsearch: None,
+            targets: Self::default_targets(),
+            timestamp_format: TimestampFormat::default(),
         }
+    }
+}
+
+/// A log timestamp format: `rfc3339`, or a format description checked when the spec loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimestampFormat(String);
+
+impl TimestampFormat {
+    /// The default's name.
+    pub const RFC3339: &'static str = "rfc3339";
+
+    /// `None` for RFC 3339, else the pattern.
+    pub fn pattern(&self) -> Option<&str> {
+        (self.0 != Self::RFC3339).then_some(self.0.as_str())
+    }
+}
+
+impl Default for TimestampFormat {
+    fn default() -> Self {
+        Self(Self::RFC3339.into())
+    }
+}
+
+impl TryFrom<String> for TimestampFormat {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if text != Self::RFC3339 {
+            time::format_description::parse_owned::<2>(&text).map_err(|e| {
+                format!("`{text}` is not `rfc3339` nor a time format description such as `[year]-[month]-[day] [hour]:[minute]:[second]`: {e}")
+            })?;
+        }
+        Ok(Self(text))
+    }
+}
+
+impl From<TimestampFormat> for String {
+    fn from(format: TimestampFormat) -> String {
+        format.0
+    }
+}
+
+impl JsonSchema for TimestampFormat {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TimestampFormat".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "default": "rfc3339",
+            "description": "`rfc3339`, or a time format description such as `[year]-[month]-[day] [hour]:[minute]:[second]` (UTC)."
+        })
     }
 }
 
@@ -250,6 +324,11 @@ pub struct Elasticsearch {
     /// `http` or `https`.
     #[serde(default = "Elasticsearch::default_scheme")]
     pub scheme: EnvString,
+    /// Whether the server requires a user and password. Off (the default), the stack's
+    /// Elasticsearch runs as a local single node without security and compose needs no
+    /// password; on, compose refuses to start until the password variable is set.
+    #[serde(default)]
+    pub auth: bool,
     /// User, when authentication is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<EnvString>,

@@ -108,7 +108,8 @@ pub struct HttpBuiltin {
     /// At most this many distinct route templates are tracked; default 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_routes: Option<u64>,
-    /// Paths left out of the HTTP metrics (health probes, the exposition itself).
+    /// More paths left out of the HTTP metrics; the probes and the exposition (aliases
+    /// included) are always left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_paths: Option<Vec<String>>,
     /// Components that expose this group; omitted: every component.

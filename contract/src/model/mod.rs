@@ -75,6 +75,24 @@ pub struct Spec {
     pub loadtest: Option<LoadTest>,
 }
 
+impl Spec {
+    /// Every path the runtime serves for probes and the exposition, aliases included: the
+    /// traffic that is not the service's own work.
+    pub fn served_probe_paths(&self) -> Vec<String> {
+        let health = &self.health;
+        let endpoint = &self.metrics.endpoint;
+        std::iter::once(&health.liveness.path)
+            .chain(&health.liveness.aliases)
+            .chain(std::iter::once(&health.readiness.path))
+            .chain(&health.readiness.aliases)
+            .chain(health.detailed.iter().map(|d| &d.path))
+            .chain(std::iter::once(&endpoint.path))
+            .chain(&endpoint.aliases)
+            .cloned()
+            .collect()
+    }
+}
+
 /// A WebSocket load profile: open `sockets` connections at `rate` per second, each sending
 /// `send_rate` messages per second, for `duration`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

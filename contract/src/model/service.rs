@@ -52,9 +52,19 @@ pub struct Service {
     /// subcommand (`/usr/local/bin/<name> healthcheck`), so the image needs no curl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck_command: Option<Vec<String>>,
+    /// Proxies (address ranges) whose `Forwarded` and `X-Forwarded-For` headers are believed
+    /// for `client_ip`; from anyone else, the peer's own address is the client's. Omitted:
+    /// no proxy is trusted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<crate::cidr::Cidr>,
 }
 
 impl Service {
+    /// The image the compose stack runs the service from: `image`, else `<name>:latest`.
+    pub fn image_name(&self) -> String {
+        self.image.clone().unwrap_or_else(|| format!("{}:latest", self.name))
+    }
+
     fn default_environment() -> EnvString {
         EnvString::Env {
             var: "APP_ENV".into(),
@@ -105,4 +115,9 @@ pub struct Component {
     /// Container healthcheck command of this component; defaults to the service's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck_command: Option<Vec<String>>,
+    /// Proxies (address ranges) whose `Forwarded` and `X-Forwarded-For` headers are believed
+    /// for `client_ip`; from anyone else, the peer's own address is the client's. Omitted:
+    /// no proxy is trusted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<crate::cidr::Cidr>,
 }

@@ -166,7 +166,8 @@ pub struct GrafanaStack {
     /// Admin user name.
     #[serde(default = "GrafanaStack::default_admin_user")]
     pub admin_user: String,
-    /// Admin password: `${VAR}` only; compose refuses to start without it.
+    /// Admin password: `${VAR}` only. While the variable is unset Grafana keeps its own
+    /// first-login default (`admin`) and asks for a new password at the first sign-in.
     #[serde(default = "GrafanaStack::default_admin_password")]
     pub admin_password: EnvString,
 }

@@ -161,15 +161,11 @@ impl StackPlan {
         }
     }
 
-    /// Every secret file compose declares: the receivers' and the dependencies', sorted and
-    /// distinct.
-    pub fn all_secrets(&self) -> Vec<Secret> {
-        let mut all: Vec<Secret> = self
-            .secrets
-            .iter()
-            .chain(self.dependencies.iter().flat_map(|d| &d.secrets))
-            .cloned()
-            .collect();
+    /// The secret files compose declares: the dependencies', sorted and distinct. The
+    /// receivers' are read from the `secrets/` directory Alertmanager mounts instead, so
+    /// that a key not written yet cannot stop the stack from starting.
+    pub fn dependency_secrets(&self) -> Vec<Secret> {
+        let mut all: Vec<Secret> = self.dependencies.iter().flat_map(|d| &d.secrets).cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all.dedup_by(|a, b| a.name == b.name);
         all
@@ -322,7 +318,10 @@ stack:
         assert_eq!(cache.dependents, ["worker"]);
         assert_eq!(cache.healthcheck.as_ref().map(|t| t[0].as_str()), Some("CMD-SHELL"));
         assert_eq!(
-            plan.all_secrets().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            plan.dependency_secrets()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
             ["pg"]
         );
         assert!(plan.secrets.is_empty(), "receiver secrets stay the receivers' own");

@@ -12,8 +12,17 @@ pub(super) fn check_all(checker: &mut Checker) {
     let mut must_be_env: Vec<(&str, &EnvString)> =
         vec![("stack.grafana.admin_password", &spec.stack.grafana.admin_password)];
     if let Some(es) = &spec.logging.elasticsearch {
-        if let Some(password) = &es.password {
-            must_be_env.push(("logging.elasticsearch.password", password));
+        match &es.password {
+            Some(password) => must_be_env.push(("logging.elasticsearch.password", password)),
+            None if es.auth => checker.push(
+                Diagnostic::new(
+                    Code::MissingField,
+                    "logging.elasticsearch.password",
+                    "`auth: true` needs the password the server and the service share",
+                )
+                .with_help("add `password: ${ELASTICSEARCH_PASSWORD}`, or leave `auth` off for a local server"),
+            ),
+            None => {}
         }
     }
     if let Some(errors) = &spec.error_tracking {

@@ -54,14 +54,14 @@ async fn log_request(request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = request.method().to_string();
-    let user = user_id(request.headers());
+    if let Some(user) = user_id(request.headers()) {
+        // On the request's context: this line, the runtime's own and the handler's carry it.
+        crate::obs::log_fields::user_id(user);
+    }
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match user {
-        Some(user_id) => tracing::info!(route, method, status, latency_ms, user_id, "request"),
-        None => tracing::info!(route, method, status, latency_ms, "request"),
-    }
+    tracing::info!(route, method, status, latency_ms, "request");
     response
 }
 

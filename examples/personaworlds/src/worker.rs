@@ -1,13 +1,13 @@
-//! The worker component: claims jobs from PostgreSQL and runs them one at a time, each in a
-//! span carrying its job id and the trace id the api gave it (also as `request_id`, so the
-//! seed's shared field model lines up across both components); counts them in the builtin
-//! job metrics (`jobs_trace_total{trace}` says whether a trace came along); reports queue
-//! depth by type; enqueues the periodic digest, which no request starts. On shutdown it
-//! finishes the job in hand and takes no new one.
+//! The worker component: claims jobs from PostgreSQL and runs them one at a time through the
+//! runtime's job API, which gives each run a span with its job id and the trace id the api
+//! gave it (also as `request_id`, so the seed's shared field model lines up across both
+//! components) and counts it in the builtin job metrics (`jobs_trace_total{trace}` says
+//! whether a trace came along); reports queue depth by type; enqueues the periodic digest,
+//! which no request starts. On shutdown it finishes the job in hand and takes no new one.
 
 use std::time::{Duration, Instant};
 
-use runtime::builtins::JobMetrics;
+use runtime::jobs::Jobs;
 use runtime::Observability;
 use serde_json::json;
 use tracing::Instrument;
@@ -30,18 +30,16 @@ const REQUEUE_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the worker's loops on the shutdown tracker.
 pub fn start(obs: &Observability, db: Database, digest_every: Duration) -> anyhow::Result<()> {
-    let metrics = obs
-        .builtins
-        .jobs
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("the spec gives the worker no job metrics (metrics.builtin.jobs)"))?;
-    obs.shutdown.spawn(claim_loop(obs.clone(), db.clone(), metrics.clone()));
-    tokio::spawn(report_depth(db.clone(), metrics));
+    if obs.builtins.jobs.is_none() {
+        anyhow::bail!("the spec gives the worker no job metrics (metrics.builtin.jobs)");
+    }
+    obs.shutdown.spawn(claim_loop(obs.clone(), db.clone(), obs.jobs()));
+    tokio::spawn(report_depth(db.clone(), obs.jobs()));
     tokio::spawn(schedule_digest(obs.clone(), db, digest_every));
     Ok(())
 }
 
-async fn claim_loop(obs: Observability, db: Database, metrics: JobMetrics) {
+async fn claim_loop(obs: Observability, db: Database, jobs_api: Jobs) {
     // The api applies the migrations; until then there is no queue to claim from.
     let mut draining = std::pin::pin!(obs.shutdown.draining());
     while let Err(reason) = db.migrations_applied().await {
@@ -67,14 +65,9 @@ async fn claim_loop(obs: Observability, db: Database, metrics: JobMetrics) {
         }
         let pause = match jobs::claim(&db).await {
             Ok(Some(job)) => {
-                let span = tracing::info_span!(
-                    "job",
-                    job_id = job.id,
-                    job_type = %job.kind,
-                    trace_id = %job.trace_id.clone().unwrap_or_default(),
-                    request_id = %job.trace_id.clone().unwrap_or_default(),
-                );
-                run(&db, &metrics, job).instrument(span).await;
+                let running = jobs_api.start(&job.kind, job.id, job.trace_id.as_deref());
+                let span = running.span();
+                run(&db, running, job).instrument(span).await;
                 continue;
             }
             Ok(None) => POLL,
@@ -92,55 +85,36 @@ async fn claim_loop(obs: Observability, db: Database, metrics: JobMetrics) {
 
 /// One attempt: the payload's `work_ms` of work, failing while the attempt number is within
 /// its `fail_attempts` (a flaky downstream, for demonstrations and tests).
-async fn run(db: &Database, metrics: &JobMetrics, job: Job) {
-    let started = Instant::now();
-    tracing::info!(attempt = job.attempt, "job started");
+async fn run(db: &Database, running: runtime::jobs::RunningJob, job: Job) {
     let work = Duration::from_millis(job.payload["work_ms"].as_u64().unwrap_or(50)).min(MAX_WORK);
     tokio::time::sleep(work).await;
     let fails = i64::from(job.attempt) <= job.payload["fail_attempts"].as_i64().unwrap_or(0);
-    let kind = job.kind.as_str();
     let outcome = match (fails, job.attempt < jobs::ATTEMPTS) {
         (false, _) => Outcome::Succeeded,
         (true, true) => Outcome::Retry(Duration::from_millis(200 * 2u64.pow(job.attempt as u32))),
         (true, false) => Outcome::Failed,
     };
+    let why = format!("attempt {} failed", job.attempt);
     match outcome {
-        Outcome::Retry(delay) => {
-            metrics.retries.with(&[kind]).inc();
-            tracing::warn!(
-                attempt = job.attempt,
-                retry_in_ms = delay.as_millis() as u64,
-                "job retried"
-            );
-        }
-        Outcome::Succeeded | Outcome::Failed => {
-            let status = if outcome == Outcome::Succeeded {
-                "succeeded"
-            } else {
-                "failed"
-            };
-            let trace = if job.trace_id.is_some() { "present" } else { "missing" };
-            metrics.processed.with(&[kind, status]).inc();
-            metrics.trace.with(&[kind, status, trace]).inc();
-            metrics.duration.with(&[kind]).observe(started.elapsed().as_secs_f64());
-            if outcome == Outcome::Failed {
-                tracing::error!(attempts = job.attempt, "job failed");
-            } else {
-                tracing::info!(attempts = job.attempt, "job finished");
-            }
-        }
+        // The next attempt is another claim: this run ends here, counted as a retry.
+        Outcome::Retry(delay) => running.requeue(
+            job.attempt as u32,
+            &format_args!("{why}; again in {} ms", delay.as_millis()),
+        ),
+        Outcome::Succeeded => running.finish(),
+        Outcome::Failed => running.fail(&why),
     }
     if let Err(error) = jobs::finish(db, &job, outcome).await {
         tracing::error!(error = %error, "recording the job's outcome failed; it is queued again once abandoned");
     }
 }
 
-async fn report_depth(db: Database, metrics: JobMetrics) {
+async fn report_depth(db: Database, jobs_api: Jobs) {
     loop {
         if let Ok(queued) = jobs::queued_by_type(&db).await {
             for kind in jobs::TYPES {
                 let depth = queued.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
-                metrics.queue_depth.with(&[kind]).set(depth as f64);
+                jobs_api.set_depth(kind, depth as usize);
             }
         }
         tokio::time::sleep(DEPTH_EVERY).await;

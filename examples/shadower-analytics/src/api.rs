@@ -128,7 +128,10 @@ fn begin(api: &Api, headers: &HeaderMap, workspace: &str) -> Result<String, BadW
         .filter(|u| id_ok(u))
         .unwrap_or("anonymous")
         .to_string();
-    tracing::info!(user_id = %user, workspace_id = %workspace, "Processing request");
+    // On the request's context: every later line of this request carries both.
+    crate::obs::log_fields::user_id(user.as_str());
+    crate::obs::log_fields::workspace_id(workspace);
+    tracing::info!("Processing request");
     api.activity.seen(workspace, &user);
     Ok(user)
 }

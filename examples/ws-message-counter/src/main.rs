@@ -8,18 +8,14 @@
 
 mod sessions;
 
-use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRef, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
-use runtime::http::RequestId;
+use axum::Router;
 use runtime::websocket::Session;
 use runtime::Observability;
 use serde::Deserialize;
@@ -64,33 +60,13 @@ struct Resume {
     session_id: Option<String>,
 }
 
-/// The client's address: the first `X-Forwarded-For` hop when a proxy sets it, else the peer.
-fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|first| first.trim().parse::<IpAddr>().ok());
-    match (forwarded, peer) {
-        (Some(ip), _) => ip.to_string(),
-        (None, Some(peer)) => peer.ip().to_string(),
-        (None, None) => "unknown".into(),
-    }
-}
-
-async fn upgrade(
-    socket: WebSocketUpgrade,
-    State(app): State<App>,
-    Query(resume): Query<Resume>,
-    headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    request_id: Option<RequestId>,
-) -> Response {
-    let request_id = request_id.map(|RequestId(id)| id).unwrap_or_default();
-    let client_ip = client_ip(&headers, peer.map(|Extension(ConnectInfo(peer))| peer));
+async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>, Query(resume): Query<Resume>) -> Response {
     let resumed = resume
         .session_id
         .filter(|id| !id.is_empty() && id.len() <= MAX_SESSION_ID && id.chars().all(|c| c.is_ascii_graphic()));
+    let session_id = resumed.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // The request's span is its parent: request_id and client_ip reach every session line.
+    let span = runtime::websocket::session_span(&session_id);
     let failed_obs = app.obs.clone();
     runtime::websocket::lean(socket)
         .max_message_size(MAX_MESSAGE_BYTES)
@@ -101,12 +77,10 @@ async fn upgrade(
             tracing::error!(session_id = "", error = %error, "Connection failed");
         })
         .on_upgrade(move |socket| {
-            let session_id = resumed.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let span = tracing::info_span!("websocket", session_id = %session_id, request_id = %request_id);
             // axum does not track upgraded sockets; the shutdown tracker does.
             let shutdown = app.obs.shutdown.clone();
             let resuming = resumed.is_some();
-            shutdown.spawn(session(socket, app, session_id, client_ip, resuming).instrument(span));
+            shutdown.spawn(session(socket, app, session_id, resuming).instrument(span));
             std::future::ready(())
         })
 }
@@ -123,16 +97,16 @@ fn error_kind(error: &axum::Error) -> &'static str {
     }
 }
 
-async fn session(mut socket: WebSocket, app: App, id: String, client_ip: String, resuming: bool) {
+async fn session(mut socket: WebSocket, app: App, id: String, resuming: bool) {
     let mut count = if resuming {
         let resumed = app.sessions.resume(&id);
-        tracing::warn!(client_ip = %client_ip, known = resumed.is_some(), "Reconnection attempt");
+        tracing::warn!(known = resumed.is_some(), "Reconnection attempt");
         resumed.unwrap_or(0)
     } else {
         0
     };
     let mut session = Session::open(app.obs.builtins.websocket.clone(), id.clone());
-    tracing::info!(client_ip = %client_ip, "Connection established");
+    tracing::info!("Connection established");
     let mut limit = RateLimit::new(Instant::now());
     let mut draining = std::pin::pin!(app.obs.shutdown.draining());
     loop {
@@ -166,7 +140,7 @@ async fn session(mut socket: WebSocket, app: App, id: String, client_ip: String,
         };
         if let Verdict::Refused { first } = limit.check(started) {
             if first {
-                tracing::warn!(client_ip = %client_ip, limit_per_second = sessions::RATE_LIMIT, "Rate limited");
+                tracing::warn!(limit_per_second = sessions::RATE_LIMIT, "Rate limited");
             }
             let reply = json!({ "error": "rate limited", "limit_per_second": sessions::RATE_LIMIT });
             if socket.send(Message::Text(reply.to_string().into())).await.is_err() {

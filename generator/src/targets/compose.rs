@@ -18,6 +18,8 @@ use contract::resolve::stack_plan::{Dependency, Secret, StackPlan};
 use contract::Resolved;
 
 pub const PATH: &str = "docker-compose.yml";
+/// Where secret files are read from, beside the compose file.
+const SECRETS_DIR: &str = "secrets";
 
 pub const PROMETHEUS_IMAGE: &str = "prom/prometheus:v2.53.0";
 pub const ALERTMANAGER_IMAGE: &str = "prom/alertmanager:v0.27.0";
@@ -25,6 +27,8 @@ pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
 pub const LOKI_IMAGE: &str = "grafana/loki:3.1.0";
 pub const JAEGER_IMAGE: &str = "jaegertracing/all-in-one:1.57";
 pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.14.0";
+/// Grafana's own admin password before the first sign-in changes it.
+const GRAFANA_FIRST_LOGIN_PASSWORD: &str = "admin";
 
 #[derive(Serialize)]
 struct Healthcheck {
@@ -71,6 +75,7 @@ struct Service {
 #[derive(Serialize)]
 struct ComposeView {
     header: String,
+    notes: Vec<String>,
     profile: Option<String>,
     services: Vec<Service>,
     volumes: Vec<String>,
@@ -88,28 +93,68 @@ fn passthrough(value: &EnvString) -> Option<(String, String)> {
     }
 }
 
-/// The environment variables the service reads, as the spec names them.
-fn app_environment(spec: &Spec) -> BTreeMap<String, String> {
-    let mut values: Vec<&EnvString> = vec![&spec.service.environment, &spec.service.version];
-    values.extend(spec.health.checks.iter().filter_map(|c| c.target.as_ref()));
+/// A default that names this host (`localhost`, `127.0.0.1`), pointed at the stack's own
+/// `service` instead: inside the app container, localhost is the app itself.
+fn in_stack(value: &EnvString, service: &str) -> EnvString {
+    let EnvString::Env {
+        var,
+        default: Some(default),
+    } = value
+    else {
+        return value.clone();
+    };
+    let (scheme, rest) = default
+        .split_once("://")
+        .map_or(("", default.as_str()), |(s, r)| (s, r));
+    let host_end = rest.find([':', '/']).unwrap_or(rest.len());
+    if !matches!(&rest[..host_end], "localhost" | "127.0.0.1") {
+        return value.clone();
+    }
+    let scheme = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
+    EnvString::Env {
+        var: var.clone(),
+        default: Some(format!("{scheme}{service}{}", &rest[host_end..])),
+    }
+}
+
+/// The environment variables the service reads, as the spec names them, with defaults that
+/// reach the stack's own trace receiver and Loki when the stack runs them.
+fn app_environment(spec: &Spec, plan: &StackPlan) -> BTreeMap<String, String> {
+    let mut values: Vec<EnvString> = vec![spec.service.environment.clone(), spec.service.version.clone()];
+    values.extend(spec.health.checks.iter().filter_map(|c| c.target.clone()));
     if let Some(loki) = &spec.logging.loki {
-        values.extend([&loki.url, &loki.enabled]);
+        let url = if plan.loki {
+            in_stack(&loki.url, "loki")
+        } else {
+            loki.url.clone()
+        };
+        values.extend([url, loki.enabled.clone()]);
     }
     if let Some(tracing) = &spec.tracing {
-        values.push(&tracing.otlp_endpoint);
-        values.extend(tracing.insecure.iter().chain(tracing.console_export.iter()));
+        let endpoint = if plan.host_port("jaeger").is_some() {
+            in_stack(&tracing.otlp_endpoint, "jaeger")
+        } else {
+            tracing.otlp_endpoint.clone()
+        };
+        values.push(endpoint);
+        values.extend(tracing.insecure.iter().chain(tracing.console_export.iter()).cloned());
     }
     if let Some(errors) = &spec.error_tracking {
         let sentry = &errors.sentry;
-        values.push(&sentry.dsn);
+        values.push(sentry.dsn.clone());
         values.extend(
             sentry
                 .traces_sample_rate
                 .iter()
-                .chain(sentry.profiles_sample_rate.iter()),
+                .chain(sentry.profiles_sample_rate.iter())
+                .cloned(),
         );
     }
-    let mut environment: BTreeMap<String, String> = values.into_iter().filter_map(passthrough).collect();
+    let mut environment: BTreeMap<String, String> = values.iter().filter_map(passthrough).collect();
     if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
         environment.insert(var.clone(), format!("${{{var}:-}}"));
     }
@@ -117,18 +162,16 @@ fn app_environment(spec: &Spec) -> BTreeMap<String, String> {
         "LOG_LEVEL".into(),
         format!("${{LOG_LEVEL:-{}}}", spec.logging.level.as_str()),
     );
+    // Per-target levels (`info,hyper=debug`) for a look inside without a rebuild.
+    environment.insert("RUST_LOG".into(), "${RUST_LOG:-}".into());
     environment
 }
 
 fn app_services(spec: &Spec, resolved: &Resolved) -> Vec<Service> {
-    let image = spec
-        .service
-        .image
-        .clone()
-        .unwrap_or_else(|| format!("{}:latest", spec.service.name));
+    let image = spec.service.image_name();
     let container = &spec.health.container;
     let grace = spec.shutdown.grace.as_millis() / 1000 + 5;
-    let base_environment = app_environment(spec);
+    let base_environment = app_environment(spec, &resolved.stack);
     let mut services = Vec::new();
     let mut published = resolved.stack.published.iter().cloned();
     for component in &resolved.components {
@@ -296,11 +339,14 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
                 "--storage.path=/alertmanager".into(),
             ]),
             ports: port("alertmanager"),
-            volumes: vec![
-                "./alertmanager:/etc/alertmanager:ro".into(),
-                "alertmanager-data:/alertmanager".into(),
-            ],
-            secrets: secrets.iter().map(|s| s.name.clone()).collect(),
+            // The whole directory rather than one compose secret per file: a missing file
+            // fails `up`, while a missing key only fails that receiver's notifications
+            // (Alertmanager reads `*_file` when it sends), which its log then names.
+            volumes: ["./alertmanager:/etc/alertmanager:ro", "alertmanager-data:/alertmanager"]
+                .into_iter()
+                .map(String::from)
+                .chain((!secrets.is_empty()).then(|| format!("./{SECRETS_DIR}:/run/secrets:ro")))
+                .collect(),
             profiles: profiles.clone(),
             ..Service::default()
         });
@@ -309,8 +355,10 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
         volumes.push("grafana-data".into());
         let mut environment = BTreeMap::new();
         environment.insert("GF_SECURITY_ADMIN_USER".to_string(), stack.grafana.admin_user.clone());
+        // Unset, Grafana keeps its own first-login default and forces a new password at the
+        // first sign-in: compose starts with an empty environment and nothing is committed.
         let password = match stack.grafana.admin_password.env_var() {
-            Some(var) => format!("${{{var}:?set {var} to the Grafana admin password}}"),
+            Some(var) => format!("${{{var}:-{GRAFANA_FIRST_LOGIN_PASSWORD}}}"),
             None => String::new(),
         };
         environment.insert("GF_SECURITY_ADMIN_PASSWORD".into(), password);
@@ -365,16 +413,17 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
         let mut environment = BTreeMap::new();
         environment.insert("discovery.type".to_string(), "single-node".to_string());
         environment.insert("ES_JAVA_OPTS".to_string(), "-Xms512m -Xmx512m".to_string());
-        if let Some(var) = spec
-            .logging
-            .elasticsearch
-            .as_ref()
+        let shipping = spec.logging.elasticsearch.as_ref();
+        let auth = shipping.is_some_and(|e| e.auth);
+        environment.insert("xpack.security.enabled".to_string(), auth.to_string());
+        if let Some(var) = shipping
+            .filter(|_| auth)
             .and_then(|e| e.password.as_ref())
             .and_then(|p| p.env_var())
         {
             environment.insert(
                 "ELASTIC_PASSWORD".into(),
-                format!("${{{var}:?set {var} to the Elasticsearch password}}"),
+                format!("${{{var}:?set {var}: logging.elasticsearch.auth is on}}"),
             );
         }
         services.push(Service {
@@ -390,17 +439,61 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
     services
 }
 
+/// What a first `up` needs to know, for the header: every credential and secret file the
+/// stack reads and what happens while it is not there.
+fn first_start_notes(spec: &Spec, plan: &StackPlan) -> Vec<String> {
+    let mut notes = Vec::new();
+    if plan.host_port("grafana").is_some() {
+        let user = &spec.stack.grafana.admin_user;
+        notes.push(match spec.stack.grafana.admin_password.env_var() {
+            Some(var) => format!(
+                "Grafana: sign in as {user} with ${var}; while it is unset the password is `{GRAFANA_FIRST_LOGIN_PASSWORD}` and Grafana asks for a new one at the first sign-in."
+            ),
+            None => format!("Grafana: sign in as {user}."),
+        });
+    }
+    if !plan.secrets.is_empty() {
+        let files: Vec<String> = plan.secrets.iter().map(|s| s.file.clone()).collect();
+        notes.push(format!(
+            "Alert receivers read their keys from {}: until a file is written, only that receiver's notifications fail (Alertmanager's log names it).",
+            files.join(", ")
+        ));
+    }
+    for secret in plan.dependency_secrets() {
+        notes.push(format!(
+            "Write {} before the first start: compose mounts it as a secret.",
+            secret.file
+        ));
+    }
+    if let Some(es) = spec
+        .logging
+        .elasticsearch
+        .as_ref()
+        .filter(|_| plan.host_port("elasticsearch").is_some())
+    {
+        notes.push(if es.auth {
+            "Elasticsearch requires authentication (logging.elasticsearch.auth): set its password variable first."
+                .into()
+        } else {
+            "Elasticsearch runs as a local single node without authentication (logging.elasticsearch.auth is off)."
+                .into()
+        });
+    }
+    notes
+}
+
 pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Rendered {
     let loaded = plan.loaded;
     let spec = &loaded.spec;
     let mut services = app_services(spec, plan.resolved);
     let apps: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
-    let secrets = plan.resolved.stack.all_secrets();
+    let secrets = plan.resolved.stack.dependency_secrets();
     let mut volumes = Vec::new();
     services.extend(dependency_services(&plan.resolved.stack, &mut volumes));
     services.extend(stack_services(spec, &plan.resolved.stack, &apps, &mut volumes));
     let view = ComposeView {
         header: header(loaded),
+        notes: first_start_notes(spec, &plan.resolved.stack),
         profile: spec.stack.profile.clone(),
         services,
         volumes,
@@ -412,6 +505,28 @@ pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Render
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_naming_this_host_point_at_the_stack_service() {
+        let moved = |text: &str| match in_stack(&EnvString::parse(text).unwrap(), "jaeger") {
+            EnvString::Env { default, .. } => default,
+            EnvString::Literal(text) => Some(text),
+        };
+        assert_eq!(moved("${E:-localhost:4317}").as_deref(), Some("jaeger:4317"));
+        assert_eq!(
+            moved("${E:-http://127.0.0.1:4317/v1}").as_deref(),
+            Some("http://jaeger:4317/v1")
+        );
+        assert_eq!(
+            moved("${E:-http://collector:4317}").as_deref(),
+            Some("http://collector:4317")
+        );
+        assert_eq!(
+            moved("${E:-http://localhostess:1}").as_deref(),
+            Some("http://localhostess:1")
+        );
+        assert_eq!(moved("${E}"), None);
+    }
 
     #[test]
     fn dependency_values_pass_references_through_and_escape_literal_dollars() {

@@ -27,6 +27,8 @@ pub(super) struct ServiceView {
     uis: Vec<Ui>,
     environment: Vec<EnvRow>,
     monitor: Monitor,
+    /// Every app container the monitor watches.
+    instances: Vec<String>,
     loadtest: Option<Loadtest>,
 }
 
@@ -173,6 +175,7 @@ pub(super) fn view(plan: &Plan<'_>) -> ServiceView {
             interval: spec.monitor.interval,
             duration: spec.monitor.duration,
         },
+        instances: plan.resolved.stack.published.iter().map(|p| p.host.clone()).collect(),
         loadtest: spec.loadtest.as_ref().map(|l| Loadtest {
             sockets: l.sockets,
             rate: l.rate.to_string(),
@@ -280,6 +283,11 @@ fn environment(plan: &Plan<'_>) -> Vec<EnvRow> {
         spec.logging.level.as_str(),
         "minimum log level",
     ));
+    rows.push(EnvRow::noted(
+        "RUST_LOG",
+        "unset: the spec's",
+        "per-target levels (`info,hyper=debug`), replacing `LOG_LEVEL` and `logging.targets`",
+    ));
     if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
         rows.push(EnvRow::noted(var, "unset: open", "bearer token `/metrics` requires"));
     }
@@ -291,8 +299,8 @@ fn environment(plan: &Plan<'_>) -> Vec<EnvRow> {
     if let Some(var) = spec.stack.grafana.admin_password.env_var() {
         rows.push(EnvRow::noted(
             var,
-            "required",
-            "Grafana admin password (compose refuses to start without it)",
+            "unset: `admin`",
+            "Grafana admin password; while unset, Grafana asks for a new one at the first sign-in",
         ));
     }
     rows
