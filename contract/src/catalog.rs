@@ -224,8 +224,7 @@ impl Builder<'_> {
         let Some(http) = &self.spec.metrics.builtin.http else {
             return;
         };
-        let route_label = http.route_label.as_deref().unwrap_or("route");
-        let routes = Label::open(route_label, http.max_routes.unwrap_or(DEFAULT_MAX_ROUTES));
+        let routes = Label::open(http.route_label(), http.max_routes.unwrap_or(DEFAULT_MAX_ROUTES));
         let methods = Label::closed("method", &HTTP_METHODS);
         let status = Label::open("status", DEFAULT_MAX_STATUS_CODES);
         let g = BuiltinGroup::Http;

@@ -99,18 +99,18 @@ impl JobQueue {
 }
 
 /// One job, retried until it succeeds or runs out of attempts.
-async fn run(job: &Job, run: runtime::jobs::RunningJob) -> bool {
+async fn run(job: &Job, running: runtime::jobs::RunningJob) -> bool {
     for attempt in 1..=ATTEMPTS {
         tokio::time::sleep(job.work).await;
         if !job.fail {
-            run.finish();
+            running.finish();
             return true;
         }
         if attempt < ATTEMPTS {
-            run.retry(attempt, &"the job asked to fail");
+            running.retry(attempt, &"the job asked to fail");
         }
     }
-    run.fail(&format_args!("failed {ATTEMPTS} attempts"));
+    running.fail(&format_args!("failed {ATTEMPTS} attempts"));
     false
 }
 

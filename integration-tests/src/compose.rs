@@ -60,6 +60,9 @@ pub struct Tuning {
     pub service_env: Vec<(String, String, String)>,
     /// Memory limits (compose `mem_limit`, e.g. `512m`) by service.
     pub memory_limits: Vec<(String, String)>,
+    /// Keep Alertmanager's receivers as generated (Slack, PagerDuty…, reading keys from
+    /// files nobody wrote) instead of sending everything to the sink.
+    pub keep_receivers: bool,
 }
 
 /// An example service: its spec, resolved, and the directory `generated/` it renders to.
@@ -152,7 +155,9 @@ impl Stack {
             let host = free_port();
             ports.insert((ALERT_SINK_SERVICE.into(), ALERT_SINK_PORT), host);
             compose["services"][ALERT_SINK_SERVICE] = sink_service(ALERT_SINK_PORT, host);
-            redirect_receivers(&dir.path().join("alertmanager/alertmanager.yml"));
+            if !tuning.keep_receivers {
+                redirect_receivers(&dir.path().join("alertmanager/alertmanager.yml"));
+            }
         }
         if let Some(loki) = compose["services"].get_mut(LOKI_SERVICE) {
             let profiles = loki.get("profiles").cloned();

@@ -411,8 +411,7 @@ pub async fn probes_not_counted(prometheus: &Prometheus, spec: &Spec, base_url: 
         .builtin
         .http
         .as_ref()
-        .and_then(|h| h.route_label.clone())
-        .unwrap_or_else(|| "route".into());
+        .map_or(contract::model::HttpBuiltin::DEFAULT_ROUTE_LABEL, |h| h.route_label());
     let alternatives: Vec<String> = paths.iter().map(|p| regex_escape(p)).collect();
     let query = format!(r#"http_requests_total{{{label}=~"{}"}}"#, alternatives.join("|"));
     let counted = prometheus.query(&query).await.unwrap();

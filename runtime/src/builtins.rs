@@ -78,8 +78,7 @@ impl Builtins {
                 .builtin
                 .http
                 .as_ref()
-                .and_then(|h| h.route_label.clone())
-                .unwrap_or_else(|| "route".into());
+                .map_or(contract::model::HttpBuiltin::DEFAULT_ROUTE_LABEL, |h| h.route_label());
             // Probes and the exposition always, aliases included; the spec may add more.
             let mut exclude = spec.served_probe_paths();
             if let Some(extra) = spec
@@ -94,9 +93,9 @@ impl Builtins {
             exclude.sort();
             exclude.dedup();
             builtins.http = Some(HttpMetrics {
-                requests: registry.counter("http_requests_total", &[&route, "method", "status"])?,
-                duration: registry.histogram("http_request_duration_seconds", &[&route, "method"])?,
-                in_progress: registry.gauge("http_requests_in_progress", &[&route, "method"])?,
+                requests: registry.counter("http_requests_total", &[route, "method", "status"])?,
+                duration: registry.histogram("http_request_duration_seconds", &[route, "method"])?,
+                in_progress: registry.gauge("http_requests_in_progress", &[route, "method"])?,
                 exclude,
             });
         }

@@ -4,7 +4,6 @@
 //! build helper generates one function per field obs.yaml declares (`obs::log_fields::user_id`),
 //! so a field the spec does not declare does not compile.
 
-use serde_json::Value;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::logging::SpanFields;
@@ -20,7 +19,8 @@ pub const CONTEXT_SPANS: [&str; 3] = ["request", "websocket", "job"];
 /// written in it from now on carries the field. Returns whether a context was found (no
 /// context, or logging not initialised: nothing to attach to, and nothing happens).
 pub fn record(field: &str, value: impl Into<FieldValue>) -> bool {
-    let value: Value = value.into();
+    // `get_default` takes an FnMut, which runs once.
+    let mut value = Some(value.into());
     let Some(id) = tracing::Span::current().id() else {
         return false;
     };
@@ -33,21 +33,17 @@ pub fn record(field: &str, value: impl Into<FieldValue>) -> bool {
             return false;
         };
         let mut extensions = context.extensions_mut();
-        match extensions.get_mut::<SpanFields>() {
-            Some(fields) => {
-                fields.0.insert(field.to_string(), value.clone());
-            }
-            None => {
-                let mut fields = SpanFields::default();
-                fields.0.insert(field.to_string(), value.clone());
-                extensions.insert(fields);
-            }
+        if extensions.get_mut::<SpanFields>().is_none() {
+            extensions.insert(SpanFields::default());
+        }
+        if let (Some(fields), Some(value)) = (extensions.get_mut::<SpanFields>(), value.take()) {
+            fields.0.insert(field.to_string(), value);
         }
         true
     })
 }
 
-/// The value of `field` in the innermost context around the caller, if one carries it.
+/// The value of `field` on the innermost span around the caller that carries it.
 pub fn get(field: &str) -> Option<FieldValue> {
     let id = tracing::Span::current().id()?;
     tracing::dispatcher::get_default(|dispatch| {
@@ -63,6 +59,7 @@ mod tests {
     use super::*;
     use crate::logging::tests::{capture, lines};
     use crate::logging::{LogSettings, SpecLayer};
+    use serde_json::Value;
     use tracing::Instrument;
     use tracing_subscriber::layer::SubscriberExt;
 
@@ -82,7 +79,7 @@ mod tests {
                 tracing::info!("request finished");
             });
             let spawned = async { tracing::info!("spawned work") }.instrument(request.clone());
-            futures_executor_block_on(spawned);
+            block_on(spawned);
             tracing::info!("after");
             assert!(!record("user_id", "outside"), "no context outside a request");
         });
@@ -98,8 +95,8 @@ mod tests {
         assert_eq!(user("after"), None);
     }
 
-    /// Polls a future that never waits, without a runtime.
-    fn futures_executor_block_on<F: std::future::Future>(future: F) -> F::Output {
+    /// Runs a future on a runtime of its own, as a spawned task would run.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(future)
     }

@@ -1,15 +1,15 @@
 //! HTTP instrumentation: a request id on every request (a sane inbound `X-Request-ID`, else
 //! a new UUID) returned on the response and recorded on the request's log span; RED metrics
 //! labelled by the matched route template (a constant for unmatched paths, so scanners
-//! cannot create series); a log line per request.
+//! cannot create series); a log line per request, with the client's address (`client_ip`)
+//! when the spec declares that field.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
-
-use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{MatchedPath, Request};
@@ -17,6 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use contract::catalog::UNMATCHED_ROUTE;
+use contract::cidr::Cidr;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::Span;
@@ -24,7 +25,6 @@ use tracing::Span;
 use crate::client_ip::client_ip;
 use crate::metrics::Counter;
 use crate::observability::Observability;
-use contract::cidr::Cidr;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest inbound request id accepted.
@@ -99,26 +99,20 @@ impl Drop for InProgress {
 #[derive(Clone)]
 pub struct ObsLayer {
     obs: Observability,
-    client_ip: ClientIp,
-}
-
-/// Whether request lines carry `client_ip` (the spec declares it), and whose forwarding
-/// headers to believe.
-#[derive(Clone, Default)]
-enum ClientIp {
-    #[default]
-    Off,
-    On(Arc<[Cidr]>),
+    /// The proxies whose forwarding headers are believed, when request lines carry
+    /// `client_ip` (the spec declares it); `None`: they do not.
+    client_ip: Option<Arc<[Cidr]>>,
 }
 
 impl ObsLayer {
     pub fn new(obs: Observability) -> Self {
         let spec = &obs.config.spec;
-        let client_ip = if spec.logging.fields.iter().any(|f| f == CLIENT_IP) {
-            ClientIp::On(spec.service.trusted_proxies.clone().into())
-        } else {
-            ClientIp::Off
-        };
+        let client_ip = spec
+            .logging
+            .fields
+            .iter()
+            .any(|f| f == CLIENT_IP)
+            .then(|| spec.service.trusted_proxies.clone().into());
         Self { obs, client_ip }
     }
 }
@@ -143,7 +137,7 @@ impl<S> Layer<S> for ObsLayer {
 pub struct Instrumented<S> {
     inner: S,
     obs: Observability,
-    client_ip: ClientIp,
+    client_ip: Option<Arc<[Cidr]>>,
 }
 
 /// What is known when a request starts and recorded when its response is ready.
@@ -235,7 +229,7 @@ where
             method = %method,
             client_ip = tracing::field::Empty
         );
-        if let ClientIp::On(trusted) = &self.client_ip {
+        if let Some(trusted) = &self.client_ip {
             let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
             if let Some(peer) = peer {
                 span.record(

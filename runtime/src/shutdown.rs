@@ -105,6 +105,28 @@ impl Shutdown {
         self.inner.draining.is_cancelled()
     }
 
+    /// Runs `tick` every `period`, the first time one period from now, until the drain
+    /// begins: periodic work (a heartbeat, a digest, a cleanup) that stops with the service.
+    /// A tick under way when the drain begins finishes; no new one starts.
+    pub fn every<F, Fut>(&self, period: Duration, mut tick: F) -> tokio::task::JoinHandle<()>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let draining = self.draining();
+        tokio::spawn(async move {
+            let mut draining = std::pin::pin!(draining);
+            let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut draining => return,
+                    _ = ticks.tick() => tick().await,
+                }
+            }
+        })
+    }
+
     /// Runs long-lived work (a WebSocket session, a job) so shutdown waits for it.
     pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
     where
@@ -178,6 +200,29 @@ mod tests {
         let finished = shutdown.wait_for_tasks().await;
         assert!(!finished, "a task that never ends is abandoned at the deadline");
         stuck.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn periodic_work_ticks_each_period_until_the_drain() {
+        let shutdown = Shutdown::new(Duration::from_secs(1), Duration::from_secs(30));
+        let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = ticks.clone();
+        let periodic = shutdown.every(Duration::from_secs(10), move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 0, "the first tick is one period away");
+        tokio::time::sleep(Duration::from_secs(22)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 3);
+        shutdown.begin();
+        tokio::time::timeout(Duration::from_secs(2), periodic)
+            .await
+            .expect("it stops at the drain")
+            .unwrap();
+        assert_eq!(ticks.load(Ordering::SeqCst), 3, "no tick after the drain");
     }
 
     #[tokio::test(start_paused = true)]

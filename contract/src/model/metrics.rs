@@ -117,6 +117,16 @@ pub struct HttpBuiltin {
     pub components: Option<Vec<String>>,
 }
 
+impl HttpBuiltin {
+    /// The route label when the spec does not name one.
+    pub const DEFAULT_ROUTE_LABEL: &'static str = "route";
+
+    /// The route label's name: `route_label`, else `route`.
+    pub fn route_label(&self) -> &str {
+        self.route_label.as_deref().unwrap_or(Self::DEFAULT_ROUTE_LABEL)
+    }
+}
+
 /// WebSocket metrics settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

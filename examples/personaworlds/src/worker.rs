@@ -35,7 +35,7 @@ pub fn start(obs: &Observability, db: Database, digest_every: Duration) -> anyho
     }
     obs.shutdown.spawn(claim_loop(obs.clone(), db.clone(), obs.jobs()));
     tokio::spawn(report_depth(db.clone(), obs.jobs()));
-    tokio::spawn(schedule_digest(obs.clone(), db, digest_every));
+    schedule_digest(obs, db, digest_every);
     Ok(())
 }
 
@@ -121,19 +121,17 @@ async fn report_depth(db: Database, jobs_api: Jobs) {
     }
 }
 
-async fn schedule_digest(obs: Observability, db: Database, every: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let mut draining = std::pin::pin!(obs.shutdown.draining());
-    loop {
-        tokio::select! {
-            _ = &mut draining => return,
-            _ = ticks.tick() => {}
+/// Enqueues the digest every `every` until the drain. No request starts it, so it carries
+/// no trace id.
+fn schedule_digest(obs: &Observability, db: Database, every: Duration) {
+    obs.shutdown.every(every, move || {
+        let db = db.clone();
+        async move {
+            if let Err(error) = jobs::enqueue(&db, "digest", &json!({}), None).await {
+                tracing::warn!(error = %error, "enqueuing the digest failed");
+            }
         }
-        // No request starts the digest, so it carries no trace id.
-        if let Err(error) = jobs::enqueue(&db, "digest", &json!({}), None).await {
-            tracing::warn!(error = %error, "enqueuing the digest failed");
-        }
-    }
+    });
 }
 
 /// The digest interval the environment asks for, or the default.

@@ -100,22 +100,15 @@ impl Jobs {
                 .spawn(work(obs.clone(), jobs.clone(), rx.clone(), store.clone()));
         }
         for (work, every) in [(Work::Aggregate, aggregate_every), (Work::Cleanup, cleanup_every)] {
-            let (jobs, obs) = (jobs.clone(), obs.clone());
-            tokio::spawn(async move {
-                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                let mut draining = std::pin::pin!(obs.shutdown.draining());
-                loop {
-                    tokio::select! {
-                        _ = &mut draining => return,
-                        _ = ticks.tick() => {}
-                    }
-                    if jobs.enqueue(work.clone(), None).is_err() {
-                        tracing::warn!(
-                            job_type = work.kind().as_str(),
-                            "scheduled job skipped: the queue is full"
-                        );
-                    }
+            let jobs = jobs.clone();
+            obs.shutdown.every(every, move || {
+                if jobs.enqueue(work.clone(), None).is_err() {
+                    tracing::warn!(
+                        job_type = work.kind().as_str(),
+                        "scheduled job skipped: the queue is full"
+                    );
                 }
+                std::future::ready(())
             });
         }
         jobs

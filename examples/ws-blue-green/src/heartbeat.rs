@@ -34,24 +34,16 @@ impl Heartbeat {
         let heartbeat = Self { sender };
         let beating = heartbeat.clone();
         let replica = obs.config.replica.clone().unwrap_or_default();
-        let draining = obs.shutdown.draining();
-        tokio::spawn(async move {
-            let mut draining = std::pin::pin!(draining);
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            loop {
-                tokio::select! {
-                    _ = &mut draining => return,
-                    _ = ticks.tick() => {}
-                }
-                let message = json!({
-                    "type": "heartbeat",
-                    "timestamp": runtime::logging::now_rfc3339(),
-                    "replica": replica,
-                })
-                .to_string();
-                let clients = beating.sender.send(message.into()).unwrap_or(0);
-                tracing::debug!(clients, "heartbeat broadcast");
-            }
+        obs.shutdown.every(interval, move || {
+            let message = json!({
+                "type": "heartbeat",
+                "timestamp": runtime::logging::now_rfc3339(),
+                "replica": replica,
+            })
+            .to_string();
+            let clients = beating.sender.send(message.into()).unwrap_or(0);
+            tracing::debug!(clients, "heartbeat broadcast");
+            std::future::ready(())
         });
         heartbeat
     }
