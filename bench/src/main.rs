@@ -27,6 +27,8 @@ enum Command {
     Http,
     /// The load tester against wrk on the same server.
     Drivers,
+    /// What trace context and OTLP export cost a request.
+    Traces,
     /// Encoding /metrics.
     Scrape,
     /// Counting on the hot path.
@@ -92,6 +94,30 @@ fn http(effort: Effort) -> String {
         table(&["server", "requests/s", "÷ bare"], &rows),
         table(&["router", "ns per request", "ns over bare"], &cpu_rows)
     )
+}
+
+fn traces(effort: Effort) -> anyhow::Result<String> {
+    let r = bench::traces::run(effort)?;
+    let base = r.nanos[0];
+    let rows: Vec<Vec<String>> = bench::traces::CASES
+        .iter()
+        .zip(&r.nanos)
+        .map(|(case, ns)| {
+            vec![
+                case.to_string(),
+                format!("{ns:.0}"),
+                format!("{:.0}", ns - base),
+                ratio(base, *ns),
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "### 1b. Tracing overhead\n\nThe instrumented router writing its JSON line per request, called in memory on one thread (the exporter's connection on a second), {} requests per case per round, {} rounds; the receiver (another thread) got {} spans in all.\n\n{}",
+        r.requests_per_case,
+        effort.rounds,
+        r.spans_received,
+        table(&["subscriber", "ns per request", "ns over no trace layer", "throughput ÷ no trace layer"], &rows)
+    ))
 }
 
 fn drivers(effort: Effort) -> anyhow::Result<String> {
@@ -289,6 +315,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve { kind } => return bench::websocket::serve(kind),
         Command::Http => vec![http(effort)],
         Command::Drivers => vec![drivers(effort)?],
+        Command::Traces => vec![traces(effort)?],
         Command::Scrape => vec![scrape(effort)],
         Command::Hot => vec![hot(effort)],
         Command::Ws => vec![ws(effort)?],
@@ -296,6 +323,7 @@ fn main() -> anyhow::Result<()> {
         Command::Lifecycle => vec![lifecycle(effort)?],
         Command::All => vec![
             http(effort),
+            traces(effort)?,
             drivers(effort)?,
             scrape(effort),
             hot(effort),

@@ -34,6 +34,17 @@ fn http_servers_all_answer_load() {
 }
 
 #[test]
+fn tracing_cases_are_measured_and_spans_reach_the_receiver() {
+    let r = bench::traces::run(Effort::SMOKE).unwrap();
+    assert_eq!(r.nanos.len(), bench::traces::CASES.len());
+    for ns in &r.nanos {
+        assert!(*ns > 0.0 && ns.is_finite(), "{r:?}");
+    }
+    // 200 requests at 100% sampled reach the receiver, plus about 20 at 10%.
+    assert!(r.spans_received >= u64::from(r.requests_per_case), "{r:?}");
+}
+
+#[test]
 fn the_load_tester_and_wrk_both_drive_the_same_server() {
     // wrk comes from Debian; scripts/test.sh installs it.
     let r = bench::servers::drivers(Effort::SMOKE).expect("wrk is installed");

@@ -207,10 +207,11 @@ async fn submit_job(State(demo): Shared, headers: HeaderMap, Json(body): Json<Ne
     let Some(kind) = crate::jobs::TYPES.iter().copied().find(|t| *t == body.kind) else {
         return error(StatusCode::BAD_REQUEST, "type must be one of: email, report");
     };
-    // The request's id travels with the job as its trace id.
-    let trace_id = runtime::jobs::current_trace_id();
+    // The job continues this request's trace.
+    let trace = runtime::jobs::current_trace();
+    let trace_id = runtime::traces::current_trace_id();
     let work = Duration::from_millis(body.duration_ms.unwrap_or(50).min(MAX_SLOW_MS));
-    match demo.jobs.enqueue(kind, trace_id.clone(), body.fail, work) {
+    match demo.jobs.enqueue(kind, trace, body.fail, work) {
         Ok(job_id) => (
             StatusCode::ACCEPTED,
             Json(json!({ "job_id": job_id, "trace_id": trace_id })),

@@ -238,9 +238,13 @@ async fn sigterm_drains_without_dropping_anything() {
         .iter()
         .find(|l| l["message"] == "job finished")
         .expect("the queued job finished during shutdown");
+    let request_trace = logs
+        .iter()
+        .find(|l| l["request_id"] == "req-shutdown-1" && l["trace_id"].is_string())
+        .expect("the request's lines carry a trace id");
     assert_eq!(
-        job_done["trace_id"], "req-shutdown-1",
-        "the request id travelled into the job"
+        job_done["trace_id"], request_trace["trace_id"],
+        "the job continued the request's trace"
     );
     assert!(logs.iter().any(|l| l["message"] == "shutdown started"));
 }

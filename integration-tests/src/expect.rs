@@ -333,14 +333,12 @@ pub async fn checks_have_code(body_url: &str, spec: &Spec) {
 
 /// Fields of `logging.fields` that a request's own line does not carry, and why: they
 /// belong to another context, or to work not done yet.
-pub const NOT_REQUEST_FIELDS: [(&str, &str); 7] = [
+pub const NOT_REQUEST_FIELDS: [(&str, &str); 5] = [
     ("session_id", "a WebSocket session's, on the session's lines"),
     ("job_id", "a background job's, on the job's lines"),
     ("message_count", "a WebSocket message's"),
     ("message_length", "a WebSocket message's"),
     ("duration_ms", "a WebSocket message's processing time"),
-    ("trace_id", "issue 14: no trace context is generated for requests yet"),
-    ("span_id", "issue 14: no trace context is generated for requests yet"),
 ];
 
 /// The JSON lines of one request (those carrying its id), in order.

@@ -72,7 +72,7 @@ async fn personaworlds_api_and_worker_run_over_postgres_and_keep_their_spec() {
     assert_eq!(ready["status"], "ready", "{ready}");
     expect::checks_have_code(&format!("{api}/readyz"), &example.spec).await;
 
-    // Worlds, each with a render job that carries the request id as trace id.
+    // Worlds, each with a render job that continues the request's trace.
     let mut jobs = Vec::new();
     let mut traced = None;
     for i in 0..10 {
@@ -100,19 +100,23 @@ async fn personaworlds_api_and_worker_run_over_postgres_and_keep_their_spec() {
     // Give the digest (no trace) a few rounds and Prometheus a few scrapes.
     tokio::time::sleep(Duration::from_secs(5)).await;
 
-    // The request id of the last POST /worlds is the trace id of its render job's lines.
+    // The trace of the last POST /worlds is the trace of its render job's lines.
     let traced = traced.expect("the api answers with X-Request-ID");
+    let backend_lines = stack.output_lines("backend");
+    let trace_id = expect::request_lines(&backend_lines, &traced)
+        .iter()
+        .find_map(|l| l.get("trace_id").and_then(Value::as_str).map(String::from))
+        .unwrap_or_else(|| panic!("no line of request {traced} carries a trace id"));
     let worker_lines = stack.output_lines("worker");
     assert!(
         worker_lines
             .iter()
-            .any(|l| l.contains("\"job started\"") && l.contains(&format!("\"trace_id\":\"{traced}\""))),
-        "no worker line carries trace id {traced}"
+            .any(|l| l.contains("\"job started\"") && l.contains(&format!("\"trace_id\":\"{trace_id}\""))),
+        "no worker line carries trace id {trace_id} of request {traced}"
     );
 
     // A request's lines carry the spec's request fields, the user among them; probes are
     // not requests; the printed monitor command sees api and worker healthy.
-    let backend_lines = stack.output_lines("backend");
     let missing = expect::request_lines_carry(&example.spec, &backend_lines, &traced, &["request_id", "user_id"]);
     assert!(missing.is_empty(), "{missing:#?}");
     expect::probes_not_counted(&prometheus, &example.spec, &api).await;

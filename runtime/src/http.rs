@@ -229,6 +229,7 @@ where
             method = %method,
             client_ip = tracing::field::Empty
         );
+        crate::traces::continue_from_headers(&span, request.headers());
         if let Some(trusted) = &self.client_ip {
             let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
             if let Some(peer) = peer {

@@ -50,6 +50,11 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
+    /// The reqwest client underneath, for exporters that take one.
+    pub(crate) fn reqwest(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
     /// A client trusting the built-in roots and, when given, the certificates of a PEM bundle.
     pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self, ClientError> {
         Self::build(extra_roots_pem, "the PEM bundle passed to HttpClient::new")

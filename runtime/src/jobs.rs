@@ -1,9 +1,10 @@
 //! Background jobs as the builtin `jobs` group counts them, whatever holds the queue (a
 //! channel in the process, a database table): queue depth per type, one span per job run
-//! with its id, type and trace id (the enqueuing request's id, which also becomes the
-//! job's `request_id` so a request and the work it started share one id in the logs),
-//! retries, and on the way out `jobs_processed_total`, `job_duration_seconds` and
-//! `jobs_trace_total{trace=present|missing}` with the run's log line.
+//! with its id and type that continues the trace of the request that enqueued it (its W3C
+//! `traceparent`, stored with the job), so that a request and the work it started share one
+//! `trace_id` in the logs and in the trace backend; retries, and on the way out
+//! `jobs_processed_total`, `job_duration_seconds` and `jobs_trace_total{trace=present|missing}`
+//! with the run's log line.
 
 use std::fmt::Display;
 use std::time::Instant;
@@ -36,13 +37,10 @@ impl Observability {
     }
 }
 
-/// The trace id to give a job enqueued now: the id of the request (or the job) the caller
-/// runs in, if any.
-pub fn current_trace_id() -> Option<String> {
-    match crate::context::get("request_id")? {
-        serde_json::Value::String(id) if !id.is_empty() => Some(id),
-        _ => None,
-    }
+/// What to store with a job enqueued now, as its trace: the W3C `traceparent` of the
+/// request (or job, or session) the caller runs in; `None` outside one.
+pub fn current_trace() -> Option<String> {
+    crate::traces::current_traceparent()
 }
 
 impl Jobs {
@@ -67,25 +65,31 @@ impl Jobs {
         }
     }
 
-    /// A worker starts job `id` of `kind`; `trace_id` is what the enqueuing request gave
-    /// it. Run the job's work inside [`RunningJob::span`] and end it with
-    /// [`RunningJob::finish`] or [`RunningJob::fail`].
-    pub fn start(&self, kind: &str, id: impl Display, trace_id: Option<&str>) -> RunningJob {
-        let trace = trace_id.unwrap_or_default();
+    /// A worker starts job `id` of `kind`; `trace` is what [`current_trace`] gave the
+    /// enqueuer. A `traceparent` makes the run a child span of the enqueuing request, in its
+    /// trace; any other text (an id from a producer outside this runtime) is written as the
+    /// lines' `trace_id` and `request_id` as it came. Run the job's work inside
+    /// [`RunningJob::span`] and end it with [`RunningJob::finish`] or [`RunningJob::fail`].
+    pub fn start(&self, kind: &str, id: impl Display, trace: Option<&str>) -> RunningJob {
         // A root of its own: a job is its own context, not a part of the loop that took it.
         let span = tracing::info_span!(
             parent: None,
             "job",
             job_id = %id,
             job_type = %kind,
-            trace_id = %trace,
-            request_id = %trace
+            trace_id = tracing::field::Empty,
+            request_id = tracing::field::Empty
         );
+        let trace = trace.map(str::trim).filter(|t| !t.is_empty());
+        if let Some(foreign) = trace.filter(|t| !crate::traces::continue_from_traceparent(&span, t)) {
+            span.record("trace_id", foreign);
+            span.record("request_id", foreign);
+        }
         span.in_scope(|| tracing::info!("{STARTED}"));
         RunningJob {
             metrics: self.metrics.clone(),
             kind: kind.to_string(),
-            traced: trace_id.is_some_and(|t| !t.is_empty()),
+            traced: trace.is_some(),
             started: Instant::now(),
             span,
             ended: false,
@@ -183,11 +187,19 @@ mod tests {
         let jobs = obs.jobs();
         let settings = LogSettings::from_spec(&Default::default(), vec![]);
         let (writer, buffer) = capture();
-        let subscriber = tracing_subscriber::registry().with(SpecLayer::new(settings, writer, None));
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(crate::traces::tracer(&provider)))
+            .with(SpecLayer::new(settings, writer, None));
+        let mut request_trace = String::new();
         tracing::subscriber::with_default(subscriber, || {
             let request = tracing::info_span!("request", request_id = "req-9");
-            let trace = request.in_scope(current_trace_id);
-            assert_eq!(trace.as_deref(), Some("req-9"));
+            request.in_scope(|| tracing::info!("enqueueing"));
+            let trace = request.in_scope(current_trace);
+            assert!(trace.as_deref().is_some_and(|t| t.starts_with("00-")), "{trace:?}");
+            assert_eq!(current_trace(), None, "outside a span: no trace");
+            request_trace = trace.clone().unwrap();
+            jobs.start("email", 11, Some("legacy-id")).finish();
             jobs.enqueued("email");
             jobs.enqueued("email");
             jobs.dequeued("email");
@@ -202,24 +214,49 @@ mod tests {
         let text = obs.registry.encode(crate::metrics::Format::Text);
         for expected in [
             r#"queue_depth{type="email"} 1"#,
-            r#"jobs_processed_total{type="email",status="succeeded"} 1"#,
+            r#"jobs_processed_total{type="email",status="succeeded"} 2"#,
             r#"jobs_processed_total{type="email",status="failed"} 1"#,
             r#"job_retries_total{type="email"} 2"#,
-            r#"jobs_trace_total{type="email",status="succeeded",trace="present"} 1"#,
+            r#"jobs_trace_total{type="email",status="succeeded",trace="present"} 2"#,
             r#"jobs_trace_total{type="email",status="failed",trace="missing"} 1"#,
-            r#"job_duration_seconds_count{type="email"} 2"#,
+            r#"job_duration_seconds_count{type="email"} 3"#,
         ] {
             assert!(text.contains(expected), "{expected} in\n{text}");
         }
         let lines = lines(&buffer);
+        let enqueueing = lines.iter().find(|l| l["message"] == "enqueueing").unwrap();
         let sending = lines.iter().find(|l| l["message"] == "sending").unwrap();
         assert_eq!(sending["job_id"], "7");
-        assert_eq!(sending["trace_id"], "req-9");
-        assert_eq!(sending["request_id"], "req-9");
+        assert_eq!(
+            sending["trace_id"], enqueueing["trace_id"],
+            "the job continues the request's trace"
+        );
+        assert!(request_trace.contains(enqueueing["trace_id"].as_str().unwrap()));
+        assert_eq!(sending["trace_id"].as_str().unwrap().len(), 32);
+        assert_ne!(sending["span_id"], enqueueing["span_id"], "a span of its own");
+        let legacy = lines.iter().find(|l| l["job_id"] == "11").unwrap();
+        assert_eq!(
+            (&legacy["trace_id"], &legacy["request_id"]),
+            (&"legacy-id".into(), &"legacy-id".into())
+        );
         let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
         assert_eq!(
             messages,
-            [STARTED, "sending", RETRIED, FINISHED, STARTED, FAILED, STARTED, RETRIED, STARTED, CANCELLED]
+            [
+                "enqueueing",
+                STARTED,
+                FINISHED,
+                STARTED,
+                "sending",
+                RETRIED,
+                FINISHED,
+                STARTED,
+                FAILED,
+                STARTED,
+                RETRIED,
+                STARTED,
+                CANCELLED
+            ]
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The runtime a Rust service links to serve exactly what its obs.yaml declares: the
 //! declared metrics (and only those) on `/metrics`, health and readiness with the bodies
-//! the spec names, JSON logs with request ids, HTTP and WebSocket instrumentation, and a
-//! graceful shutdown that drops nothing it accepted.
+//! the spec names, JSON logs with request and trace ids, OTLP traces, HTTP and WebSocket
+//! instrumentation, and a graceful shutdown that drops nothing it accepted.
 
 pub mod builtins;
 pub mod client_ip;
@@ -22,6 +22,7 @@ pub mod redis_ping;
 pub mod routes;
 pub mod server;
 pub mod shutdown;
+pub mod traces;
 pub mod websocket;
 
 pub use config::ServiceConfig;

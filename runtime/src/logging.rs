@@ -123,7 +123,15 @@ pub struct SpecLayer {
     settings: Arc<LogSettings>,
     writer: MakeWriter,
     loki: Option<LokiSender>,
+    /// The subscriber this layer is part of, to read the OpenTelemetry layer's trace context
+    /// (set when registered; weak, since the subscriber owns the layer).
+    dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
 }
+
+/// Key of the W3C trace id (32 hex digits) on lines inside a traced span.
+pub const TRACE_ID: &str = "trace_id";
+/// Key of the W3C span id (16 hex digits) of the innermost span.
+pub const SPAN_ID: &str = "span_id";
 
 impl SpecLayer {
     pub fn new(settings: LogSettings, writer: MakeWriter, loki: Option<LokiSender>) -> Self {
@@ -131,7 +139,20 @@ impl SpecLayer {
             settings: Arc::new(settings),
             writer,
             loki,
+            dispatch: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The trace and span ids of the innermost span around an event, from the
+    /// OpenTelemetry layer beside this one, when there is one.
+    fn trace_ids(&self, span: &tracing::span::Id) -> Option<(String, String)> {
+        use opentelemetry::trace::TraceContextExt;
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let context = tracing_opentelemetry::get_otel_context(span, &dispatch)?;
+        let otel_span = context.span();
+        let ids = otel_span.span_context();
+        ids.is_valid()
+            .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
     }
 
     /// The line for an event with its context, as a JSON object.
@@ -202,14 +223,26 @@ where
         }
     }
 
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let mut context = Map::new();
+        let mut innermost = None;
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(fields) = span.extensions().get::<SpanFields>() {
                     context.extend(fields.0.clone());
                 }
+                innermost = Some(span.id());
             }
+        }
+        // A field the application recorded under the same name (a job's legacy trace id)
+        // is kept: the spans say what the line is about.
+        if let Some((trace_id, span_id)) = innermost.and_then(|id| self.trace_ids(&id)) {
+            context.entry(TRACE_ID).or_insert(Value::String(trace_id));
+            context.entry(SPAN_ID).or_insert(Value::String(span_id));
         }
         let line = self.line(event, context);
         let text = match self.settings.format {

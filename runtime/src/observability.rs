@@ -44,6 +44,8 @@ pub enum LoggingError {
     AlreadyInitialised,
     #[error("{0}")]
     Filter(String),
+    #[error(transparent)]
+    Traces(#[from] crate::traces::TracesError),
 }
 
 /// Shared by the server and every handler. One reference count: axum clones the state
@@ -63,6 +65,7 @@ pub struct ObservabilityState {
     /// When the process started (for uptime and the start-up duration).
     pub started: Instant,
     loki: OnceLock<LokiSender>,
+    traces: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
 
 impl Deref for Observability {
@@ -99,6 +102,7 @@ impl Observability {
             shutdown,
             started: Instant::now(),
             loki: OnceLock::new(),
+            traces: OnceLock::new(),
         })))
     }
 
@@ -137,8 +141,20 @@ impl Observability {
     }
 
     /// Installs the process-wide log subscriber writing to `writer` (stdout in production);
-    /// starts Loki shipping when the spec enables it. Needs a running tokio runtime.
+    /// starts Loki shipping when the spec enables it, and trace export when its `tracing`
+    /// endpoint is set. Needs a running tokio runtime.
     pub fn init_logging(&self, writer: MakeWriter, env: impl Fn(&str) -> Option<String>) -> Result<(), LoggingError> {
+        let subscriber = self.subscriber(writer, env)?;
+        tracing::subscriber::set_global_default(subscriber).map_err(|_| LoggingError::AlreadyInitialised)
+    }
+
+    /// The subscriber [`init_logging`](Self::init_logging) installs, for a caller (a test)
+    /// that scopes it to one thread instead.
+    pub fn subscriber(
+        &self,
+        writer: MakeWriter,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<impl tracing::Subscriber + Send + Sync, LoggingError> {
         let logging = &self.config.spec.logging;
         if let Some(loki) = &logging.loki {
             let enabled = loki
@@ -159,13 +175,41 @@ impl Observability {
                     .set(crate::loki::start(self.http.clone(), &url, loki.labels.clone()));
             }
         }
+        let filter = crate::logging::filter(self.config.log_level, &logging.targets, env("RUST_LOG").as_deref())
+            .map_err(LoggingError::Filter)?;
+        let target = crate::traces::ExportTarget::resolve(self.config.spec.tracing.as_ref(), &env)?;
+        let console = crate::traces::console_export(self.config.spec.tracing.as_ref(), &env);
+        let provider = crate::traces::provider(&self.config, target.as_ref(), console, &self.http, &env)?;
+        // Code location, thread and target of a span say where the runtime's middleware
+        // is, the same on every request, and busy/idle times cost two clock reads per poll:
+        // not worth it per span. Lines below
+        // warn stay out of the spans (they are in the logs, under the same trace id); a
+        // warning or an error becomes a span event, and an error the span's status.
+        let span_filter = filter.clone();
+        let spans = tracing_opentelemetry::layer()
+            .with_tracer(crate::traces::tracer(&provider))
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_context_activation(false)
+            .with_tracked_inactivity(false)
+            .with_filter(tracing_subscriber::filter::filter_fn(move |metadata| {
+                (metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
+                    && span_filter.would_enable(metadata.target(), metadata.level())
+            }));
+        if self.traces.set(provider).is_err() {
+            return Err(LoggingError::AlreadyInitialised);
+        }
         let settings = LogSettings::from_spec(logging, self.log_statics());
-        let layer = SpecLayer::new(settings, writer, self.loki.get().cloned()).with_filter(
-            crate::logging::filter(self.config.log_level, &logging.targets, env("RUST_LOG").as_deref())
-                .map_err(LoggingError::Filter)?,
-        );
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-            .map_err(|_| LoggingError::AlreadyInitialised)
+        let lines = SpecLayer::new(settings, writer, self.loki.get().cloned()).with_filter(filter);
+        Ok(tracing_subscriber::registry().with(spans).with(lines))
+    }
+
+    /// Exports the spans still queued, within `within`.
+    pub async fn flush_traces(&self, within: std::time::Duration) {
+        if let Some(provider) = self.traces.get() {
+            crate::traces::flush(provider, within).await;
+        }
     }
 
     /// Ships what is still queued for Loki.

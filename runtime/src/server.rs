@@ -109,6 +109,7 @@ where
     if let Some(handle) = metrics_server {
         handle.abort();
     }
+    obs.flush_traces(std::time::Duration::from_secs(3)).await;
     obs.flush_logs().await;
     Ok(ShutdownReport {
         seconds,

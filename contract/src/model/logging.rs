@@ -363,9 +363,14 @@ impl Elasticsearch {
 pub struct Tracing {
     /// Collector endpoint, e.g. `${OTEL_EXPORTER_OTLP_ENDPOINT}`.
     pub otlp_endpoint: EnvString,
-    /// Share of traces kept, 0 to 1.
+    /// Share of traces kept, 0 to 1. A request that arrives with a W3C `traceparent`
+    /// follows the caller's decision instead.
     #[serde(default = "Tracing::default_sample_ratio")]
     pub sample_ratio: Decimal,
+    /// Wire protocol: `grpc` (port 4317, the default) or `http/protobuf` (port 4318, POSTed
+    /// to `<endpoint>/v1/traces`).
+    #[serde(default)]
+    pub protocol: OtlpProtocol,
     /// Plain-text connection to the collector (`${OTEL_EXPORTER_INSECURE:-false}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure: Option<EnvString>,
@@ -375,6 +380,27 @@ pub struct Tracing {
     /// Where traces are looked at (Jaeger, Tempo), for OBSERVABILITY.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ui_url: Option<String>,
+}
+
+/// How spans travel to the collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC.
+    #[default]
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies.
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::HttpProtobuf => "http/protobuf",
+        }
+    }
 }
 
 impl Tracing {

@@ -11,7 +11,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use runtime::http::RequestId;
 use runtime::Observability;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -84,12 +83,7 @@ struct NewWorld {
     name: String,
 }
 
-async fn create_world(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    request_id: Option<RequestId>,
-    Json(world): Json<NewWorld>,
-) -> Response {
+async fn create_world(State(api): State<Api>, headers: HeaderMap, Json(world): Json<NewWorld>) -> Response {
     if world.name.trim().is_empty() || world.name.len() > MAX_NAME {
         return bad_request("name must be 1 to 200 bytes");
     }
@@ -106,10 +100,10 @@ async fn create_world(
         Err(error) => return unavailable(error),
     };
     let id: i64 = rows[0].get(0);
-    // Rendering a new world is the worker's job; the request id travels as its trace id.
-    let trace_id = request_id.map(|RequestId(id)| id);
+    // Rendering a new world is the worker's job; it continues this request's trace.
+    let trace = runtime::jobs::current_trace();
     let payload = json!({ "world_id": id });
-    if let Err(error) = jobs::enqueue(&api.db, "render", &payload, trace_id.as_deref()).await {
+    if let Err(error) = jobs::enqueue(&api.db, "render", &payload, trace.as_deref()).await {
         return unavailable(error);
     }
     (StatusCode::CREATED, Json(json!({ "id": id, "name": world.name }))).into_response()
@@ -150,15 +144,15 @@ struct NewJob {
     payload: Value,
 }
 
-async fn enqueue(State(api): State<Api>, request_id: Option<RequestId>, Json(job): Json<NewJob>) -> Response {
+async fn enqueue(State(api): State<Api>, Json(job): Json<NewJob>) -> Response {
     if !jobs::TYPES.contains(&job.kind.as_str()) {
         return bad_request(&format!("type must be one of {:?}", jobs::TYPES));
     }
-    let trace_id = request_id.map(|RequestId(id)| id);
-    match jobs::enqueue(&api.db, &job.kind, &job.payload, trace_id.as_deref()).await {
+    let trace = runtime::jobs::current_trace();
+    match jobs::enqueue(&api.db, &job.kind, &job.payload, trace.as_deref()).await {
         Ok(id) => (
             StatusCode::ACCEPTED,
-            Json(json!({ "job_id": id, "trace_id": trace_id })),
+            Json(json!({ "job_id": id, "trace_id": runtime::traces::current_trace_id() })),
         )
             .into_response(),
         Err(error) => unavailable(error),

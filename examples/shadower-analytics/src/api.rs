@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use runtime::Observability;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -58,32 +58,12 @@ pub fn routes() -> Router<Api> {
         .layer(axum::middleware::from_fn(trace_context))
 }
 
-/// The trace a request belongs to.
-#[derive(Debug, Clone)]
-pub struct TraceId(pub String);
-
-/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`).
-fn traceparent(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
-    let parts: Vec<&str> = value.split('-').collect();
-    let trace = *parts.get(1)?;
-    let valid = parts.len() == 4
-        && trace.len() == 32
-        && trace.bytes().all(|b| b.is_ascii_hexdigit())
-        && trace.bytes().any(|b| b != b'0');
-    valid.then(|| trace.to_ascii_lowercase())
-}
-
-/// Continues the caller's trace or starts one, answers with it, and logs server errors.
-async fn trace_context(mut request: Request, next: Next) -> Response {
-    let trace_id = traceparent(request.headers()).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    request.extensions_mut().insert(TraceId(trace_id.clone()));
+/// Answers with the request's trace id (the runtime continues a caller's `traceparent` or
+/// starts a trace), so that a caller can look the trace up.
+async fn trace_context(request: Request, next: Next) -> Response {
+    let trace_id = runtime::traces::current_trace_id();
     let mut response = next.run(request).await;
-    let status = response.status();
-    if status.is_server_error() {
-        tracing::error!(trace_id = %trace_id, status = status.as_u16(), "request failed");
-    }
-    if let Ok(value) = HeaderValue::from_str(&trace_id) {
+    if let Some(value) = trace_id.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert("x-trace-id", value);
     }
     response
@@ -357,7 +337,6 @@ async fn request_export(
     State(api): State<Api>,
     headers: HeaderMap,
     Path(workspace): Path<String>,
-    Extension(TraceId(trace_id)): Extension<TraceId>,
     Json(body): Json<NewExport>,
 ) -> Response {
     if let Err(rejected) = begin(&api, &headers, &workspace) {
@@ -392,7 +371,8 @@ async fn request_export(
         workspace_id: workspace,
         format,
     };
-    match api.jobs.enqueue(work, Some(trace_id)) {
+    // The export continues this request's trace.
+    match api.jobs.enqueue(work, runtime::jobs::current_trace()) {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "export_id": export_id }))).into_response(),
         Err(full) => {
             // The row must not stay `queued` for a job that will never run.
@@ -454,28 +434,5 @@ async fn delete_events(State(api): State<Api>, headers: HeaderMap, Path(workspac
             Json(json!({ "deleted": rows[0].get::<_, i64>(0) })).into_response()
         }
         Err(error) => failed(&error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_trace_id_of_a_valid_traceparent_only() {
-        let headers = |value: &str| {
-            let mut map = HeaderMap::new();
-            map.insert("traceparent", HeaderValue::from_str(value).unwrap());
-            map
-        };
-        let valid = headers("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01");
-        assert_eq!(traceparent(&valid).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
-        for bad in [
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-xyz-00f067aa0ba902b7-01",
-            "garbage",
-        ] {
-            assert_eq!(traceparent(&headers(bad)), None, "{bad}");
-        }
     }
 }

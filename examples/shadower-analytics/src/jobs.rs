@@ -165,11 +165,10 @@ async fn work(obs: Observability, jobs: Jobs, rx: Arc<Mutex<mpsc::Receiver<Job>>
         let Some(job) = next else { return };
         let kind = job.work.kind();
         jobs.metrics.queue_depth.with(depth_type(kind)).dec();
-        let span = tracing::info_span!(
-            "job",
-            job_type = kind.as_str(),
-            trace_id = %job.trace_id.clone().unwrap_or_default(),
-        );
+        let span = tracing::info_span!("job", job_type = kind.as_str());
+        if let Some(trace) = &job.trace_id {
+            runtime::traces::continue_from_traceparent(&span, trace);
+        }
         run(&jobs, &store, job).instrument(span).await;
     }
 }

@@ -32,6 +32,8 @@ pub(super) struct TelemetryView {
     elasticsearch: Option<ElasticView>,
     /// Tracing variables, then error reporting's.
     traces: Vec<EnvRow>,
+    /// What the runtime does with them, one paragraph each.
+    trace_notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -154,7 +156,44 @@ pub(super) fn view(plan: &Plan<'_>) -> TelemetryView {
         loki: loki(spec),
         elasticsearch: elasticsearch(spec),
         traces: traces(spec),
+        trace_notes: trace_notes(spec),
     }
+}
+
+/// What the runtime does with `tracing` and `error_tracking`, and what it does not.
+fn trace_notes(spec: &Spec) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(t) = &spec.tracing {
+        notes.push(format!(
+            "The runtime continues a caller's W3C `traceparent` on HTTP requests and WebSocket \
+             upgrades, or starts a trace. Every log line inside a request, a WebSocket session \
+             or a job carries `trace_id` and `span_id`, and a job enqueued with \
+             `runtime::jobs::current_trace()` continues the trace of the request that enqueued it. \
+             Spans leave over OTLP ({protocol}) with {share} of new traces kept (a caller's \
+             sampled flag wins), tagged `service.name`, `service.version`, \
+             `deployment.environment.name` and `service.instance.id` (the replica), through a \
+             queue of {queue} spans that drops rather than grows, flushed at shutdown. With the \
+             endpoint unset nothing leaves the process, and lines still carry trace ids.",
+            protocol = t.protocol.as_str(),
+            share = super::percent(t.sample_ratio),
+            queue = 2048,
+        ));
+        if let Some(console) = &t.console_export {
+            notes.push(format!(
+                "With `{}` true, each finished span is also printed as one JSON object on stderr.",
+                console.env_var().unwrap_or("console_export")
+            ));
+        }
+    }
+    if spec.error_tracking.is_some() {
+        notes.push(
+            "Sentry: the runtime does not send errors yet. The DSN and sample rates reach the \
+             service's container, and nothing reads them unless the service itself links a \
+             Sentry SDK."
+                .into(),
+        );
+    }
+    notes
 }
 
 fn loki(spec: &Spec) -> Option<LokiView> {
