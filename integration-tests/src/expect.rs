@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use contract::model::{LogLevel, MetricType, Spec};
+use contract::model::{LogLevel, MetricType, RuntimeEvent, Spec};
 use contract::Resolved;
 use serde_json::Value;
 
@@ -273,7 +273,8 @@ fn level_is(written: &str, declared: LogLevel) -> bool {
         LogLevel::Debug => written == "debug",
         LogLevel::Info => written == "info",
         LogLevel::Warn => written == "warn" || written == "warning",
-        LogLevel::Error => written == "error" || written == "critical",
+        LogLevel::Error => written == "error",
+        LogLevel::Critical => written == "critical",
     }
 }
 
@@ -364,10 +365,13 @@ pub fn request_lines_carry(spec: &Spec, lines: &[String], request_id: &str, cont
     let present = |line: &serde_json::Map<String, Value>, field: &str| {
         line.get(field).is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
     };
+    // The runtime's request line, under the message the spec declares for it.
+    let answered = spec.logging.runtime_event(RuntimeEvent::Request).0;
+    let failed = spec.logging.runtime_event(RuntimeEvent::RequestFailed).0;
     let request_line = of_request.iter().find(|l| {
         l.get(message_key)
             .and_then(Value::as_str)
-            .is_some_and(|m| m == "request finished" || m == "request failed")
+            .is_some_and(|m| m == answered || m == failed)
     });
     match request_line {
         None => missing.push(format!(
@@ -494,7 +498,7 @@ mod tests {
 
     fn spec() -> Spec {
         serde_yaml::from_str(
-            "service: {name: s}\nlogging:\n  keys: {message: event}\n  events:\n    - {message: connected, fields: [session_id]}\n    - {message: failed, level: error}\n",
+            "service: {name: s}\nlogging:\n  keys: {message: event}\n  events:\n    - {message: connected, fields: [session_id]}\n    - {message: failed, level: error}\n    - {message: corrupted, level: critical}\n",
         )
         .unwrap()
     }
@@ -508,9 +512,15 @@ mod tests {
         let written = lines(&[
             "not json at all",
             r#"{"event": "connected", "level": "INFO", "session_id": "a"}"#,
-            r#"{"event": "failed", "level": "critical"}"#,
+            r#"{"event": "failed", "level": "ERROR"}"#,
+            r#"{"event": "corrupted", "level": "CRITICAL"}"#,
         ]);
         assert_eq!(missing_log_events(&spec(), &written), Vec::<String>::new());
+        let demoted = lines(&[r#"{"event": "corrupted", "level": "error"}"#]);
+        assert!(
+            missing_log_events(&spec(), &demoted)[2].contains("at Critical"),
+            "critical is its own level, not an error"
+        );
     }
 
     #[test]
@@ -520,7 +530,7 @@ mod tests {
             r#"{"message": "failed", "level": "error"}"#,
         ]);
         let missing = missing_log_events(&spec(), &written);
-        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert_eq!(missing.len(), 3, "{missing:?}");
         assert!(
             missing[0].starts_with("`connected` never written at Info"),
             "{missing:?}"

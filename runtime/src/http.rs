@@ -18,6 +18,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use contract::catalog::UNMATCHED_ROUTE;
 use contract::cidr::Cidr;
+use contract::model::RuntimeEvent;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::Span;
@@ -169,9 +170,9 @@ impl Pending {
         response.headers_mut().insert(REQUEST_ID.clone(), self.request_id);
         let latency_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), latency_ms, "request failed");
+            crate::runtime_event!(ERROR, RuntimeEvent::RequestFailed, status = status.as_u16(), latency_ms);
         } else if self.counted {
-            tracing::info!(status = status.as_u16(), latency_ms, "request finished");
+            crate::runtime_event!(INFO, RuntimeEvent::Request, status = status.as_u16(), latency_ms);
         } else {
             tracing::debug!(status = status.as_u16(), latency_ms, "request finished");
         }

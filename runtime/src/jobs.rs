@@ -14,12 +14,14 @@ use tracing::Span;
 use crate::builtins::JobMetrics;
 use crate::observability::Observability;
 
-/// The lines a job run writes (obs.yaml can declare them as events).
-pub const STARTED: &str = "job started";
-pub const RETRIED: &str = "job retried";
-pub const FINISHED: &str = "job finished";
-pub const FAILED: &str = "job failed";
-pub const CANCELLED: &str = "job cancelled";
+use crate::events::RuntimeEvent;
+
+/// The default messages of a job run's lines (obs.yaml can declare others).
+pub const STARTED: &str = RuntimeEvent::JobStarted.default_message();
+pub const RETRIED: &str = RuntimeEvent::JobRetried.default_message();
+pub const FINISHED: &str = RuntimeEvent::JobFinished.default_message();
+pub const FAILED: &str = RuntimeEvent::JobFailed.default_message();
+pub const CANCELLED: &str = RuntimeEvent::JobCancelled.default_message();
 
 /// The job accounting of one component; cheap to clone. Without the builtin `jobs` group
 /// in the spec it still gives spans and lines, and counts nothing.
@@ -85,7 +87,7 @@ impl Jobs {
             span.record("trace_id", foreign);
             span.record("request_id", foreign);
         }
-        span.in_scope(|| tracing::info!("{STARTED}"));
+        span.in_scope(|| crate::runtime_event!(INFO, RuntimeEvent::JobStarted));
         RunningJob {
             metrics: self.metrics.clone(),
             kind: kind.to_string(),
@@ -120,7 +122,7 @@ impl RunningJob {
             m.retries.with(&[&self.kind]).inc();
         }
         self.span
-            .in_scope(|| tracing::warn!(attempt, error = %error, "{RETRIED}"));
+            .in_scope(|| crate::runtime_event!(WARN, RuntimeEvent::JobRetried, attempt, error = %error));
     }
 
     /// The attempt `attempt` failed and the job goes back to the queue, to be run again
@@ -133,13 +135,15 @@ impl RunningJob {
     /// The job succeeded.
     pub fn finish(mut self) {
         self.end("succeeded");
-        self.span.in_scope(|| tracing::info!("{FINISHED}"));
+        self.span
+            .in_scope(|| crate::runtime_event!(INFO, RuntimeEvent::JobFinished));
     }
 
     /// The job failed for good.
     pub fn fail(mut self, error: &dyn Display) {
         self.end("failed");
-        self.span.in_scope(|| tracing::error!(error = %error, "{FAILED}"));
+        self.span
+            .in_scope(|| crate::runtime_event!(ERROR, RuntimeEvent::JobFailed, error = %error));
     }
 
     fn end(&mut self, status: &str) {
@@ -159,7 +163,8 @@ impl Drop for RunningJob {
     /// as an outcome, since whatever holds the queue may run it again.
     fn drop(&mut self) {
         if !self.ended {
-            self.span.in_scope(|| tracing::warn!("{CANCELLED}"));
+            self.span
+                .in_scope(|| crate::runtime_event!(WARN, RuntimeEvent::JobCancelled));
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod config;
 pub mod context;
 pub mod embedded;
+pub mod events;
 pub mod health;
 pub mod healthcheck;
 pub mod http;

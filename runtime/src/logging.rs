@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use contract::model::{LevelCase, LogFormat, LogKeys, LogLevel, Logging};
+use contract::model::{LevelCase, LogFormat, LogKeys, LogLevel, Logging, RuntimeEvent};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -40,6 +40,11 @@ pub struct LogSettings {
     pub statics: Vec<(String, Value)>,
     /// The timestamp's pattern (`logging.timestamp_format`); `None`: RFC 3339.
     pub timestamp: Option<time::format_description::OwnedFormatItem>,
+    /// Message and level of each runtime event, by key: the declared ones, else defaults.
+    pub events: std::collections::HashMap<&'static str, (String, LogLevel)>,
+    /// The level filter, to weigh a runtime event's declared level (the layer's own filter
+    /// lets every runtime event through); `None`: every runtime event is written.
+    pub levels: Option<tracing_subscriber::filter::Targets>,
 }
 
 impl LogSettings {
@@ -55,6 +60,14 @@ impl LogSettings {
                 .timestamp_format
                 .pattern()
                 .and_then(|p| time::format_description::parse_owned::<2>(p).ok()),
+            events: RuntimeEvent::ALL
+                .into_iter()
+                .map(|event| {
+                    let (message, level) = logging.runtime_event(event);
+                    (event.key(), (message.to_string(), level))
+                })
+                .collect(),
+            levels: None,
         }
     }
 
@@ -71,14 +84,7 @@ impl LogSettings {
         self.redact.iter().any(|r| key.contains(r.as_str()))
     }
 
-    fn level_text(&self, level: &Level) -> String {
-        let word = match *level {
-            Level::ERROR => "error",
-            Level::WARN => "warn",
-            Level::INFO => "info",
-            Level::DEBUG => "debug",
-            Level::TRACE => "trace",
-        };
+    fn level_text(&self, word: &str) -> String {
         match self.level_case {
             LevelCase::Lower => word.to_string(),
             LevelCase::Upper => word.to_ascii_uppercase(),
@@ -155,19 +161,42 @@ impl SpecLayer {
             .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
     }
 
-    /// The line for an event with its context, as a JSON object.
-    fn line(&self, event: &Event<'_>, context: Map<String, Value>) -> Map<String, Value> {
+    /// The line for an event with its context, as a JSON object; `None` for a runtime event
+    /// whose declared level the filter does not let through.
+    fn line(&self, event: &Event<'_>, context: Map<String, Value>) -> Option<Map<String, Value>> {
         let settings = &self.settings;
         let keys = &settings.keys;
         let metadata = event.metadata();
         let mut fields = Map::new();
         event.record(&mut Collect(&mut fields));
-        let message = fields.remove("message").unwrap_or(Value::String(String::new()));
+        let mut message = fields.remove("message").unwrap_or(Value::String(String::new()));
+        let mut target = metadata.target();
+        let mut level = level_word(metadata.level());
+        if metadata.target() == crate::events::TARGET {
+            // The module that emitted it is the line's target, not the routing one.
+            target = metadata.module_path().unwrap_or(target);
+            let declared = fields
+                .remove(crate::events::KEY_FIELD)
+                .and_then(|key| key.as_str().and_then(|key| settings.events.get(key)).cloned());
+            if let Some((declared_message, declared_level)) = declared {
+                if let Some(levels) = &settings.levels {
+                    if !levels.would_enable(target, &tracing_level(declared_level)) {
+                        return None;
+                    }
+                }
+                message = Value::String(declared_message);
+                level = declared_level.as_str();
+            }
+        }
+        if *metadata.level() == Level::ERROR && fields.get("critical") == Some(&Value::Bool(true)) {
+            fields.remove("critical");
+            level = LogLevel::Critical.as_str();
+        }
         let mut line = Map::new();
         line.insert(keys.timestamp.clone(), Value::String(settings.timestamp()));
-        line.insert(keys.level.clone(), Value::String(settings.level_text(metadata.level())));
+        line.insert(keys.level.clone(), Value::String(settings.level_text(level)));
         line.insert(keys.message.clone(), message);
-        line.insert(keys.target.clone(), Value::String(metadata.target().to_string()));
+        line.insert(keys.target.clone(), Value::String(target.to_string()));
         if let Some(file) = metadata.file() {
             line.insert(keys.filename.clone(), Value::String(file.to_string()));
         }
@@ -182,7 +211,7 @@ impl SpecLayer {
             };
             line.insert(key, value);
         }
-        line
+        Some(line)
     }
 
     fn text_line(&self, line: &Map<String, Value>) -> String {
@@ -244,7 +273,7 @@ where
             context.entry(TRACE_ID).or_insert(Value::String(trace_id));
             context.entry(SPAN_ID).or_insert(Value::String(span_id));
         }
-        let line = self.line(event, context);
+        let Some(line) = self.line(event, context) else { return };
         let text = match self.settings.format {
             LogFormat::Json => Value::Object(line.clone()).to_string(),
             LogFormat::Text => self.text_line(&line),
@@ -257,12 +286,23 @@ where
     }
 }
 
+/// `tracing` has no level above ERROR: `critical` filters as an error.
 fn tracing_level(level: LogLevel) -> tracing::Level {
     match level {
         LogLevel::Debug => tracing::Level::DEBUG,
         LogLevel::Info => tracing::Level::INFO,
         LogLevel::Warn => tracing::Level::WARN,
-        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Error | LogLevel::Critical => tracing::Level::ERROR,
+    }
+}
+
+fn level_word(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
     }
 }
 
@@ -285,6 +325,12 @@ pub fn filter(
                 .iter()
                 .map(|(target, level)| (target.clone(), tracing_level(*level))),
         ))
+}
+
+/// `levels` letting every runtime event through, for the log layer to weigh each by the
+/// level the spec declares for it (kept in [`LogSettings::levels`]).
+pub fn with_runtime_events(levels: tracing_subscriber::filter::Targets) -> tracing_subscriber::filter::Targets {
+    levels.with_target(crate::events::TARGET, tracing::Level::TRACE)
 }
 
 /// tracing-subscriber items for code that builds its own subscriber around `SpecLayer`.
@@ -370,6 +416,40 @@ pub(crate) mod tests {
         );
         let bad = filter(LogLevel::Info, &logging.targets, Some("hyper=loud")).unwrap_err();
         assert!(bad.contains("RUST_LOG"), "{bad}");
+    }
+
+    #[test]
+    fn runtime_events_take_the_declared_message_and_level_and_critical_is_a_level() {
+        let logging: Logging = serde_yaml::from_str(
+            "level_case: upper\nevents:\n  - {message: request, level: debug, runtime: [request]}\n  - {message: Connection established, runtime: [websocket_connected]}",
+        )
+        .unwrap();
+        let mut settings = LogSettings::from_spec(&logging, vec![]);
+        settings.levels = Some(filter(LogLevel::Info, &logging.targets, None).unwrap());
+        let (writer, buffer) = capture();
+        let subscriber = tracing_subscriber::registry().with(SpecLayer::new(settings, writer, None).with_filter(
+            with_runtime_events(filter(LogLevel::Info, &logging.targets, None).unwrap()),
+        ));
+        tracing::subscriber::with_default(subscriber, || {
+            crate::runtime_event!(INFO, RuntimeEvent::Request, status = 200u16);
+            crate::runtime_event!(INFO, RuntimeEvent::WebsocketConnected, session_id = "s-1");
+            crate::runtime_event!(INFO, RuntimeEvent::ShutdownStarted);
+            crate::critical!(disk = "/data", "disk full");
+        });
+        let lines = lines(&buffer);
+        let messages: Vec<&str> = lines.iter().map(|l| l["message"].as_str().unwrap()).collect();
+        assert_eq!(
+            messages,
+            ["Connection established", "shutdown started", "disk full"],
+            "`request` is declared at debug, below the level"
+        );
+        assert_eq!(lines[0]["level"], "INFO");
+        assert_eq!(lines[0]["session_id"], "s-1");
+        assert_eq!(lines[0]["target"], "runtime::logging::tests", "the emitting module");
+        assert!(lines[0].get(crate::events::KEY_FIELD).is_none());
+        assert_eq!(lines[2]["level"], "CRITICAL");
+        assert_eq!(lines[2]["disk"], "/data");
+        assert!(lines[2].get("critical").is_none());
     }
 
     #[test]

@@ -200,8 +200,10 @@ impl Observability {
         if self.traces.set(provider).is_err() {
             return Err(LoggingError::AlreadyInitialised);
         }
-        let settings = LogSettings::from_spec(logging, self.log_statics());
-        let lines = SpecLayer::new(settings, writer, self.loki.get().cloned()).with_filter(filter);
+        let mut settings = LogSettings::from_spec(logging, self.log_statics());
+        settings.levels = Some(filter.clone());
+        let lines = SpecLayer::new(settings, writer, self.loki.get().cloned())
+            .with_filter(crate::logging::with_runtime_events(filter));
         Ok(tracing_subscriber::registry().with(spans).with(lines))
     }
 

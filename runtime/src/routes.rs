@@ -98,8 +98,12 @@ impl Observability {
         for path in std::iter::once(&health.liveness.path).chain(&health.liveness.aliases) {
             router = router.route(path, get(liveness));
         }
-        for path in std::iter::once(&health.readiness.path).chain(&health.readiness.aliases) {
-            router = router.route(path, get(readiness));
+        // A component declared without readiness (a worker nobody routes traffic to) serves
+        // none: a 404 says so, where a 200 would claim a gate that is not there.
+        if self.config.component.readiness {
+            for path in std::iter::once(&health.readiness.path).chain(&health.readiness.aliases) {
+                router = router.route(path, get(readiness));
+            }
         }
         if let Some(detailed_probe) = &health.detailed {
             router = router.route(&detailed_probe.path, get(detailed));

@@ -75,7 +75,12 @@ where
     if let Some(lifecycle) = &obs.builtins.lifecycle {
         lifecycle.startup.set(startup);
     }
-    tracing::info!(address = %address, startup_seconds = startup, "service started");
+    crate::runtime_event!(
+        INFO,
+        crate::events::RuntimeEvent::ServiceStarted,
+        address = %address,
+        startup_seconds = startup
+    );
     for check in obs.health.unregistered() {
         // Said once, loudly, rather than discovered as a readiness that never turns green.
         tracing::warn!(
@@ -101,10 +106,11 @@ where
     if let Some(lifecycle) = &obs.builtins.lifecycle {
         lifecycle.shutdown.set(seconds);
     }
-    tracing::info!(
+    crate::runtime_event!(
+        INFO,
+        crate::events::RuntimeEvent::ShutdownComplete,
         shutdown_seconds = seconds,
-        clean = served && tasks_done,
-        "shutdown complete"
+        clean = served && tasks_done
     );
     if let Some(handle) = metrics_server {
         handle.abort();

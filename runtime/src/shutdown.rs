@@ -57,16 +57,18 @@ impl Shutdown {
             return;
         }
         *self.inner.started.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        tracing::info!(
+        crate::runtime_event!(
+            INFO,
+            crate::events::RuntimeEvent::ShutdownStarted,
             drain_seconds = self.inner.drain.as_secs_f64(),
-            grace_seconds = self.inner.grace.as_secs_f64(),
-            "shutdown started"
+            grace_seconds = self.inner.grace.as_secs_f64()
         );
         self.inner.begun.cancel();
         let inner = self.inner.clone();
         tokio::spawn(async move {
             tokio::time::sleep(inner.drain).await;
-            tracing::info!("shutdown draining: listener closed, long-lived work asked to finish");
+            // The listener closes, long-lived work is asked to finish.
+            crate::runtime_event!(INFO, crate::events::RuntimeEvent::ShutdownDraining);
             inner.draining.cancel();
             tokio::time::sleep(inner.grace.saturating_sub(inner.drain)).await;
             inner.deadline.cancel();

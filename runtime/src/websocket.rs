@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 
 use crate::builtins::WebSocketMetrics;
+use crate::events::RuntimeEvent;
 
 /// Read buffer of an upgraded socket. tungstenite allocates its default (128 KiB) when the
 /// socket opens, which makes it nearly all of an idle connection's memory (BENCHMARKS.md);
@@ -56,7 +57,7 @@ impl Session {
         if let Some(m) = &metrics {
             m.active.inc();
         }
-        tracing::info!(session_id = %id, "WebSocket connected");
+        crate::runtime_event!(INFO, RuntimeEvent::WebsocketConnected, session_id = %id);
         Self {
             metrics,
             started: Instant::now(),
@@ -78,7 +79,7 @@ impl Session {
         if let Some(m) = &self.metrics {
             m.error(kind);
         }
-        tracing::warn!(session_id = %self.id, error_type = kind, "WebSocket error");
+        crate::runtime_event!(WARN, RuntimeEvent::WebsocketError, session_id = %self.id, error_type = kind);
     }
 
     pub fn messages(&self) -> u64 {
@@ -93,6 +94,12 @@ impl Drop for Session {
             m.active.dec();
             m.duration.observe(seconds);
         }
-        tracing::info!(session_id = %self.id, messages = self.messages, duration_seconds = seconds, "WebSocket disconnected");
+        crate::runtime_event!(
+            INFO,
+            RuntimeEvent::WebsocketDisconnected,
+            session_id = %self.id,
+            messages = self.messages,
+            duration_seconds = seconds
+        );
     }
 }

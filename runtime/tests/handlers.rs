@@ -77,6 +77,23 @@ async fn probes_answer_with_the_spec_bodies() {
 }
 
 #[tokio::test]
+async fn a_component_without_readiness_serves_liveness_only() {
+    let spec = contract::load_bytes(
+        b"service:\n  name: jobs\n  components:\n    - {name: api, port: 8000}\n    - {name: worker, port: 9091, readiness: false}\n",
+        "obs.yaml",
+    )
+    .unwrap()
+    .spec;
+    for (component, readiness) in [("api", StatusCode::OK), ("worker", StatusCode::NOT_FOUND)] {
+        let env = move |var: &str| (var == "OBS_COMPONENT").then(|| component.to_string());
+        let obs = Observability::new(ServiceConfig::resolve(spec.clone(), env).unwrap(), env).unwrap();
+        let app = runtime::server::app(&obs, Router::new(), obs.clone());
+        assert_eq!(call(&app, get_req("/healthz")).await.0, StatusCode::OK, "{component}");
+        assert_eq!(call(&app, get_req("/readyz")).await.0, readiness, "{component}");
+    }
+}
+
+#[tokio::test]
 async fn readiness_turns_503_the_moment_shutdown_begins_while_liveness_stays_200() {
     let obs = observability(demo_spec(), &[]);
     let app = app(&obs);

@@ -21,6 +21,9 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use runtime::{Observability, ServiceConfig};
 use serde_json::Value;
+
+mod common;
+use common::capture;
 use tower::ServiceExt;
 
 /// What a receiver was sent.
@@ -91,23 +94,6 @@ fn observability(spec: contract::Spec) -> Observability {
     let env = |var: &str| (var == "OBS_REPLICA").then(|| "blue".to_string());
     let config = ServiceConfig::resolve(spec, env).unwrap();
     Observability::new(config, env).unwrap()
-}
-
-/// Lines written to a buffer.
-fn capture() -> (runtime::logging::MakeWriter, Arc<Mutex<Vec<u8>>>) {
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let sink = buffer.clone();
-    (Arc::new(move || Box::new(Sink(sink.clone()))), buffer)
 }
 
 /// The runtime's subscriber for this thread, its lines kept in a buffer.

@@ -130,6 +130,7 @@ codes! {
     LabelValuesEmpty = "label-values-empty", Error;
     LivenessChecks = "liveness-checks", Error;
     LogEventField = "log-event-field", Warning;
+    LogEventRuntimeDuplicate = "log-event-runtime-duplicate", Error;
     LogFieldDuplicate = "log-field-duplicate", Error;
     LogFieldInvalid = "log-field-invalid", Error;
     LokiLabelCardinality = "loki-label-cardinality", Error;

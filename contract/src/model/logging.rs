@@ -175,6 +175,10 @@ pub enum LogLevel {
     Warn,
     /// Error conditions.
     Error,
+    /// System failures (service unavailable, data corruption). Rust's `tracing` stops at
+    /// ERROR: the runtime writes `critical` for an error event that carries
+    /// `critical = true` (`runtime::critical!`), and for a runtime event declared critical.
+    Critical,
 }
 
 impl LogLevel {
@@ -184,6 +188,7 @@ impl LogLevel {
             Self::Info => "info",
             Self::Warn => "warn",
             Self::Error => "error",
+            Self::Critical => "critical",
         }
     }
 }
@@ -284,6 +289,144 @@ pub struct LogEvent {
     /// Context fields it carries beyond the standard ones.
     #[serde(default)]
     pub fields: Vec<String>,
+    /// The runtime events this line is, when the runtime writes it (`[request]`,
+    /// `[shutdown_started, shutdown_complete]`): the runtime then writes them with this
+    /// message and level. Omitted: the service's own event, which its code must write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime: Vec<RuntimeEvent>,
+}
+
+/// The log events the runtime writes by itself, each with a default message and level that
+/// a declared event (`logging.events[].runtime`) can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeEvent {
+    /// The listener is bound; readiness follows the checks.
+    ServiceStarted,
+    /// A request (not a probe or a scrape) was answered below 500.
+    Request,
+    /// A request was answered 500 or above.
+    RequestFailed,
+    /// SIGTERM or Ctrl-C arrived; readiness answers 503.
+    ShutdownStarted,
+    /// The drain delay passed: the listener closes, long-lived work is asked to finish.
+    ShutdownDraining,
+    /// Everything finished (or the grace ran out); carries the shutdown duration.
+    ShutdownComplete,
+    /// A WebSocket session opened (`runtime::websocket::Session`).
+    WebsocketConnected,
+    /// A WebSocket session hit an error.
+    WebsocketError,
+    /// A WebSocket session ended, for any reason.
+    WebsocketDisconnected,
+    /// A job run started (`runtime::jobs`).
+    JobStarted,
+    /// A job attempt failed and will run again.
+    JobRetried,
+    /// A job run succeeded.
+    JobFinished,
+    /// A job failed for good.
+    JobFailed,
+    /// A job run ended without an outcome (shutdown, panic).
+    JobCancelled,
+}
+
+impl RuntimeEvent {
+    pub const ALL: [Self; 14] = [
+        Self::ServiceStarted,
+        Self::Request,
+        Self::RequestFailed,
+        Self::ShutdownStarted,
+        Self::ShutdownDraining,
+        Self::ShutdownComplete,
+        Self::WebsocketConnected,
+        Self::WebsocketError,
+        Self::WebsocketDisconnected,
+        Self::JobStarted,
+        Self::JobRetried,
+        Self::JobFinished,
+        Self::JobFailed,
+        Self::JobCancelled,
+    ];
+
+    /// The name a spec uses for it.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::ServiceStarted => "service_started",
+            Self::Request => "request",
+            Self::RequestFailed => "request_failed",
+            Self::ShutdownStarted => "shutdown_started",
+            Self::ShutdownDraining => "shutdown_draining",
+            Self::ShutdownComplete => "shutdown_complete",
+            Self::WebsocketConnected => "websocket_connected",
+            Self::WebsocketError => "websocket_error",
+            Self::WebsocketDisconnected => "websocket_disconnected",
+            Self::JobStarted => "job_started",
+            Self::JobRetried => "job_retried",
+            Self::JobFinished => "job_finished",
+            Self::JobFailed => "job_failed",
+            Self::JobCancelled => "job_cancelled",
+        }
+    }
+
+    /// The message written when no declared event names it.
+    pub const fn default_message(self) -> &'static str {
+        match self {
+            Self::ServiceStarted => "service started",
+            Self::Request => "request finished",
+            Self::RequestFailed => "request failed",
+            Self::ShutdownStarted => "shutdown started",
+            Self::ShutdownDraining => "shutdown draining",
+            Self::ShutdownComplete => "shutdown complete",
+            Self::WebsocketConnected => "WebSocket connected",
+            Self::WebsocketError => "WebSocket error",
+            Self::WebsocketDisconnected => "WebSocket disconnected",
+            Self::JobStarted => "job started",
+            Self::JobRetried => "job retried",
+            Self::JobFinished => "job finished",
+            Self::JobFailed => "job failed",
+            Self::JobCancelled => "job cancelled",
+        }
+    }
+
+    /// The level written when no declared event names it.
+    pub fn default_level(self) -> LogLevel {
+        match self {
+            Self::RequestFailed | Self::JobFailed => LogLevel::Error,
+            Self::WebsocketError | Self::JobRetried | Self::JobCancelled => LogLevel::Warn,
+            _ => LogLevel::Info,
+        }
+    }
+
+    /// The fields the runtime puts on it, beside the context of its span.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Self::ServiceStarted => &["address", "startup_seconds"],
+            Self::Request | Self::RequestFailed => &["status", "latency_ms"],
+            Self::ShutdownStarted => &["drain_seconds", "grace_seconds"],
+            Self::ShutdownDraining => &[],
+            Self::ShutdownComplete => &["shutdown_seconds", "clean"],
+            Self::WebsocketConnected => &["session_id"],
+            Self::WebsocketError => &["session_id", "error_type"],
+            Self::WebsocketDisconnected => &["session_id", "messages", "duration_seconds"],
+            Self::JobStarted | Self::JobFinished | Self::JobCancelled => &["job_id", "job_type"],
+            Self::JobRetried => &["job_id", "job_type", "attempt", "error"],
+            Self::JobFailed => &["job_id", "job_type", "error"],
+        }
+    }
+}
+
+impl Logging {
+    /// The message and level the runtime writes `event` with: those of the declared event
+    /// that names it, else its defaults.
+    pub fn runtime_event(&self, event: RuntimeEvent) -> (&str, LogLevel) {
+        self.events
+            .iter()
+            .find(|declared| declared.runtime.contains(&event))
+            .map_or((event.default_message(), event.default_level()), |declared| {
+                (declared.message.as_str(), declared.level)
+            })
+    }
 }
 
 /// Loki log shipping.

@@ -529,6 +529,26 @@ fn check_logging(checker: &mut Checker) {
             }
         }
     }
+    let mut declared_by: std::collections::BTreeMap<crate::model::RuntimeEvent, usize> = Default::default();
+    for (i, event) in logging.events.iter().enumerate() {
+        for (j, runtime) in event.runtime.iter().enumerate() {
+            let first = *declared_by.entry(*runtime).or_insert(i);
+            if first != i {
+                checker.push(
+                    Diagnostic::new(
+                        Code::LogEventRuntimeDuplicate,
+                        format!("logging.events[{i}].runtime[{j}]"),
+                        format!(
+                            "runtime event `{}` is already declared by logging.events[{first}] (`{}`)",
+                            runtime.key(),
+                            logging.events[first].message
+                        ),
+                    )
+                    .with_help("the runtime writes each of its events once, with one message: keep one declaration"),
+                );
+            }
+        }
+    }
     for (i, event) in logging.events.iter().enumerate() {
         for (j, field) in event.fields.iter().enumerate() {
             if !logging.fields.contains(field) {

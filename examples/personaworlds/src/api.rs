@@ -1,11 +1,9 @@
 //! The api component: worlds stored in PostgreSQL and jobs enqueued for the worker, each job
-//! carrying the enqueuing request's id as its trace id. Every request is logged once as
-//! `request` with the seed's fields (route, method, status, latency, the user when the
-//! `X-User-ID` header names one).
+//! continuing the enqueuing request's trace. The runtime logs every request once as the
+//! seed's `request` (obs.yaml binds it) with route, method, status, latency, and the user
+//! this module puts on the request's context when the `X-User-ID` header names one.
 
-use std::time::Instant;
-
-use axum::extract::{FromRef, MatchedPath, Path, Request, State};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -44,24 +42,13 @@ fn user_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The seed's `request` line, once per request, after the answer.
+/// The user on the request's context, so that the runtime's `request` line (the seed's,
+/// bound in obs.yaml) and the handler's lines carry it.
 async fn log_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
     if let Some(user) = user_id(request.headers()) {
-        // On the request's context: this line, the runtime's own and the handler's carry it.
         crate::obs::log_fields::user_id(user);
     }
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(route, method, status, latency_ms, "request");
-    response
+    next.run(request).await
 }
 
 /// 503 while the database cannot be reached, 500 when it refused the query.

@@ -1,7 +1,7 @@
 //! personaworlds (seed 004): the PersonaWorlds API and its background worker, one binary
 //! that runs the component `OBS_COMPONENT` names (`api` in the `backend` container, `worker`
 //! in `worker`), over PostgreSQL (`DATABASE_URL`). The api stores worlds and enqueues jobs
-//! with the request id as trace id; the worker runs them and serves `/healthz` and
+//! with the request's trace; the worker runs them and serves `/healthz` and
 //! `/metrics` on its own port (9091, `WORKER_OBSERVABILITY_PORT`). Both log the seed's
 //! shared field model (`ts`, `msg`, `service`, `request_id`, `trace_id`, `job_id`, …) and
 //! answer readiness from a database ping and the `migrations` check.

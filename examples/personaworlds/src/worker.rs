@@ -1,7 +1,7 @@
 //! The worker component: claims jobs from PostgreSQL and runs them one at a time through the
-//! runtime's job API, which gives each run a span with its job id and the trace id the api
-//! gave it (also as `request_id`, so the seed's shared field model lines up across both
-//! components) and counts it in the builtin job metrics (`jobs_trace_total{trace}` says
+//! runtime's job API, which gives each run a span with its job id in the trace the api gave
+//! it (so a job's lines carry the `trace_id` of the request that enqueued it, the seed's
+//! shared field model lining up across both components) and counts it in the builtin job metrics (`jobs_trace_total{trace}` says
 //! whether a trace came along); reports queue depth by type; enqueues the periodic digest,
 //! which no request starts. On shutdown it finishes the job in hand and takes no new one.
 

@@ -105,8 +105,8 @@ async fn session(mut socket: WebSocket, app: App, id: String, resuming: bool) {
     } else {
         0
     };
+    // The runtime writes the seed's `Connection established` (obs.yaml binds it).
     let mut session = Session::open(app.obs.builtins.websocket.clone(), id.clone());
-    tracing::info!("Connection established");
     let mut limit = RateLimit::new(Instant::now());
     let mut draining = std::pin::pin!(app.obs.shutdown.draining());
     loop {

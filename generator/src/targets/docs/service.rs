@@ -18,6 +18,8 @@ const EXAMPLE_TIME: &str = "2024-01-15T10:30:00Z";
 pub(super) struct ServiceView {
     components: Vec<ComponentRow>,
     endpoints: Vec<Endpoint>,
+    /// Components declared with `readiness: false`, which serve no readiness endpoint.
+    without_readiness: Vec<String>,
     checks: Vec<CheckRow>,
     container: ContainerCheck,
     drain: Duration,
@@ -133,6 +135,13 @@ pub(super) fn view(plan: &Plan<'_>) -> ServiceView {
             })
             .collect(),
         endpoints: endpoints(spec),
+        without_readiness: spec
+            .service
+            .components
+            .iter()
+            .filter(|c| !c.readiness)
+            .map(|c| c.name.clone())
+            .collect(),
         checks: spec
             .health
             .checks

@@ -24,6 +24,8 @@ pub(super) struct TelemetryView {
     recorded: Vec<(String, String)>,
     log_format: String,
     log_level: String,
+    /// The level words as lines write them, lowest first.
+    level_words: Vec<String>,
     fields: Vec<FieldRow>,
     example_log: String,
     redact: Vec<String>,
@@ -67,6 +69,8 @@ struct EventRow {
     level: String,
     description: Option<String>,
     fields: Vec<String>,
+    /// `runtime (request, …)` when the runtime writes it, else `the service`.
+    written_by: String,
 }
 
 #[derive(Serialize)]
@@ -133,6 +137,13 @@ pub(super) fn view(plan: &Plan<'_>) -> TelemetryView {
             .collect(),
         log_format: format!("{:?}", logging.format).to_lowercase(),
         log_level: logging.level.as_str().into(),
+        level_words: ["debug", "info", "warn", "error", "critical"]
+            .iter()
+            .map(|w| match logging.level_case {
+                LevelCase::Lower => w.to_string(),
+                LevelCase::Upper => w.to_ascii_uppercase(),
+            })
+            .collect(),
         fields: logging
             .fields
             .iter()
@@ -151,6 +162,18 @@ pub(super) fn view(plan: &Plan<'_>) -> TelemetryView {
                 level: e.level.as_str().into(),
                 description: e.description.clone(),
                 fields: e.fields.clone(),
+                written_by: if e.runtime.is_empty() {
+                    "the service".into()
+                } else {
+                    format!(
+                        "runtime ({})",
+                        e.runtime
+                            .iter()
+                            .map(|r| format!("`{}`", r.key()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
             })
             .collect(),
         loki: loki(spec),
@@ -200,11 +223,11 @@ fn loki(spec: &Spec) -> Option<LokiView> {
     let l = spec.logging.loki.as_ref()?;
     let service = &spec.service.name;
     let selector = format!("{{service=\"{service}\"}}");
-    let level = match spec.logging.level_case {
-        LevelCase::Lower => "error",
-        LevelCase::Upper => "ERROR",
+    let levels = match spec.logging.level_case {
+        LevelCase::Lower => "error|critical",
+        LevelCase::Upper => "ERROR|CRITICAL",
     };
-    let errors = format!("{{service=\"{service}\", level=\"{level}\"}}");
+    let errors = format!("{{service=\"{service}\", level=~\"{levels}\"}}");
     Some(LokiView {
         url: EnvValue::of(&l.url),
         enabled: EnvValue::of(&l.enabled),

@@ -1,0 +1,20 @@
+//! Helpers the runtime's integration tests share.
+
+use std::sync::{Arc, Mutex};
+
+/// A log writer that keeps every line in a buffer, for assertions.
+pub fn capture() -> (runtime::logging::MakeWriter, Arc<Mutex<Vec<u8>>>) {
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let sink = buffer.clone();
+    (Arc::new(move || Box::new(Sink(sink.clone()))), buffer)
+}
