@@ -19,6 +19,7 @@ install_debian_packages() {
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+  command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   # Debian keeps the server binaries off PATH, under /usr/lib/postgresql/<major>/bin.

@@ -10,6 +10,7 @@
 #   obs-sink:local           stands in for Alertmanager receivers and Loki in e2e stacks
 #   obs-prometheus:local     Debian's /usr/bin/prometheus
 #   obs-alertmanager:local   Debian's /usr/bin/prometheus-alertmanager
+#   obs-pushgateway:local    Debian's /usr/bin/prometheus-pushgateway
 #   obs-postgres:local       Debian's PostgreSQL, standing in for postgres:16-alpine
 #   obs-redis:local          Debian's redis-server, standing in for redis:7-alpine
 #
@@ -124,6 +125,14 @@ copy_with_libs "$(command -v prometheus-alertmanager)" /bin/alertmanager "$root"
 # Debian's build reads its notification templates (default.tmpl) and UI from disk.
 mkdir -p "$root/usr/share/prometheus" && cp -r /usr/share/prometheus/alertmanager "$root/usr/share/prometheus/"
 import "$root" obs-alertmanager:local /bin/alertmanager
+
+root="$work/pushgateway"
+rm -rf "$root" && mkdir -p "$root"
+copy_with_libs "$(command -v prometheus-pushgateway)" /bin/pushgateway "$root"
+if [ -d /usr/share/prometheus/pushgateway ]; then
+  mkdir -p "$root/usr/share/prometheus" && cp -r /usr/share/prometheus/pushgateway "$root/usr/share/prometheus/"
+fi
+import "$root" obs-pushgateway:local /bin/pushgateway
 
 # Debian's PostgreSQL, standing in for `postgres:16-alpine`: the server, initdb, pg_isready
 # (also on PATH in /usr/bin, for `healthcheck: [CMD, pg_isready, -U, <user>]`) and psql, the

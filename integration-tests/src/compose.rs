@@ -34,6 +34,9 @@ fn local_image(image: &str) -> Option<String> {
     match name {
         "prom/prometheus" => Some(prometheus_image()),
         "prom/alertmanager" => Some(alertmanager_image()),
+        "prom/pushgateway" => {
+            Some(std::env::var("OBS_PUSHGATEWAY_IMAGE").unwrap_or_else(|_| "obs-pushgateway:local".into()))
+        }
         "postgres" => Some(std::env::var("OBS_POSTGRES_IMAGE").unwrap_or_else(|_| "obs-postgres:local".into())),
         "redis" => Some(std::env::var("OBS_REDIS_IMAGE").unwrap_or_else(|_| "obs-redis:local".into())),
         _ => None,

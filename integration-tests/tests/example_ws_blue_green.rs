@@ -58,8 +58,12 @@ async fn ws_app_stack_runs_both_colours_alerts_through_alertmanager_and_logs_its
         service_env: REPLICAS.iter().map(|r| heartbeat(r)).collect(),
         ..Tuning::default()
     };
-    let stack = example.up(tuning, &["app_blue", "app_green", "prometheus", "alertmanager"]);
-    let prometheus = stack.wait_ready(&REPLICAS, 2).await;
+    let stack = example.up(
+        tuning,
+        &["app_blue", "app_green", "prometheus", "alertmanager", "pushgateway"],
+    );
+    // Both colours and the Pushgateway.
+    let prometheus = stack.wait_ready(&REPLICAS, 3).await;
     for replica in REPLICAS {
         let port = stack.port(replica, PORT);
         websocket_load(&format!("ws://127.0.0.1:{port}/ws")).await;
@@ -128,4 +132,33 @@ async fn ws_app_stack_runs_both_colours_alerts_through_alertmanager_and_logs_its
     let lines = stack.output_lines("app_blue");
     let missing = expect::missing_log_events(&example.spec, &lines);
     assert!(missing.is_empty(), "{missing:#?}\n{}", lines.join("\n"));
+
+    // The shutdown duration, set as blue exited, reached Prometheus through the Pushgateway
+    // under blue's own job and replica labels (honor_labels), not the Pushgateway's.
+    let job = &example.resolved.components[0].job;
+    let pushed = eventually(Duration::from_secs(30), "blue's pushed shutdown duration", || async {
+        let result = prometheus
+            .query(&format!(
+                r#"sigiq_shutdown_time_seconds{{job="{job}", replica="blue", instance=""}}"#
+            ))
+            .await?;
+        Ok(result
+            .first()
+            .and_then(|sample| sample["value"][1].as_str())
+            .and_then(|value| value.parse::<f64>().ok()))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", stack.logs(Some("pushgateway"))));
+    let drain = example.spec.shutdown.drain.as_secs_f64();
+    assert!(
+        pushed >= drain,
+        "blue's shutdown took {pushed}s, under the {drain}s drain"
+    );
+    let green = prometheus
+        .query(&format!(
+            r#"sigiq_startup_time_seconds{{job="{job}", replica="green", instance=""}}"#
+        ))
+        .await
+        .unwrap();
+    assert_eq!(green.len(), 1, "green pushed its start-up time: {green:?}");
 }

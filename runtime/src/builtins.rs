@@ -47,6 +47,8 @@ pub struct JobMetrics {
 pub struct LifecycleMetrics {
     pub startup: Gauge,
     pub shutdown: Gauge,
+    /// Their names, for a push.
+    pub names: (String, String),
 }
 
 /// The builtin groups this component exposes.
@@ -127,6 +129,7 @@ impl Builtins {
             builtins.lifecycle = Some(LifecycleMetrics {
                 startup: registry.gauge(startup, &[])?.single(),
                 shutdown: registry.gauge(shutdown, &[])?.single(),
+                names: (startup.to_string(), shutdown.to_string()),
             });
         }
         Ok(builtins)

@@ -19,6 +19,7 @@ pub mod loki;
 pub mod metrics;
 pub mod observability;
 pub mod postgres_ping;
+pub mod pushgateway;
 pub mod redis_ping;
 pub mod routes;
 pub mod server;

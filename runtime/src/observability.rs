@@ -62,6 +62,8 @@ pub struct ObservabilityState {
     /// The client dependency checks and log shipping use (trusts `OBS_CA_FILE`).
     pub http: HttpClient,
     pub shutdown: Shutdown,
+    /// Where the lifecycle metrics are pushed, when the spec names a Pushgateway.
+    pub pushgateway: Option<crate::pushgateway::Pusher>,
     /// When the process started (for uptime and the start-up duration).
     pub started: Instant,
     loki: OnceLock<LokiSender>,
@@ -93,6 +95,11 @@ impl Observability {
         let http = HttpClient::from_env(&env)?;
         let health = HealthChecks::new(&config.spec.health.checks, http.clone(), &env);
         let shutdown = Shutdown::new(config.spec.shutdown.drain.to_std(), config.spec.shutdown.grace.to_std());
+        let names = builtins
+            .lifecycle
+            .as_ref()
+            .map(|l| (l.names.0.as_str(), l.names.1.as_str()));
+        let pushgateway = crate::pushgateway::Pusher::of(&config, names, &env);
         Ok(Self(Arc::new(ObservabilityState {
             config: Arc::new(config),
             registry: Arc::new(registry),
@@ -100,6 +107,7 @@ impl Observability {
             health,
             http,
             shutdown,
+            pushgateway,
             started: Instant::now(),
             loki: OnceLock::new(),
             traces: OnceLock::new(),

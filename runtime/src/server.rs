@@ -81,6 +81,21 @@ where
         address = %address,
         startup_seconds = startup
     );
+    if let Some(pusher) = obs.pushgateway.clone() {
+        // In the background, a few tries: the Pushgateway may start after the service.
+        let http = obs.http.clone();
+        tokio::spawn(async move {
+            for attempt in 1..=5 {
+                match pusher.push(&http, startup, None).await {
+                    Ok(()) => return,
+                    Err(error) if attempt == 5 => {
+                        tracing::warn!(error = %error, "cannot push the start-up time to the Pushgateway")
+                    }
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
+                }
+            }
+        });
+    }
     for check in obs.health.unregistered() {
         // Said once, loudly, rather than discovered as a readiness that never turns green.
         tracing::warn!(
@@ -114,6 +129,12 @@ where
     );
     if let Some(handle) = metrics_server {
         handle.abort();
+    }
+    if let Some(pusher) = &obs.pushgateway {
+        // The last word on this process: Prometheus never scrapes the shutdown duration.
+        if let Err(error) = pusher.push(&obs.http, startup, Some(seconds)).await {
+            tracing::warn!(error = %error, "cannot push the shutdown duration to the Pushgateway");
+        }
     }
     obs.flush_traces(std::time::Duration::from_secs(3)).await;
     obs.flush_logs().await;

@@ -149,6 +149,13 @@ pub struct LifecycleBuiltin {
     /// Metric name prefix: `sigiq` gives `sigiq_startup_time_seconds`; default `app`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// A Pushgateway the runtime pushes both to, so that the shutdown duration, set as the
+    /// process exits and after its last scrape, still reaches Prometheus:
+    /// `${PUSHGATEWAY_URL:-http://localhost:9091}`. Pushed at start-up and when the shutdown
+    /// completes, grouped by job and replica; the stack runs a Pushgateway (`stack.pushgateway`)
+    /// that Prometheus scrapes with `honor_labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushgateway: Option<crate::EnvString>,
     /// Components that expose this group; omitted: every component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<String>>,

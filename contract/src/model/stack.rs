@@ -28,6 +28,10 @@ pub struct Stack {
     /// Loki; on by default when `logging.loki` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loki: Option<StackService>,
+    /// Pushgateway, receiving the lifecycle metrics the runtime pushes; on by default when
+    /// `metrics.builtin.lifecycle.pushgateway` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushgateway: Option<StackService>,
     /// Jaeger all-in-one, receiving OTLP traces (`tracing.otlp_endpoint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jaeger: Option<StackService>,

@@ -104,10 +104,14 @@ impl Dependency {
     }
 }
 
+/// The port the Pushgateway listens on inside its container.
+pub const PUSHGATEWAY_PORT: u16 = 9091;
+
 /// A monitoring server of the stack and the host port compose publishes it on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Monitoring {
-    /// `prometheus`, `alertmanager`, `grafana`, `loki`, `jaeger` or `elasticsearch`.
+    /// `prometheus`, `alertmanager`, `grafana`, `loki`, `pushgateway`, `jaeger` or
+    /// `elasticsearch`.
     pub name: &'static str,
     /// The port it listens on inside its container, and on the host unless moved.
     pub default_port: u16,
@@ -122,6 +126,16 @@ impl StackPlan {
             Some(loki) => loki.enabled,
             None => spec.logging.loki.is_some(),
         };
+        let pushes = spec
+            .metrics
+            .builtin
+            .lifecycle
+            .as_ref()
+            .is_some_and(|l| l.pushgateway.is_some());
+        let pushgateway = match &stack.pushgateway {
+            Some(pushgateway) => pushgateway.enabled && pushes,
+            None => pushes,
+        };
         let jaeger = stack.jaeger.as_ref().filter(|j| j.enabled);
         let elasticsearch = stack.elasticsearch.as_ref().filter(|e| e.enabled);
         let candidates = [
@@ -129,6 +143,12 @@ impl StackPlan {
             ("alertmanager", 9093, alertmanager, stack.alertmanager.port),
             ("grafana", 3000, stack.grafana.enabled, stack.grafana.port),
             ("loki", 3100, loki, stack.loki.as_ref().and_then(|l| l.port)),
+            (
+                "pushgateway",
+                PUSHGATEWAY_PORT,
+                pushgateway,
+                stack.pushgateway.as_ref().and_then(|p| p.port),
+            ),
             ("jaeger", 16686, jaeger.is_some(), jaeger.and_then(|j| j.port)),
             (
                 "elasticsearch",

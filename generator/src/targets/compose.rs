@@ -26,6 +26,7 @@ pub const ALERTMANAGER_IMAGE: &str = "prom/alertmanager:v0.27.0";
 pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
 pub const LOKI_IMAGE: &str = "grafana/loki:3.1.0";
 pub const JAEGER_IMAGE: &str = "jaegertracing/all-in-one:1.57";
+pub const PUSHGATEWAY_IMAGE: &str = "prom/pushgateway:v1.9.0";
 pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.14.0";
 /// Grafana's own admin password before the first sign-in changes it.
 const GRAFANA_FIRST_LOGIN_PASSWORD: &str = "admin";
@@ -133,6 +134,19 @@ fn app_environment(spec: &Spec, plan: &StackPlan) -> BTreeMap<String, String> {
             loki.url.clone()
         };
         values.extend([url, loki.enabled.clone()]);
+    }
+    if let Some(push) = spec
+        .metrics
+        .builtin
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pushgateway.as_ref())
+    {
+        values.push(if plan.host_port("pushgateway").is_some() {
+            in_stack(push, "pushgateway")
+        } else {
+            push.clone()
+        });
     }
     if let Some(tracing) = &spec.tracing {
         let endpoint = if plan.host_port("jaeger").is_some() {
@@ -388,6 +402,16 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
             command: Some(vec!["-config.file=/etc/loki/local-config.yaml".into()]),
             ports: port("loki"),
             volumes: vec!["loki-data:/loki".into()],
+            profiles: profiles.clone(),
+            ..Service::default()
+        });
+    }
+    if plan.host_port("pushgateway").is_some() {
+        let pushgateway = stack.pushgateway.clone().unwrap_or_default();
+        services.push(Service {
+            name: "pushgateway".into(),
+            image: pushgateway.image.unwrap_or_else(|| PUSHGATEWAY_IMAGE.into()),
+            ports: port("pushgateway"),
             profiles: profiles.clone(),
             ..Service::default()
         });

@@ -30,6 +30,8 @@ struct Job {
     metrics_path: String,
     credentials_file: Option<String>,
     targets: Vec<Target>,
+    /// Keep the job and replica labels a push carries (the Pushgateway's job).
+    honor_labels: bool,
 }
 
 #[derive(Serialize)]
@@ -63,10 +65,11 @@ fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
     let mut external_labels = BTreeMap::new();
     external_labels.insert("service".to_string(), spec.service.name.clone());
     external_labels.insert("environment".to_string(), external_label(&spec.service.environment));
-    let jobs = resolved
+    let mut jobs: Vec<Job> = resolved
         .components
         .iter()
         .map(|component| Job {
+            honor_labels: false,
             name: component.job.clone(),
             metrics_path: spec.metrics.endpoint.path.clone(),
             credentials_file: stack.credentials_file.clone(),
@@ -83,6 +86,18 @@ fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
                 .collect(),
         })
         .collect();
+    if stack.host_port("pushgateway").is_some() {
+        jobs.push(Job {
+            name: "pushgateway".into(),
+            metrics_path: "/metrics".into(),
+            credentials_file: None,
+            targets: vec![Target {
+                address: format!("pushgateway:{}", contract::resolve::stack_plan::PUSHGATEWAY_PORT),
+                labels: BTreeMap::new(),
+            }],
+            honor_labels: true,
+        });
+    }
     Config {
         header: header(loaded),
         scrape_interval: prometheus.scrape_interval.to_string(),

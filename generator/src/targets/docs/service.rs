@@ -348,6 +348,11 @@ fn uis(plan: &Plan<'_>) -> Vec<Ui> {
             "alertmanager" => note("Alertmanager", port, "silences, routing"),
             "loki" => note("Loki", port, "queried from Grafana"),
             "jaeger" => note("Jaeger", port, "traces (OTLP on 4317)"),
+            "pushgateway" => note(
+                "Pushgateway",
+                port,
+                "start-up and shutdown times pushed by each replica, scraped with honor_labels",
+            ),
             _ => note("Elasticsearch", port, "shipped logs"),
         });
     }
