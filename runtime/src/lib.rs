@@ -3,6 +3,7 @@
 //! the spec names, JSON logs with request and trace ids, OTLP traces, HTTP and WebSocket
 //! instrumentation, and a graceful shutdown that drops nothing it accepted.
 
+pub mod base64;
 pub mod builtins;
 pub mod client_ip;
 pub mod config;

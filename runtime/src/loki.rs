@@ -1,6 +1,9 @@
 //! Shipping log lines to Loki's push API: lines go through a bounded channel (full means
 //! dropped and counted, never a blocked request), are batched every second or every 500
-//! lines, grouped into streams by the spec's Loki labels, and POSTed as JSON.
+//! lines, grouped into streams by the spec's Loki labels, and POSTed as JSON with the
+//! tenant and basic-auth headers the spec asks for. A batch Loki could not take (no answer,
+//! 429, 5xx) is tried again with a doubling backoff, and no more lines are taken meanwhile,
+//! so memory stays at the queue plus one batch; one it refused (another 4xx) is dropped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,9 +16,12 @@ use crate::http_client::HttpClient;
 
 /// Lines waiting to ship before new ones are dropped.
 pub const QUEUE_LINES: usize = 10_000;
-const BATCH_LINES: usize = 500;
+pub const BATCH_LINES: usize = 500;
 const BATCH_EVERY: Duration = Duration::from_secs(1);
 const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// First wait after a failed push; it doubles up to [`BACKOFF_MAX`].
+pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// A line's stream labels, in the spec's order.
 type Labels = Vec<(String, String)>;
@@ -84,15 +90,32 @@ impl LokiSender {
     }
 }
 
+/// Where and how lines are pushed.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Loki's base URL; `/loki/api/v1/push` is added.
+    pub base_url: String,
+    /// Log fields that become stream labels.
+    pub labels: Vec<String>,
+    /// Sent with every push: `X-Scope-OrgID`, `Authorization`.
+    pub headers: Vec<(String, String)>,
+}
+
 /// Starts the shipper task on the current runtime.
-pub fn start(client: HttpClient, base_url: &str, labels: Vec<String>) -> LokiSender {
+pub fn start(client: HttpClient, target: Target) -> LokiSender {
     let (tx, rx) = mpsc::channel(QUEUE_LINES);
-    let url = format!("{}/loki/api/v1/push", base_url.trim_end_matches('/'));
-    tokio::spawn(ship(client, url, rx));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let shipper = Shipper {
+        client,
+        url: format!("{}/loki/api/v1/push", target.base_url.trim_end_matches('/')),
+        headers: target.headers,
+        dropped: dropped.clone(),
+    };
+    tokio::spawn(shipper.run(rx));
     LokiSender {
         tx,
-        labels: Arc::new(labels),
-        dropped: Arc::default(),
+        labels: Arc::new(target.labels),
+        dropped,
     }
 }
 
@@ -119,51 +142,126 @@ pub fn push_body(batch: &[Entry]) -> Value {
     json!({ "streams": streams })
 }
 
-async fn push(client: &HttpClient, url: &str, batch: &mut Vec<Entry>) {
-    if batch.is_empty() {
-        return;
-    }
-    let body = push_body(batch).to_string();
-    batch.clear();
-    let headers = [("Content-Type", "application/json")];
-    match client
-        .request("POST", url, &headers, Some(body.as_bytes()), PUSH_TIMEOUT)
-        .await
-    {
-        Ok(response) if (200..300).contains(&response.status) => {}
+/// What became of one push.
+enum Pushed {
+    Taken,
+    /// Not taken now; worth trying again.
+    Retry,
+    /// Refused for good (a 4xx other than 429).
+    Refused,
+}
+
+struct Shipper {
+    client: HttpClient,
+    url: String,
+    headers: Vec<(String, String)>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Shipper {
+    async fn push(&self, batch: &[Entry]) -> Pushed {
+        let body = push_body(batch).to_string();
+        let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+        headers.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         // Logging a failure to ship logs would feed the failure back into the queue.
-        Ok(response) => eprintln!(
-            "obs: Loki push to {url} answered {}: {}",
-            response.status,
-            response.text()
-        ),
-        Err(error) => eprintln!("obs: Loki push to {url} failed: {error}"),
+        match self
+            .client
+            .request("POST", &self.url, &headers, Some(body.as_bytes()), PUSH_TIMEOUT)
+            .await
+        {
+            Ok(response) if (200..300).contains(&response.status) => Pushed::Taken,
+            Ok(response) if response.status == 429 || response.status >= 500 => {
+                eprintln!(
+                    "obs: Loki push to {} answered {}; trying again",
+                    self.url, response.status
+                );
+                Pushed::Retry
+            }
+            Ok(response) => {
+                eprintln!(
+                    "obs: Loki push to {} answered {}: {}; dropping {} lines",
+                    self.url,
+                    response.status,
+                    response.text(),
+                    batch.len()
+                );
+                Pushed::Refused
+            }
+            Err(error) => {
+                eprintln!("obs: Loki push to {} failed: {error}; trying again", self.url);
+                Pushed::Retry
+            }
+        }
+    }
+
+    /// Pushes the batch unless a backoff is running (`force`: a flush tries anyway).
+    async fn attempt(&self, batch: &mut Vec<Entry>, backoff: &mut Backoff, force: bool) {
+        if batch.is_empty() || (!force && !backoff.due()) {
+            return;
+        }
+        match self.push(batch).await {
+            Pushed::Taken => {
+                batch.clear();
+                backoff.reset();
+            }
+            Pushed::Refused => {
+                self.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.clear();
+                backoff.reset();
+            }
+            Pushed::Retry => backoff.failed(),
+        }
+    }
+
+    async fn run(self, mut rx: mpsc::Receiver<Message>) {
+        let mut batch = Vec::new();
+        let mut backoff = Backoff::default();
+        let mut tick = tokio::time::interval(BATCH_EVERY);
+        loop {
+            tokio::select! {
+                // A full batch waiting for Loki takes no more lines: the channel bounds them.
+                message = rx.recv(), if batch.len() < BATCH_LINES => match message {
+                    Some(Message::Line(entry)) => {
+                        batch.push(entry);
+                        if batch.len() >= BATCH_LINES {
+                            self.attempt(&mut batch, &mut backoff, false).await;
+                        }
+                    }
+                    Some(Message::Flush(done)) => {
+                        self.attempt(&mut batch, &mut backoff, true).await;
+                        let _ = done.send(());
+                    }
+                    None => {
+                        self.attempt(&mut batch, &mut backoff, true).await;
+                        return;
+                    }
+                },
+                _ = tick.tick() => self.attempt(&mut batch, &mut backoff, false).await,
+            }
+        }
     }
 }
 
-async fn ship(client: HttpClient, url: String, mut rx: mpsc::Receiver<Message>) {
-    let mut batch = Vec::new();
-    let mut tick = tokio::time::interval(BATCH_EVERY);
-    loop {
-        tokio::select! {
-            message = rx.recv() => match message {
-                Some(Message::Line(entry)) => {
-                    batch.push(entry);
-                    if batch.len() >= BATCH_LINES {
-                        push(&client, &url, &mut batch).await;
-                    }
-                }
-                Some(Message::Flush(done)) => {
-                    push(&client, &url, &mut batch).await;
-                    let _ = done.send(());
-                }
-                None => {
-                    push(&client, &url, &mut batch).await;
-                    return;
-                }
-            },
-            _ = tick.tick() => push(&client, &url, &mut batch).await,
-        }
+/// When the next push may go after failures.
+#[derive(Debug, Default)]
+struct Backoff {
+    wait: Option<Duration>,
+    until: Option<tokio::time::Instant>,
+}
+
+impl Backoff {
+    fn due(&self) -> bool {
+        self.until.is_none_or(|until| tokio::time::Instant::now() >= until)
+    }
+
+    fn failed(&mut self) {
+        let wait = self.wait.map_or(BACKOFF_FIRST, |w| (w * 2).min(BACKOFF_MAX));
+        self.wait = Some(wait);
+        self.until = Some(tokio::time::Instant::now() + wait);
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
     }
 }
 
@@ -209,8 +307,11 @@ mod tests {
         });
         let sender = start(
             HttpClient::new(None).unwrap(),
-            &url,
-            vec!["service".into(), "level".into()],
+            Target {
+                base_url: url,
+                labels: vec!["service".into(), "level".into()],
+                headers: Vec::new(),
+            },
         );
         let mut line = Map::new();
         line.insert("service".into(), json!("ws-counter"));

@@ -40,12 +40,46 @@ pub enum StartError {
 pub enum LoggingError {
     #[error("Loki shipping is enabled but its URL is not set")]
     LokiUrlMissing,
+    #[error("cannot read the Loki password from {path} (logging.loki.password_file): {message}")]
+    LokiPasswordFile { path: String, message: String },
+    #[error("logging.loki.username is set but neither password nor password_file gives a password")]
+    LokiPasswordMissing,
     #[error("logging is already initialised")]
     AlreadyInitialised,
     #[error("{0}")]
     Filter(String),
     #[error(transparent)]
     Traces(#[from] crate::traces::TracesError),
+}
+
+/// The tenant and basic-auth headers of Loki pushes, from the environment or a file.
+fn loki_headers(
+    loki: &contract::model::Loki,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, LoggingError> {
+    let value = |v: &Option<contract::EnvString>| {
+        v.as_ref()
+            .and_then(|v| v.resolve(&env))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let mut headers = Vec::new();
+    if let Some(tenant) = value(&loki.tenant) {
+        headers.push(("X-Scope-OrgID".to_string(), tenant));
+    }
+    if let Some(user) = value(&loki.username) {
+        let password = match value(&loki.password_file) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| LoggingError::LokiPasswordFile {
+                    path,
+                    message: e.to_string(),
+                })?,
+            None => value(&loki.password).ok_or(LoggingError::LokiPasswordMissing)?,
+        };
+        let credentials = crate::base64::standard(format!("{user}:{password}").as_bytes());
+        headers.push(("Authorization".to_string(), format!("Basic {credentials}")));
+    }
+    Ok(headers)
 }
 
 /// Shared by the server and every handler. One reference count: axum clones the state
@@ -178,9 +212,12 @@ impl Observability {
                 if self.loki.get().is_some() {
                     return Err(LoggingError::AlreadyInitialised);
                 }
-                let _ = self
-                    .loki
-                    .set(crate::loki::start(self.http.clone(), &url, loki.labels.clone()));
+                let target = crate::loki::Target {
+                    base_url: url,
+                    labels: loki.labels.clone(),
+                    headers: loki_headers(loki, &env)?,
+                };
+                let _ = self.loki.set(crate::loki::start(self.http.clone(), target));
             }
         }
         let filter = crate::logging::filter(self.config.log_level, &logging.targets, env("RUST_LOG").as_deref())

@@ -109,7 +109,14 @@ async fn log_lines_are_pushed_to_loki_over_https() {
     let (url, ca, mut rx, _dir) = loki_over_tls().await;
     let obs = observability(&url, Some(ca.display().to_string()));
 
-    let sender = runtime::loki::start(obs.http.clone(), &url, vec!["service".into(), "level".into()]);
+    let sender = runtime::loki::start(
+        obs.http.clone(),
+        runtime::loki::Target {
+            base_url: url.clone(),
+            labels: vec!["service".into(), "level".into()],
+            headers: Vec::new(),
+        },
+    );
     let mut line = Map::new();
     line.insert("service".into(), json!("tls-client"));
     line.insert("level".into(), json!("error"));

@@ -441,6 +441,19 @@ pub struct Loki {
     /// Log fields promoted to Loki stream labels (keep them low-cardinality).
     #[serde(default = "Loki::default_labels")]
     pub labels: Vec<String>,
+    /// Tenant of a multi-tenant Loki, sent as `X-Scope-OrgID`: `${LOKI_TENANT}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<EnvString>,
+    /// Basic-auth user, when Loki sits behind a proxy that asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<EnvString>,
+    /// Basic-auth password: `${VAR}` only, never inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<EnvString>,
+    /// A file holding the basic-auth password (`/run/secrets/loki`), read at start-up;
+    /// wins over `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<EnvString>,
 }
 
 impl Loki {

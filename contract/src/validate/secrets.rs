@@ -28,6 +28,9 @@ pub(super) fn check_all(checker: &mut Checker) {
     if let Some(errors) = &spec.error_tracking {
         must_be_env.push(("error_tracking.sentry.dsn", &errors.sentry.dsn));
     }
+    if let Some(password) = spec.logging.loki.as_ref().and_then(|l| l.password.as_ref()) {
+        must_be_env.push(("logging.loki.password", password));
+    }
     for (path, value) in must_be_env {
         match value {
             EnvString::Literal(_) => checker.push(

@@ -78,6 +78,8 @@ struct LokiView {
     url: EnvValue,
     enabled: EnvValue,
     labels: Vec<String>,
+    tenant: Option<EnvValue>,
+    username: Option<EnvValue>,
     queries: Vec<(&'static str, String)>,
 }
 
@@ -232,6 +234,8 @@ fn loki(spec: &Spec) -> Option<LokiView> {
         url: EnvValue::of(&l.url),
         enabled: EnvValue::of(&l.enabled),
         labels: l.labels.clone(),
+        tenant: l.tenant.as_ref().map(EnvValue::of),
+        username: l.username.as_ref().map(EnvValue::of),
         queries: vec![
             ("All logs of the service", selector.clone()),
             ("Errors only", errors.clone()),
