@@ -327,6 +327,13 @@ pub fn filter(
         ))
 }
 
+/// Whether `metadata` is one of the spans that carry a line's context and trace (a request,
+/// a WebSocket session, a job): on at every level, so that a warning under `LOG_LEVEL=warn`
+/// still has its request id and trace id, and the trace is still exported.
+pub fn is_context_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span() && matches!(metadata.name(), "request" | "websocket" | "job")
+}
+
 /// `levels` letting every runtime event through, for the log layer to weigh each by the
 /// level the spec declares for it (kept in [`LogSettings::levels`]).
 pub fn with_runtime_events(levels: tracing_subscriber::filter::Targets) -> tracing_subscriber::filter::Targets {

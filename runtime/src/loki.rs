@@ -81,12 +81,16 @@ impl LokiSender {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Ships what is queued now; waits at most `timeout`.
+    /// Ships what is queued now; waits at most `timeout`, even when the queue is full
+    /// because Loki is down.
     pub async fn flush(&self, timeout: Duration) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).await.is_ok() {
-            let _ = tokio::time::timeout(timeout, wait).await;
-        }
+        let _ = tokio::time::timeout(timeout, async {
+            if self.tx.send(Message::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        })
+        .await;
     }
 }
 

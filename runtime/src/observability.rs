@@ -239,16 +239,22 @@ impl Observability {
             .with_context_activation(false)
             .with_tracked_inactivity(false)
             .with_filter(tracing_subscriber::filter::filter_fn(move |metadata| {
-                (metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
-                    && span_filter.would_enable(metadata.target(), metadata.level())
+                crate::logging::is_context_span(metadata)
+                    || ((metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
+                        && span_filter.would_enable(metadata.target(), metadata.level()))
             }));
         if self.traces.set(provider).is_err() {
             return Err(LoggingError::AlreadyInitialised);
         }
         let mut settings = LogSettings::from_spec(logging, self.log_statics());
         settings.levels = Some(filter.clone());
-        let lines = SpecLayer::new(settings, writer, self.loki.get().cloned())
-            .with_filter(crate::logging::with_runtime_events(filter));
+        let line_filter = crate::logging::with_runtime_events(filter);
+        let lines = SpecLayer::new(settings, writer, self.loki.get().cloned()).with_filter(
+            tracing_subscriber::filter::filter_fn(move |metadata| {
+                crate::logging::is_context_span(metadata)
+                    || line_filter.would_enable(metadata.target(), metadata.level())
+            }),
+        );
         Ok(tracing_subscriber::registry().with(spans).with(lines))
     }
 

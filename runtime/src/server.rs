@@ -81,7 +81,7 @@ where
         address = %address,
         startup_seconds = startup
     );
-    if let Some(pusher) = obs.pushgateway.clone() {
+    let startup_push = obs.pushgateway.clone().map(|pusher| {
         // In the background, a few tries: the Pushgateway may start after the service.
         let http = obs.http.clone();
         tokio::spawn(async move {
@@ -94,8 +94,8 @@ where
                     Err(_) => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
                 }
             }
-        });
-    }
+        })
+    });
     for check in obs.health.unregistered() {
         // Said once, loudly, rather than discovered as a readiness that never turns green.
         tracing::warn!(
@@ -129,6 +129,10 @@ where
     );
     if let Some(handle) = metrics_server {
         handle.abort();
+    }
+    if let Some(retrying) = startup_push {
+        // A late start-up push would replace the group and erase the shutdown duration.
+        retrying.abort();
     }
     if let Some(pusher) = &obs.pushgateway {
         // The last word on this process: Prometheus never scrapes the shutdown duration.

@@ -138,6 +138,9 @@ async fn lines_wait_for_a_receiver_that_is_down_bounded_and_arrive_when_it_is_ba
     for _ in 5..sent {
         loki.send(&line("info"), "{\"message\":\"during\"}");
     }
+    // A flush (the shutdown's) with the queue full and Loki down still returns in time.
+    let flushing = tokio::time::timeout(Duration::from_secs(10), loki.flush(Duration::from_secs(1))).await;
+    assert!(flushing.is_ok(), "a flush waited on a full queue");
     let dropped = loki.dropped() as usize;
     assert!(
         dropped >= QUEUE_LINES - BATCH_LINES,

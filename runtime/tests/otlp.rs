@@ -260,6 +260,43 @@ async fn spans_reach_an_http_protobuf_receiver_at_v1_traces() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn at_level_warn_a_warning_still_carries_the_request_trace_and_the_span_is_exported() {
+    let (address, received) = grpc_receiver().await;
+    let yaml = format!(
+        "service: {{name: quiet}}\nlogging: {{level: warn}}\ntracing: {{otlp_endpoint: 'http://{address}', sample_ratio: 1}}\n"
+    );
+    let obs = observability(contract::load_bytes(yaml.as_bytes(), "obs.yaml").unwrap().spec);
+    let (_guard, buffer) = logging_to_buffer(&obs);
+    let routes = Router::new().route(
+        "/api/slow",
+        get(|| async {
+            tracing::info!("below the level");
+            tracing::warn!("slow answer");
+            "ok"
+        }),
+    );
+    let app = runtime::server::app(&obs, routes, obs.clone());
+    let request = Request::get("/api/slow")
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .header("x-request-id", "req-quiet")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(request).await.unwrap().status(), 200);
+    obs.flush_traces(Duration::from_secs(10)).await;
+    let lines = lines(&buffer);
+    assert_eq!(lines.len(), 1, "only the warning: {lines:?}");
+    assert_eq!(lines[0]["trace_id"], CALLER_TRACE);
+    assert_eq!(lines[0]["request_id"], "req-quiet");
+    let spans = spans(&received);
+    assert!(
+        spans
+            .iter()
+            .any(|(_, s)| s.name == "request" && hex(&s.trace_id) == CALLER_TRACE),
+        "{spans:?}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn the_sample_ratio_keeps_its_share_and_a_callers_decision_wins() {
     let (address, received) = grpc_receiver().await;
     let obs = observability(spec(&format!("http://{address}"), "grpc", "0.1"));
@@ -317,9 +354,7 @@ async fn a_receiver_that_is_down_costs_a_bounded_queue_and_is_used_again_when_ba
     for _ in 0..BURST {
         tracing::info_span!("burst").in_scope(|| {});
     }
-    let flushing = tokio::time::Instant::now();
     obs.flush_traces(Duration::from_secs(8)).await;
-    assert!(flushing.elapsed() < Duration::from_secs(9), "the flush is bounded");
 
     let listener = tokio::net::TcpListener::bind(port).await.unwrap();
     let receiver = GrpcReceiver::default();
