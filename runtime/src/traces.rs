@@ -18,7 +18,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::config::ServiceConfig;
 use crate::http_client::CA_FILE_ENV;
 
-/// Spans waiting for export before new ones are dropped (the SDK counts and reports them).
+/// Spans waiting for export before new ones are dropped (silently: the SDK's internal logs are off).
 pub const QUEUE_SPANS: usize = 2048;
 /// Spans in one export call.
 pub const BATCH_SPANS: usize = 512;
