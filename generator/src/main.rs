@@ -273,6 +273,9 @@ fn run_check(spec: &Path) -> u8 {
     match check(spec) {
         Ok(checked) => {
             print!("{}", checked.report);
+            if let Some(events) = checked.loaded.spec.logging.events_summary() {
+                println!("{events}");
+            }
             println!("{}: ok", spec.display());
             0
         }

@@ -105,6 +105,25 @@ fn check_prints_warnings_and_succeeds() {
 }
 
 #[test]
+fn check_says_which_declared_events_the_runtime_writes_and_which_the_code_must() {
+    let dir = temp_spec(
+        "service: {name: w}\nlogging:\n  events:\n    - {message: request, runtime: [request]}\n    \
+         - {message: stopping, runtime: [shutdown_started, shutdown_complete]}\n    \
+         - {message: export finished}\n",
+    );
+    let output = generator(&["check"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains(
+            "log events: the runtime writes `request` (request), `stopping` (shutdown_started, \
+             shutdown_complete); the service's code must write `export finished`"
+        ),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
 fn schema_prints_the_json_schema() {
     let output = generator(&["schema"], &workspace());
     assert!(output.status.success());

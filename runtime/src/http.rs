@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::connect_info::ConnectInfo;
@@ -284,7 +284,20 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let mut response = ready!(this.inner.poll(cx))?;
+        // A handler that panics answers 500, counted and logged like any failure (the panic
+        // hook has written the panic itself, with this request's context), instead of
+        // dropping the connection with nothing recorded.
+        let mut inner = this.inner;
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)));
+        let mut response = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => result?,
+            Err(_) => {
+                let mut failed = Response::new(axum::body::Body::empty());
+                *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                failed
+            }
+        };
         if let Some(pending) = this.pending.take() {
             pending.finish(&mut response);
         }

@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod config;
 pub mod context;
 pub mod embedded;
+pub mod errors;
 pub mod events;
 pub mod health;
 pub mod healthcheck;

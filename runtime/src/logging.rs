@@ -92,6 +92,14 @@ impl LogSettings {
     }
 }
 
+/// When a request, session or job began and whether an error line was written inside it,
+/// for its Sentry transaction.
+#[derive(Debug, Clone, Copy)]
+struct Timed {
+    started: std::time::SystemTime,
+    failed: bool,
+}
+
 /// Context fields recorded on a span, kept in its extensions.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SpanFields(pub(crate) Map<String, Value>);
@@ -129,6 +137,8 @@ pub struct SpecLayer {
     settings: Arc<LogSettings>,
     writer: MakeWriter,
     loki: Option<LokiSender>,
+    /// Where error, critical and panic lines are also reported (Sentry), when set.
+    errors: Option<crate::errors::ErrorReporter>,
     /// The subscriber this layer is part of, to read the OpenTelemetry layer's trace context
     /// (set when registered; weak, since the subscriber owns the layer).
     dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
@@ -145,8 +155,37 @@ impl SpecLayer {
             settings: Arc::new(settings),
             writer,
             loki,
+            errors: None,
             dispatch: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Also reports error, critical and panic lines to `errors`.
+    pub fn with_errors(mut self, errors: Option<crate::errors::ErrorReporter>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Whether requests, sessions and jobs are timed as Sentry transactions.
+    fn sends_transactions(&self) -> bool {
+        self.errors.as_ref().is_some_and(|e| e.traces_rate() > 0.0)
+    }
+
+    /// How a written line is reported as an error, if it is one: by the level it was
+    /// written at (a runtime event's declared level counts), a panic by its marker.
+    fn severity(&self, line: &Map<String, Value>) -> Option<crate::errors::Severity> {
+        use crate::errors::Severity;
+        let keys = &self.settings.keys;
+        let level = line.get(&keys.level).and_then(Value::as_str)?;
+        if level.eq_ignore_ascii_case(LogLevel::Critical.as_str()) {
+            return Some(Severity::Critical);
+        }
+        if !level.eq_ignore_ascii_case("error") {
+            return None;
+        }
+        let is_panic = line.get("panic") == Some(&Value::Bool(true))
+            && line.get(&keys.target).and_then(Value::as_str) == Some(crate::errors::PANIC_TARGET);
+        Some(if is_panic { Severity::Panic } else { Severity::Error })
     }
 
     /// The trace and span ids of the innermost span around an event, from the
@@ -241,7 +280,39 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut fields = SpanFields::default();
         attrs.record(&mut Collect(&mut fields.0));
-        span.extensions_mut().insert(fields);
+        let mut extensions = span.extensions_mut();
+        extensions.insert(fields);
+        if self.sends_transactions() && is_context_span(attrs.metadata()) {
+            extensions.insert(Timed {
+                started: std::time::SystemTime::now(),
+                failed: false,
+            });
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(errors) = &self.errors else { return };
+        let Some(span) = ctx.span(&id) else { return };
+        let (timed, fields) = {
+            let extensions = span.extensions();
+            let Some(timed) = extensions.get::<Timed>().copied() else {
+                return;
+            };
+            (timed, extensions.get::<SpanFields>().cloned().unwrap_or_default())
+        };
+        // Read before the OpenTelemetry layer (outside this one) ends the span.
+        let Some((trace_id, span_id)) = self.trace_ids(&id) else {
+            return;
+        };
+        errors.finished(&crate::errors::Finished {
+            kind: span.name(),
+            fields: &fields.0,
+            trace_id: &trace_id,
+            span_id: &span_id,
+            started: timed.started,
+            ended: std::time::SystemTime::now(),
+            failed: timed.failed,
+        });
     }
 
     fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
@@ -280,6 +351,18 @@ where
         };
         if let Some(loki) = &self.loki {
             loki.send(&line, &text);
+        }
+        if let Some(errors) = &self.errors {
+            if let Some(severity) = self.severity(&line) {
+                errors.report(&line, &self.settings.keys, severity);
+                // The request (session, job) it happened in ends as a failed transaction.
+                for span in ctx.event_scope(event).into_iter().flatten() {
+                    if let Some(timed) = span.extensions_mut().get_mut::<Timed>() {
+                        timed.failed = true;
+                        break;
+                    }
+                }
+            }
         }
         let mut writer = (self.writer)();
         let _ = writer.write_all(format!("{text}\n").as_bytes());

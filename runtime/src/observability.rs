@@ -50,6 +50,8 @@ pub enum LoggingError {
     Filter(String),
     #[error(transparent)]
     Traces(#[from] crate::traces::TracesError),
+    #[error(transparent)]
+    Errors(#[from] crate::errors::ErrorsError),
 }
 
 /// The tenant and basic-auth headers of Loki pushes, from the environment or a file.
@@ -102,6 +104,7 @@ pub struct ObservabilityState {
     pub started: Instant,
     loki: OnceLock<LokiSender>,
     traces: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider>,
+    errors: OnceLock<crate::errors::ErrorReporter>,
 }
 
 impl Deref for Observability {
@@ -145,6 +148,7 @@ impl Observability {
             started: Instant::now(),
             loki: OnceLock::new(),
             traces: OnceLock::new(),
+            errors: OnceLock::new(),
         })))
     }
 
@@ -246,22 +250,39 @@ impl Observability {
         if self.traces.set(provider).is_err() {
             return Err(LoggingError::AlreadyInitialised);
         }
+        let errors = crate::errors::ErrorReporter::from_spec(&self.config, &self.http, &env)?;
+        if let Some(reporter) = &errors {
+            if self.errors.set(reporter.clone()).is_err() {
+                return Err(LoggingError::AlreadyInitialised);
+            }
+        }
+        // A panic is a JSON line (and a report) in the request's context, not bare stderr.
+        crate::errors::install_panic_hook();
         let mut settings = LogSettings::from_spec(logging, self.log_statics());
         settings.levels = Some(filter.clone());
         let line_filter = crate::logging::with_runtime_events(filter);
-        let lines = SpecLayer::new(settings, writer, self.loki.get().cloned()).with_filter(
-            tracing_subscriber::filter::filter_fn(move |metadata| {
+        let lines = SpecLayer::new(settings, writer, self.loki.get().cloned())
+            .with_errors(errors)
+            .with_filter(tracing_subscriber::filter::filter_fn(move |metadata| {
                 crate::logging::is_context_span(metadata)
                     || line_filter.would_enable(metadata.target(), metadata.level())
-            }),
-        );
-        Ok(tracing_subscriber::registry().with(spans).with(lines))
+            }));
+        // The lines layer is inside the spans layer so that it sees a closing span before
+        // the OpenTelemetry layer ends it (a Sentry transaction reads its ids then).
+        Ok(tracing_subscriber::registry().with(lines).with(spans))
     }
 
     /// Exports the spans still queued, within `within`.
     pub async fn flush_traces(&self, within: std::time::Duration) {
         if let Some(provider) = self.traces.get() {
             crate::traces::flush(provider, within).await;
+        }
+    }
+
+    /// Sends the error reports still queued for Sentry, within `within`.
+    pub async fn flush_errors(&self, within: std::time::Duration) {
+        if let Some(errors) = self.errors.get() {
+            errors.flush(within).await;
         }
     }
 

@@ -141,6 +141,7 @@ where
         }
     }
     obs.flush_traces(std::time::Duration::from_secs(3)).await;
+    obs.flush_errors(std::time::Duration::from_secs(2)).await;
     obs.flush_logs().await;
     Ok(ShutdownReport {
         seconds,

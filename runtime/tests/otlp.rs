@@ -23,7 +23,7 @@ use runtime::{Observability, ServiceConfig};
 use serde_json::Value;
 
 mod common;
-use common::capture;
+use common::{capture, lines};
 use tower::ServiceExt;
 
 /// What a receiver was sent.
@@ -101,14 +101,6 @@ fn logging_to_buffer(obs: &Observability) -> (tracing::subscriber::DefaultGuard,
     let (writer, buffer) = capture();
     let guard = tracing::subscriber::set_default(obs.subscriber(writer, |_| None).unwrap());
     (guard, buffer)
-}
-
-fn lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<Value> {
-    String::from_utf8(buffer.lock().unwrap().clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn app(obs: &Observability) -> Router {

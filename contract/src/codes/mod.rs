@@ -183,6 +183,7 @@ codes! {
     ScrapeIntervalZero = "scrape-interval-zero", Error;
     SecretDefault = "secret-default", Error;
     SecretInline = "secret-inline", Error;
+    SentryProfilesUnsupported = "sentry-profiles-unsupported", Warning;
     ServiceNameInvalid = "service-name-invalid", Error;
     ShutdownDrainGrace = "shutdown-drain-grace", Error;
     SlackChannel = "slack-channel", Warning;

@@ -417,6 +417,37 @@ impl RuntimeEvent {
 }
 
 impl Logging {
+    /// Who writes each declared event, in a sentence for `check`: the runtime (those naming
+    /// `runtime` events) or the service's own code. `None` when no event is declared.
+    pub fn events_summary(&self) -> Option<String> {
+        if self.events.is_empty() {
+            return None;
+        }
+        let quoted = |events: &[&LogEvent]| {
+            events
+                .iter()
+                .map(|e| {
+                    let keys: Vec<&str> = e.runtime.iter().map(|r| r.key()).collect();
+                    if keys.is_empty() {
+                        format!("`{}`", e.message)
+                    } else {
+                        format!("`{}` ({})", e.message, keys.join(", "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (runtime, own): (Vec<&LogEvent>, Vec<&LogEvent>) = self.events.iter().partition(|e| !e.runtime.is_empty());
+        let mut parts = Vec::new();
+        if !runtime.is_empty() {
+            parts.push(format!("the runtime writes {}", quoted(&runtime)));
+        }
+        if !own.is_empty() {
+            parts.push(format!("the service's code must write {}", quoted(&own)));
+        }
+        Some(format!("log events: {}", parts.join("; ")))
+    }
+
     /// The message and level the runtime writes `event` with: those of the declared event
     /// that names it, else its defaults.
     pub fn runtime_event(&self, event: RuntimeEvent) -> (&str, LogLevel) {

@@ -17,6 +17,24 @@ pub(super) fn check_all(checker: &mut Checker) {
     check_timings(checker);
     check_logging(checker);
     check_stack(checker);
+    check_error_tracking(checker);
+}
+
+/// A Sentry setting the runtime cannot act on is said once, where it is written.
+fn check_error_tracking(checker: &mut Checker) {
+    let Some(errors) = &checker.spec.error_tracking else {
+        return;
+    };
+    if errors.sentry.profiles_sample_rate.is_some() {
+        checker.push(
+            Diagnostic::new(
+                Code::SentryProfilesUnsupported,
+                "error_tracking.sentry.profiles_sample_rate",
+                "the runtime sends no Sentry profiles: the Rust SDK has no profiler",
+            )
+            .with_help("remove it, or keep it for a profiler outside the service; errors and transactions are sent"),
+        );
+    }
 }
 
 pub(super) fn is_compose_name(name: &str) -> bool {

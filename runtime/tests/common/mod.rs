@@ -18,3 +18,14 @@ pub fn capture() -> (runtime::logging::MakeWriter, Arc<Mutex<Vec<u8>>>) {
     let sink = buffer.clone();
     (Arc::new(move || Box::new(Sink(sink.clone()))), buffer)
 }
+
+/// The JSON lines a [`capture`] buffer holds. Not every test file reads lines back, and
+/// each compiles this module on its own.
+#[allow(dead_code)]
+pub fn lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<serde_json::Value> {
+    String::from_utf8(buffer.lock().unwrap().clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

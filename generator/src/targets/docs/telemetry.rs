@@ -210,13 +210,34 @@ fn trace_notes(spec: &Spec) -> Vec<String> {
             ));
         }
     }
-    if spec.error_tracking.is_some() {
-        notes.push(
-            "Sentry: the runtime does not send errors yet. The DSN and sample rates reach the \
-             service's container, and nothing reads them unless the service itself links a \
-             Sentry SDK."
-                .into(),
-        );
+    if let Some(e) = &spec.error_tracking {
+        let dsn = e.sentry.dsn.env_var().unwrap_or("error_tracking.sentry.dsn");
+        notes.push(format!(
+            "Sentry: with `{dsn}` set, the runtime reports every `error` and `critical` line \
+             and every panic (a handler that panics answers 500) as a Sentry event, tagged \
+             `request_id`, `trace_id`, `route` and the service, under the service's environment \
+             and release (`{name}@<version>`), after redaction. Reports leave in the background \
+             through a queue of 30 that drops rather than waits, and are flushed at shutdown. \
+             With `{dsn}` unset nothing is sent.",
+            name = spec.service.name,
+        ));
+        if let Some(v) = &e.sentry.traces_sample_rate {
+            notes.push(format!(
+                "Requests, WebSocket sessions and jobs also go to Sentry as transactions \
+                 (`GET /route`, `http.server`, failed when an error line was written inside) for \
+                 the share of traces `{}` keeps, chosen by trace id so a job is kept with the \
+                 request that enqueued it; 0 or unset sends none.",
+                v.env_var().unwrap_or("traces_sample_rate")
+            ));
+        }
+        if let Some(v) = &e.sentry.profiles_sample_rate {
+            notes.push(format!(
+                "`{}` changes nothing: the Sentry SDK for Rust has no profiler, so no profile is \
+                 sent (`generator check` warns: sentry-profiles-unsupported). It is still checked \
+                 to be a number from 0 to 1 at start-up.",
+                v.env_var().unwrap_or("profiles_sample_rate")
+            ));
+        }
     }
     notes
 }
