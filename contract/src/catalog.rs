@@ -11,6 +11,10 @@ pub const OVERFLOW_VALUE: &str = "other";
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// The runtime's own counter of label values folded into `other`.
 pub const SERIES_DROPPED: &str = "obs_series_dropped_total";
+/// The runtime's count of log lines that never reached Loki or Elasticsearch.
+pub const LOG_LINES_DROPPED: &str = "obs_log_lines_dropped_total";
+/// Why a line was dropped: the shipping queue was full, or the store refused it.
+pub const LOG_DROP_REASONS: [&str; 2] = ["queue_full", "rejected"];
 /// HTTP methods with a value of their own; the rest count as `OTHER`.
 pub const HTTP_METHODS: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"];
 
@@ -485,20 +489,61 @@ impl Builder<'_> {
             values: Some(capped),
             max_values: None,
         };
+        self.runtime_counter(
+            SERIES_DROPPED,
+            "Label values folded into `other` because their metric reached its series budget.",
+            vec![label],
+            "metrics",
+        );
+    }
+
+    /// A counter of the runtime's own bookkeeping, on every component, its budget the
+    /// product of its closed labels.
+    fn runtime_counter(&mut self, name: &str, help: &str, labels: Vec<Label>, spec_path: &str) {
         let mut family = Family {
-            name: SERIES_DROPPED.into(),
+            name: name.into(),
             kind: MetricType::Counter,
-            help: "Label values folded into `other` because their metric reached its series budget.".into(),
+            help: help.into(),
             unit: None,
-            labels: vec![label],
+            labels,
             buckets: vec![],
             max_series: 1,
             components: None,
             origin: Origin::Runtime,
-            spec_path: "metrics".into(),
+            spec_path: spec_path.into(),
         };
         family.max_series = family.worst_case_series().unwrap_or(1).max(1);
         self.families.push(family);
+    }
+}
+
+impl Builder<'_> {
+    /// Shipping logs can lose lines (a full queue, a refusal); the runtime counts them here,
+    /// one series per store the spec ships to.
+    fn log_shipping(&mut self) {
+        let logging = &self.spec.logging;
+        let sinks: Vec<&str> = [
+            ("loki", logging.loki.is_some()),
+            ("elasticsearch", logging.elasticsearch.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(sink, shipped)| shipped.then_some(sink))
+        .collect();
+        if sinks.is_empty() {
+            return;
+        }
+        let mut sink = Label::closed("sink", &sinks);
+        sink.help = Some("The store the line was bound for.".into());
+        let mut reason = Label::closed("reason", &LOG_DROP_REASONS);
+        reason.help = Some(
+            "`queue_full`: the store was slow or down and the queue full; `rejected`: the store refused it.".into(),
+        );
+        self.runtime_counter(
+            LOG_LINES_DROPPED,
+            "Log lines that never reached their store.",
+            vec![sink, reason],
+            "logging",
+        );
     }
 }
 
@@ -534,6 +579,7 @@ impl Catalog {
         builder.jobs();
         builder.custom();
         builder.runtime();
+        builder.log_shipping();
         Self {
             families: builder.families,
         }

@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod decimal;
 pub mod diagnostic;
 pub mod duration;
+pub mod elasticsearch;
 pub mod env_string;
 pub mod exposition;
 pub mod load;

@@ -7,7 +7,7 @@
 #   obs-demo:latest          the demo service (target/<profile>/obs-demo)
 #   <example>:latest         each example service, under the image name and binary path its
 #                            generated docker-compose.yml uses (the SERVICES table below)
-#   obs-sink:local           stands in for Alertmanager receivers and Loki in e2e stacks
+#   obs-sink:local           stands in for Alertmanager receivers, Loki and Elasticsearch in e2e stacks
 #   obs-prometheus:local     Debian's /usr/bin/prometheus
 #   obs-alertmanager:local   Debian's /usr/bin/prometheus-alertmanager
 #   obs-pushgateway:local    Debian's /usr/bin/prometheus-pushgateway

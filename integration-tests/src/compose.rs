@@ -3,7 +3,8 @@
 //! images of the monitoring servers and of the dependencies (PostgreSQL, Redis) become local
 //! builds (no registry here), host ports become free loopback ports, secret files get dummy
 //! values, the alert receivers all post to a sink container and the sink also stands in for
-//! Loki (neither Slack, PagerDuty nor Loki can run here), and timings shrink (healthcheck
+//! Loki and Elasticsearch (neither Slack, PagerDuty, Loki nor Elasticsearch can run here),
+//! and timings shrink (healthcheck
 //! interval, scrape and rule evaluation every second, `for` of named alerts). App images,
 //! commands, healthcheck commands, environment, rules and routes stay as generated. Torn
 //! down on drop.
@@ -27,6 +28,9 @@ const ALERT_SINK_PORT: u16 = 9099;
 /// Loki's service name in generated compose files, and its push port.
 const LOKI_SERVICE: &str = "loki";
 const LOKI_PORT: u16 = 3100;
+/// Elasticsearch's service name in generated compose files, and its HTTP port.
+pub const ELASTICSEARCH_SERVICE: &str = "elasticsearch";
+const ELASTICSEARCH_PORT: u16 = 9200;
 
 /// The local build standing in for a public image the generated files name, if any.
 fn local_image(image: &str) -> Option<String> {
@@ -162,11 +166,13 @@ impl Stack {
                 redirect_receivers(&dir.path().join("alertmanager/alertmanager.yml"));
             }
         }
-        if let Some(loki) = compose["services"].get_mut(LOKI_SERVICE) {
-            let profiles = loki.get("profiles").cloned();
-            *loki = sink_service(LOKI_PORT, ports[&(LOKI_SERVICE.to_string(), LOKI_PORT)]);
-            if let Some(profiles) = profiles {
-                loki["profiles"] = profiles;
+        for (stand_in, port) in [(LOKI_SERVICE, LOKI_PORT), (ELASTICSEARCH_SERVICE, ELASTICSEARCH_PORT)] {
+            if let Some(service) = compose["services"].get_mut(stand_in) {
+                let profiles = service.get("profiles").cloned();
+                *service = sink_service(port, ports[&(stand_in.to_string(), port)]);
+                if let Some(profiles) = profiles {
+                    service["profiles"] = profiles;
+                }
             }
         }
         // Every secret file the compose file names, with a dummy value.
@@ -256,8 +262,10 @@ impl Stack {
         if self.ports.keys().any(|(service, _)| service == ALERT_SINK_SERVICE) {
             args.push(ALERT_SINK_SERVICE);
         }
-        if self.ports.keys().any(|(service, _)| service == LOKI_SERVICE) && !args.contains(&LOKI_SERVICE) {
-            args.push(LOKI_SERVICE);
+        for stand_in in [LOKI_SERVICE, ELASTICSEARCH_SERVICE] {
+            if self.ports.keys().any(|(service, _)| service == stand_in) && !args.contains(&stand_in) {
+                args.push(stand_in);
+            }
         }
         let output = self.compose(&args);
         assert!(
@@ -365,17 +373,19 @@ impl Stack {
     /// a test can watch the service while it shuts down.
     pub async fn stop(&self, service: &str, grace: Duration) {
         let seconds = grace.as_secs().max(1).to_string();
+        self.compose_async(&["stop", "-t", &seconds, service]).await;
+    }
+
+    /// `docker-compose start` of a service stopped before.
+    pub async fn start(&self, service: &str) {
+        self.compose_async(&["start", service]).await;
+    }
+
+    /// `docker-compose` with `args` off the async threads; panics with its words on failure.
+    async fn compose_async(&self, args: &[&str]) {
         let output = tokio::process::Command::new("docker-compose")
-            .args([
-                "-p",
-                &self.name,
-                "-f",
-                "docker-compose.yml",
-                "stop",
-                "-t",
-                &seconds,
-                service,
-            ])
+            .args(["-p", &self.name, "-f", "docker-compose.yml"])
+            .args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .envs(self.compose_env())
@@ -396,7 +406,7 @@ impl Stack {
 
     /// Every JSON body a sink service received at `path`, in arrival order.
     pub async fn received(&self, service: &str, port: u16, path: &str) -> Result<Vec<Value>, String> {
-        let url = format!("http://127.0.0.1:{}/received", self.port(service, port));
+        let url = format!("http://127.0.0.1:{}/received?path={path}", self.port(service, port));
         let response = runtime::http_client::get(&url, Duration::from_secs(5)).await?;
         let all: Vec<Value> = serde_json::from_slice(&response.body).map_err(|e| format!("{url}: {e}"))?;
         Ok(all
@@ -414,6 +424,17 @@ impl Stack {
     /// Every push the app made to Loki's push API, in arrival order.
     pub async fn loki_pushes(&self) -> Result<Vec<Value>, String> {
         self.received(LOKI_SERVICE, LOKI_PORT, "/loki/api/v1/push").await
+    }
+
+    /// Every document the app sent to Elasticsearch's `_bulk`, as `{"index", "document"}`,
+    /// in arrival order.
+    pub async fn elasticsearch_documents(&self) -> Result<Vec<Value>, String> {
+        self.received(ELASTICSEARCH_SERVICE, ELASTICSEARCH_PORT, "/_bulk").await
+    }
+
+    /// The JSON bodies the app PUT to Elasticsearch at `path` (`/_ilm/policy/<name>`).
+    pub async fn elasticsearch_puts(&self, path: &str) -> Result<Vec<Value>, String> {
+        self.received(ELASTICSEARCH_SERVICE, ELASTICSEARCH_PORT, path).await
     }
 }
 

@@ -334,8 +334,9 @@ pub async fn checks_have_code(body_url: &str, spec: &Spec) {
 
 /// Fields of `logging.fields` that a request's own line does not carry, and why: they
 /// belong to another context, or to work not done yet.
-pub const NOT_REQUEST_FIELDS: [(&str, &str); 5] = [
+pub const NOT_REQUEST_FIELDS: [(&str, &str); 6] = [
     ("session_id", "a WebSocket session's, on the session's lines"),
+    ("stream", "the Elasticsearch index stream of the lines that name one"),
     ("job_id", "a background job's, on the job's lines"),
     ("message_count", "a WebSocket message's"),
     ("message_length", "a WebSocket message's"),

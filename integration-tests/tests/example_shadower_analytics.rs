@@ -9,12 +9,15 @@
 //! check, and DatabaseConnectionFailures fires and reaches both receivers its routes name.
 //! Every declared metric is scraped with its type and labels and moved, every dashboard
 //! query answers, the exposition equals the spec, and after a SIGTERM every declared log
-//! event was written with its fields.
+//! event was written with its fields. Every line also reaches Elasticsearch (the sink
+//! standing in for it, answering `_bulk` as Elasticsearch does) in its daily, error, metrics
+//! and performance indices, after the ILM policy and index template; while Elasticsearch is
+//! down for 30 s requests keep being answered, and their lines arrive once it is back.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use integration_tests::compose::{Example, Tuning};
+use integration_tests::compose::{Example, Stack, Tuning, ELASTICSEARCH_SERVICE};
 use integration_tests::*;
 use runtime::http_client;
 use serde_json::Value;
@@ -138,6 +141,130 @@ async fn live_events(api: &str) {
     assert!(ended.is_ok(), "the session ended after an oversized message");
 }
 
+/// The stream of a document's index: `analytics-2026.12.03` → `""`, `analytics-errors-…` →
+/// `"errors"`; `None` for an index not named `analytics-[<stream>-]YYYY.MM.DD`.
+fn stream_of(document: &Value) -> Option<String> {
+    let index = document["index"].as_str()?.strip_prefix("analytics-")?;
+    let (stream, date) = match index.rsplit_once('-') {
+        Some((stream, date)) => (stream, date),
+        None => ("", index),
+    };
+    let parts: Vec<&str> = date.split('.').collect();
+    let is_date = parts.len() == 3
+        && [4, 2, 2]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_digit()));
+    is_date.then(|| stream.to_string())
+}
+
+/// Lines land in their indices after the ILM policy and the index template the generator
+/// wrote; no document carries a sensitive value.
+async fn lines_reach_elasticsearch(stack: &Stack, example: &Example) {
+    let wanted = [
+        ("", "request finished"),
+        ("", "Processing request"),
+        ("errors", "job failed"),
+        ("metrics", "events aggregated"),
+        ("performance", "export timed"),
+    ];
+    let documents = eventually(
+        Duration::from_secs(30),
+        "every kind of line in Elasticsearch",
+        || async {
+            let documents = stack.elasticsearch_documents().await?;
+            let landed = |(stream, message): &(&str, &str)| {
+                documents
+                    .iter()
+                    .any(|d| stream_of(d).as_deref() == Some(stream) && d["document"]["message"] == *message)
+            };
+            Ok(wanted.iter().all(landed).then_some(documents))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}
+{}",
+            stack.logs(Some(SERVICE))
+        )
+    });
+    assert!(
+        documents.iter().all(|d| stream_of(d).is_some()),
+        "every index is analytics-[<stream>-]YYYY.MM.DD"
+    );
+    for document in &documents {
+        let source = &document["document"];
+        assert!(source["@timestamp"].is_string(), "{document}");
+        if stream_of(document).as_deref() == Some("errors") {
+            assert!(
+                matches!(source["level"].as_str(), Some("error" | "critical")),
+                "{document}"
+            );
+        }
+        for key in &example.spec.logging.redact {
+            if let Some(value) = source.get(key) {
+                assert_eq!(value, "[REDACTED]", "{document}");
+            }
+        }
+    }
+    for (path, file) in [
+        ("/_ilm/policy/analytics-logs", "ilm-policy.json"),
+        ("/_index_template/analytics-logs", "index-template.json"),
+    ] {
+        let generated: Value =
+            serde_json::from_str(&std::fs::read_to_string(example.generated.join("elasticsearch").join(file)).unwrap())
+                .unwrap();
+        let put = stack.elasticsearch_puts(path).await.unwrap();
+        assert_eq!(put, [generated], "{path} holds the generated {file}");
+    }
+}
+
+/// Elasticsearch goes away for 30 s: every request is still answered at once, and each
+/// one's line arrives after it is back.
+async fn elasticsearch_outage(stack: &Stack, api: &str) {
+    stack.stop(ELASTICSEARCH_SERVICE, Duration::from_secs(5)).await;
+    let down = std::time::Instant::now();
+    let mut request_ids = Vec::new();
+    while down.elapsed() < Duration::from_secs(30) {
+        let id = format!("es-outage-{}", request_ids.len());
+        let headers = [("X-User-ID", "user-es"), ("X-Request-ID", id.as_str())];
+        let url = format!("{api}/api/v1/workspaces/acme/dashboard");
+        let answer = http_client::request("GET", &url, &headers, None, Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|e| panic!("a request while Elasticsearch is down: {e}"));
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        request_ids.push(id);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stack.start(ELASTICSEARCH_SERVICE).await;
+    // The backoff doubles up to 30 s: the first try after the restart comes within that.
+    let arrived = eventually(
+        Duration::from_secs(90),
+        "the outage's lines in Elasticsearch",
+        || async {
+            let documents = stack.elasticsearch_documents().await?;
+            let missing: Vec<&String> = request_ids
+                .iter()
+                .filter(|id| {
+                    !documents.iter().any(|d| {
+                        d["document"]["request_id"] == id.as_str() && d["document"]["message"] == "request finished"
+                    })
+                })
+                .collect();
+            Ok(missing.is_empty().then_some(()))
+        },
+    )
+    .await;
+    if let Err(error) = arrived {
+        panic!(
+            "{error}
+{}",
+            stack.logs(Some(SERVICE))
+        );
+    }
+}
+
 #[tokio::test]
 async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outage_and_keeps_its_spec() {
     let example = Example::load("shadower-analytics");
@@ -203,6 +330,8 @@ async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outag
     assert!(missing.is_empty(), "{missing:#?}");
     expect::probes_not_counted(&prometheus, &example.spec, &api).await;
     expect::printed_monitor_passes(&example).await;
+    lines_reach_elasticsearch(&stack, &example).await;
+    elasticsearch_outage(&stack, &api).await;
 
     // PostgreSQL goes away.
     stack.stop("postgres", Duration::from_secs(10)).await;

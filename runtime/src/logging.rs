@@ -139,6 +139,8 @@ pub struct SpecLayer {
     loki: Option<LokiSender>,
     /// Where error, critical and panic lines are also reported (Sentry), when set.
     errors: Option<crate::errors::ErrorReporter>,
+    /// Elasticsearch shipping, when the spec turns it on.
+    elasticsearch: Option<crate::elasticsearch::ElasticsearchSender>,
     /// The subscriber this layer is part of, to read the OpenTelemetry layer's trace context
     /// (set when registered; weak, since the subscriber owns the layer).
     dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
@@ -156,8 +158,15 @@ impl SpecLayer {
             writer,
             loki,
             errors: None,
+            elasticsearch: None,
             dispatch: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Also ships every line to Elasticsearch.
+    pub fn with_elasticsearch(mut self, elasticsearch: Option<crate::elasticsearch::ElasticsearchSender>) -> Self {
+        self.elasticsearch = elasticsearch;
+        self
     }
 
     /// Also reports error, critical and panic lines to `errors`.
@@ -352,8 +361,14 @@ where
         if let Some(loki) = &self.loki {
             loki.send(&line, &text);
         }
+        let severity = (self.errors.is_some() || self.elasticsearch.is_some())
+            .then(|| self.severity(&line))
+            .flatten();
+        if let Some(es) = &self.elasticsearch {
+            es.send(&line, severity.is_some());
+        }
         if let Some(errors) = &self.errors {
-            if let Some(severity) = self.severity(&line) {
+            if let Some(severity) = severity {
                 errors.report(&line, &self.settings.keys, severity);
                 // The request (session, job) it happened in ends as a failed transaction.
                 for span in ctx.event_scope(event).into_iter().flatten() {

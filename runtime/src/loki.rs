@@ -1,27 +1,22 @@
-//! Shipping log lines to Loki's push API: lines go through a bounded channel (full means
-//! dropped and counted, never a blocked request), are batched every second or every 500
-//! lines, grouped into streams by the spec's Loki labels, and POSTed as JSON with the
-//! tenant and basic-auth headers the spec asks for. A batch Loki could not take (no answer,
-//! 429, 5xx) is tried again with a doubling backoff, and no more lines are taken meanwhile,
-//! so memory stays at the queue plus one batch; one it refused (another 4xx) is dropped.
+//! Shipping log lines to Loki's push API: through the shared shipping queue (bounded,
+//! batched every second or every 500 lines, retried with backoff), grouped into streams by
+//! the spec's Loki labels, and POSTed as JSON with the tenant and basic-auth headers the
+//! spec asks for. A batch Loki could not take (no answer, 429, 5xx) is tried again; one it
+//! refused (another 4xx) is dropped and counted.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::http_client::HttpClient;
+use crate::shipping::{Batching, Dropped, Queue, Sink};
 
 /// Lines waiting to ship before new ones are dropped.
 pub const QUEUE_LINES: usize = 10_000;
 pub const BATCH_LINES: usize = 500;
 const BATCH_EVERY: Duration = Duration::from_secs(1);
 const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
-/// First wait after a failed push; it doubles up to [`BACKOFF_MAX`].
-pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// A line's stream labels, in the spec's order.
 type Labels = Vec<(String, String)>;
@@ -34,17 +29,11 @@ pub struct Entry {
     pub text: String,
 }
 
-enum Message {
-    Line(Entry),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The logging side: cheap to clone, never blocks.
 #[derive(Clone)]
 pub struct LokiSender {
-    tx: mpsc::Sender<Message>,
+    queue: Queue<Entry>,
     labels: Arc<Vec<String>>,
-    dropped: Arc<AtomicU64>,
 }
 
 impl LokiSender {
@@ -63,34 +52,22 @@ impl LokiSender {
             })
             .collect();
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        if self
-            .tx
-            .try_send(Message::Line(Entry {
-                labels,
-                nanos,
-                text: text.to_string(),
-            }))
-            .is_err()
-        {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.queue.send(Entry {
+            labels,
+            nanos,
+            text: text.to_string(),
+        });
     }
 
-    /// Lines dropped because the queue was full.
+    /// Lines dropped: the queue was full, or Loki refused them.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.queue.dropped().total()
     }
 
     /// Ships what is queued now; waits at most `timeout`, even when the queue is full
     /// because Loki is down.
     pub async fn flush(&self, timeout: Duration) {
-        let (done, wait) = oneshot::channel();
-        let _ = tokio::time::timeout(timeout, async {
-            if self.tx.send(Message::Flush(done)).await.is_ok() {
-                let _ = wait.await;
-            }
-        })
-        .await;
+        self.queue.flush(timeout).await;
     }
 }
 
@@ -105,21 +82,21 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
 }
 
-/// Starts the shipper task on the current runtime.
-pub fn start(client: HttpClient, target: Target) -> LokiSender {
-    let (tx, rx) = mpsc::channel(QUEUE_LINES);
-    let dropped = Arc::new(AtomicU64::new(0));
-    let shipper = Shipper {
+/// Starts the shipper task on the current runtime; what never leaves is counted in `dropped`.
+pub fn start(client: HttpClient, target: Target, dropped: Dropped) -> LokiSender {
+    let sink = LokiSink {
         client,
         url: format!("{}/loki/api/v1/push", target.base_url.trim_end_matches('/')),
         headers: target.headers,
-        dropped: dropped.clone(),
     };
-    tokio::spawn(shipper.run(rx));
+    let batching = Batching {
+        queue: QUEUE_LINES,
+        batch: BATCH_LINES,
+        every: BATCH_EVERY,
+    };
     LokiSender {
-        tx,
+        queue: crate::shipping::start(sink, batching, dropped),
         labels: Arc::new(target.labels),
-        dropped,
     }
 }
 
@@ -146,40 +123,36 @@ pub fn push_body(batch: &[Entry]) -> Value {
     json!({ "streams": streams })
 }
 
-/// What became of one push.
-enum Pushed {
-    Taken,
-    /// Not taken now; worth trying again.
-    Retry,
-    /// Refused for good (a 4xx other than 429).
-    Refused,
-}
-
-struct Shipper {
+struct LokiSink {
     client: HttpClient,
     url: String,
     headers: Vec<(String, String)>,
-    dropped: Arc<AtomicU64>,
 }
 
-impl Shipper {
-    async fn push(&self, batch: &[Entry]) -> Pushed {
+impl Sink for LokiSink {
+    type Entry = Entry;
+
+    /// A batch Loki could not take (no answer, 429, 5xx) stays for another try; one it
+    /// refused (another 4xx) is dropped.
+    async fn push(&self, batch: &mut Vec<Entry>) -> u64 {
         let body = push_body(batch).to_string();
         let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
         headers.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        // Logging a failure to ship logs would feed the failure back into the queue.
         match self
             .client
             .request("POST", &self.url, &headers, Some(body.as_bytes()), PUSH_TIMEOUT)
             .await
         {
-            Ok(response) if (200..300).contains(&response.status) => Pushed::Taken,
+            Ok(response) if (200..300).contains(&response.status) => {
+                batch.clear();
+                0
+            }
             Ok(response) if response.status == 429 || response.status >= 500 => {
                 eprintln!(
                     "obs: Loki push to {} answered {}; trying again",
                     self.url, response.status
                 );
-                Pushed::Retry
+                0
             }
             Ok(response) => {
                 eprintln!(
@@ -189,83 +162,15 @@ impl Shipper {
                     response.text(),
                     batch.len()
                 );
-                Pushed::Refused
+                let refused = batch.len() as u64;
+                batch.clear();
+                refused
             }
             Err(error) => {
                 eprintln!("obs: Loki push to {} failed: {error}; trying again", self.url);
-                Pushed::Retry
+                0
             }
         }
-    }
-
-    /// Pushes the batch unless a backoff is running (`force`: a flush tries anyway).
-    async fn attempt(&self, batch: &mut Vec<Entry>, backoff: &mut Backoff, force: bool) {
-        if batch.is_empty() || (!force && !backoff.due()) {
-            return;
-        }
-        match self.push(batch).await {
-            Pushed::Taken => {
-                batch.clear();
-                backoff.reset();
-            }
-            Pushed::Refused => {
-                self.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                batch.clear();
-                backoff.reset();
-            }
-            Pushed::Retry => backoff.failed(),
-        }
-    }
-
-    async fn run(self, mut rx: mpsc::Receiver<Message>) {
-        let mut batch = Vec::new();
-        let mut backoff = Backoff::default();
-        let mut tick = tokio::time::interval(BATCH_EVERY);
-        loop {
-            tokio::select! {
-                // A full batch waiting for Loki takes no more lines: the channel bounds them.
-                message = rx.recv(), if batch.len() < BATCH_LINES => match message {
-                    Some(Message::Line(entry)) => {
-                        batch.push(entry);
-                        if batch.len() >= BATCH_LINES {
-                            self.attempt(&mut batch, &mut backoff, false).await;
-                        }
-                    }
-                    Some(Message::Flush(done)) => {
-                        self.attempt(&mut batch, &mut backoff, true).await;
-                        let _ = done.send(());
-                    }
-                    None => {
-                        self.attempt(&mut batch, &mut backoff, true).await;
-                        return;
-                    }
-                },
-                _ = tick.tick() => self.attempt(&mut batch, &mut backoff, false).await,
-            }
-        }
-    }
-}
-
-/// When the next push may go after failures.
-#[derive(Debug, Default)]
-struct Backoff {
-    wait: Option<Duration>,
-    until: Option<tokio::time::Instant>,
-}
-
-impl Backoff {
-    fn due(&self) -> bool {
-        self.until.is_none_or(|until| tokio::time::Instant::now() >= until)
-    }
-
-    fn failed(&mut self) {
-        let wait = self.wait.map_or(BACKOFF_FIRST, |w| (w * 2).min(BACKOFF_MAX));
-        self.wait = Some(wait);
-        self.until = Some(tokio::time::Instant::now() + wait);
-    }
-
-    fn reset(&mut self) {
-        *self = Self::default();
     }
 }
 
@@ -316,6 +221,7 @@ mod tests {
                 labels: vec!["service".into(), "level".into()],
                 headers: Vec::new(),
             },
+            Dropped::default(),
         );
         let mut line = Map::new();
         line.insert("service".into(), json!("ws-counter"));

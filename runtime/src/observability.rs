@@ -44,6 +44,12 @@ pub enum LoggingError {
     LokiPasswordFile { path: String, message: String },
     #[error("logging.loki.username is set but neither password nor password_file gives a password")]
     LokiPasswordMissing,
+    #[error("logging.elasticsearch: {0}")]
+    Elasticsearch(String),
+    #[error(
+        "logging.elasticsearch.auth is on but logging.elasticsearch.password gives no password (set its variable)"
+    )]
+    ElasticsearchPasswordMissing,
     #[error("logging is already initialised")]
     AlreadyInitialised,
     #[error("{0}")]
@@ -84,6 +90,66 @@ fn loki_headers(
     Ok(headers)
 }
 
+/// Where Elasticsearch shipping goes, from the spec and the environment; `None` while
+/// `logging.elasticsearch.enabled` is not `true`.
+fn elasticsearch_target(
+    logging: &contract::model::Logging,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::elasticsearch::Target>, LoggingError> {
+    let Some(es) = &logging.elasticsearch else {
+        return Ok(None);
+    };
+    let value = |v: &contract::EnvString| v.resolve(&env).map(|v| v.trim().to_string()).unwrap_or_default();
+    if !value(&es.enabled).eq_ignore_ascii_case("true") {
+        return Ok(None);
+    }
+    let (scheme, host, port) = (value(&es.scheme), value(&es.host), value(&es.port));
+    if !matches!(scheme.as_str(), "http" | "https") {
+        return Err(LoggingError::Elasticsearch(format!(
+            "scheme `{scheme}` is not `http` or `https`"
+        )));
+    }
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return Err(LoggingError::Elasticsearch(format!(
+            "host `{host}` is not a host name or address"
+        )));
+    }
+    if port.parse::<u16>().map_or(true, |p| p == 0) {
+        return Err(LoggingError::Elasticsearch(format!(
+            "port `{port}` is not a port number"
+        )));
+    }
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let mut headers = Vec::new();
+    if es.auth {
+        let user = es.user.as_ref().map(&value).unwrap_or_default();
+        let password = es.password.as_ref().map(&value).unwrap_or_default();
+        if user.is_empty() {
+            return Err(LoggingError::Elasticsearch(
+                "auth is on but `user` gives no user".into(),
+            ));
+        }
+        if password.is_empty() {
+            return Err(LoggingError::ElasticsearchPasswordMissing);
+        }
+        let credentials = crate::base64::standard(format!("{user}:{password}").as_bytes());
+        headers.push(("Authorization".to_string(), format!("Basic {credentials}")));
+    }
+    let name = contract::elasticsearch::policy_name(es);
+    Ok(Some(crate::elasticsearch::Target {
+        base_url: format!("{scheme}://{host}:{port}"),
+        prefix: es.index_prefix.clone(),
+        streams: es.streams.clone(),
+        headers,
+        policy: (name.clone(), contract::elasticsearch::ilm_policy(es)),
+        template: (name, contract::elasticsearch::index_template(logging, es)),
+    }))
+}
+
 /// Shared by the server and every handler. One reference count: axum clones the state
 /// several times per request (middleware, extractors), so a clone must cost one atomic.
 #[derive(Clone)]
@@ -103,6 +169,7 @@ pub struct ObservabilityState {
     /// When the process started (for uptime and the start-up duration).
     pub started: Instant,
     loki: OnceLock<LokiSender>,
+    elasticsearch: OnceLock<crate::elasticsearch::ElasticsearchSender>,
     traces: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider>,
     errors: OnceLock<crate::errors::ErrorReporter>,
 }
@@ -147,6 +214,7 @@ impl Observability {
             pushgateway,
             started: Instant::now(),
             loki: OnceLock::new(),
+            elasticsearch: OnceLock::new(),
             traces: OnceLock::new(),
             errors: OnceLock::new(),
         })))
@@ -221,7 +289,15 @@ impl Observability {
                     labels: loki.labels.clone(),
                     headers: loki_headers(loki, &env)?,
                 };
-                let _ = self.loki.set(crate::loki::start(self.http.clone(), target));
+                let dropped = self.log_drops("loki");
+                let _ = self.loki.set(crate::loki::start(self.http.clone(), target, dropped));
+            }
+        }
+        if let Some(target) = elasticsearch_target(logging, &env)? {
+            let dropped = self.log_drops("elasticsearch");
+            let sender = crate::elasticsearch::start(self.http.clone(), target, dropped);
+            if self.elasticsearch.set(sender).is_err() {
+                return Err(LoggingError::AlreadyInitialised);
             }
         }
         let filter = crate::logging::filter(self.config.log_level, &logging.targets, env("RUST_LOG").as_deref())
@@ -262,6 +338,7 @@ impl Observability {
         settings.levels = Some(filter.clone());
         let line_filter = crate::logging::with_runtime_events(filter);
         let lines = SpecLayer::new(settings, writer, self.loki.get().cloned())
+            .with_elasticsearch(self.elasticsearch.get().cloned())
             .with_errors(errors)
             .with_filter(tracing_subscriber::filter::filter_fn(move |metadata| {
                 crate::logging::is_context_span(metadata)
@@ -286,10 +363,34 @@ impl Observability {
         }
     }
 
-    /// Ships what is still queued for Loki.
+    /// Ships what is still queued for Loki and Elasticsearch, each within 3 s, side by side.
     pub async fn flush_logs(&self) {
-        if let Some(loki) = self.loki.get() {
-            loki.flush(std::time::Duration::from_secs(3)).await;
+        let within = std::time::Duration::from_secs(3);
+        let loki = async {
+            if let Some(loki) = self.loki.get() {
+                loki.flush(within).await;
+            }
+        };
+        let elasticsearch = async {
+            if let Some(es) = self.elasticsearch.get() {
+                es.flush(within).await;
+            }
+        };
+        tokio::join!(loki, elasticsearch);
+    }
+
+    /// The counters of lines bound for `sink` that never left: the series of
+    /// `obs_log_lines_dropped_total` (unregistered ones if this component lacks it).
+    fn log_drops(&self, sink: &str) -> crate::shipping::Dropped {
+        let family = self
+            .registry
+            .counter(contract::catalog::LOG_LINES_DROPPED, &["sink", "reason"]);
+        match family {
+            Ok(family) => crate::shipping::Dropped {
+                queue_full: family.with(&[sink, "queue_full"]),
+                rejected: family.with(&[sink, "rejected"]),
+            },
+            Err(_) => crate::shipping::Dropped::default(),
         }
     }
 }

@@ -116,6 +116,7 @@ async fn log_lines_are_pushed_to_loki_over_https() {
             labels: vec!["service".into(), "level".into()],
             headers: Vec::new(),
         },
+        runtime::shipping::Dropped::default(),
     );
     let mut line = Map::new();
     line.insert("service".into(), json!("tls-client"));

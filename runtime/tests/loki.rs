@@ -15,7 +15,7 @@ use runtime::loki::{LokiSender, Target, BATCH_LINES, QUEUE_LINES};
 use serde_json::{json, Map, Value};
 
 mod common;
-use common::capture;
+use common::{capture, wait_until};
 
 /// Every push a receiver took: its headers and its decoded body.
 type Pushes = Arc<Mutex<Vec<(HeaderMap, Value)>>>;
@@ -71,6 +71,7 @@ fn sender(address: SocketAddr) -> LokiSender {
             labels: vec!["service".into(), "level".into()],
             headers: Vec::new(),
         },
+        runtime::shipping::Dropped::default(),
     )
 }
 
@@ -153,16 +154,4 @@ async fn lines_wait_for_a_receiver_that_is_down_bounded_and_arrive_when_it_is_ba
     assert!(arrived, "{} of the {kept} kept lines arrived", lines_received(&pushes));
     assert_eq!(lines_received(&pushes), kept, "each kept line arrives once");
     assert!(kept <= QUEUE_LINES + BATCH_LINES, "{kept} lines were held in memory");
-}
-
-/// Polls `done` every 100 ms for at most `within`.
-async fn wait_until(within: Duration, done: impl Fn() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    while tokio::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    done()
 }

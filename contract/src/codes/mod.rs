@@ -114,6 +114,8 @@ codes! {
     DependencyDuplicate = "dependency-duplicate", Error;
     DependencyImageEmpty = "dependency-image-empty", Error;
     DependencyNameInvalid = "dependency-name-invalid", Error;
+    ElasticsearchIlmOrder = "elasticsearch-ilm-order", Error;
+    ElasticsearchIndexName = "elasticsearch-index-name", Error;
     EndpointPathDuplicate = "endpoint-path-duplicate", Error;
     EndpointPathInvalid = "endpoint-path-invalid", Error;
     EvaluationIntervalZero = "evaluation-interval-zero", Error;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Decimal, EnvString};
+use crate::{Decimal, Duration, EnvString};
 
 /// Log format, field model, redaction and shipping.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -503,6 +503,10 @@ impl Loki {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Elasticsearch {
+    /// Whether the runtime ships lines, e.g. `${ELASTICSEARCH_ENABLED:-true}`; default
+    /// `${ELASTICSEARCH_ENABLED:-false}`, as for Loki.
+    #[serde(default = "Elasticsearch::default_enabled")]
+    pub enabled: EnvString,
     /// Host, e.g. `${ELASTICSEARCH_HOST:-elasticsearch}`.
     pub host: EnvString,
     /// Port, e.g. `${ELASTICSEARCH_PORT:-9200}`.
@@ -524,12 +528,53 @@ pub struct Elasticsearch {
     pub password: Option<EnvString>,
     /// Index prefix: lines go to `<prefix>-YYYY.MM.DD`, errors also to `<prefix>-errors-…`.
     pub index_prefix: String,
-    /// Extra index streams beside the standard and errors ones (e.g. `metrics`, `performance`).
+    /// Extra index streams beside the standard and errors ones (e.g. `metrics`, `performance`):
+    /// a line whose `stream` field names one goes to `<prefix>-<stream>-YYYY.MM.DD`.
     #[serde(default)]
     pub streams: Vec<String>,
+    /// How long indices live (the ILM policy the runtime installs).
+    #[serde(default)]
+    pub ilm: Ilm,
+}
+
+/// The index lifecycle: hot while written, warm (read-only, merged) after `warm_after`,
+/// deleted after `retention`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ilm {
+    /// Age at which an index turns warm; default 7d.
+    #[serde(default = "Ilm::default_warm_after")]
+    pub warm_after: Duration,
+    /// Age at which an index is deleted; default 30d.
+    #[serde(default = "Ilm::default_retention")]
+    pub retention: Duration,
+}
+
+impl Ilm {
+    fn default_warm_after() -> Duration {
+        Duration::from_secs(7 * 86_400)
+    }
+    fn default_retention() -> Duration {
+        Duration::from_secs(30 * 86_400)
+    }
+}
+
+impl Default for Ilm {
+    fn default() -> Self {
+        Self {
+            warm_after: Self::default_warm_after(),
+            retention: Self::default_retention(),
+        }
+    }
 }
 
 impl Elasticsearch {
+    fn default_enabled() -> EnvString {
+        EnvString::Env {
+            var: "ELASTICSEARCH_ENABLED".into(),
+            default: Some("false".into()),
+        }
+    }
     fn default_port() -> EnvString {
         EnvString::Env {
             var: "ELASTICSEARCH_PORT".into(),

@@ -18,6 +18,67 @@ pub(super) fn check_all(checker: &mut Checker) {
     check_logging(checker);
     check_stack(checker);
     check_error_tracking(checker);
+    check_elasticsearch(checker);
+}
+
+/// Whether `part` can stand in an Elasticsearch index name: lowercase letters, digits,
+/// `-`, `_` and `.`, starting with a letter or digit.
+fn is_index_part(part: &str) -> bool {
+    part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && part.len() <= 200
+        && part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The index names Elasticsearch must accept, and an ILM policy in the right order.
+fn check_elasticsearch(checker: &mut Checker) {
+    let Some(es) = &checker.spec.logging.elasticsearch else {
+        return;
+    };
+    const NAMING: &str = "use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit";
+    let mut bad = Vec::new();
+    if !is_index_part(&es.index_prefix) {
+        bad.push((
+            "logging.elasticsearch.index_prefix".to_string(),
+            format!(
+                "index prefix `{}` cannot start an Elasticsearch index name",
+                es.index_prefix
+            ),
+            NAMING,
+        ));
+    }
+    for (i, stream) in es.streams.iter().enumerate() {
+        if !is_index_part(stream) {
+            bad.push((
+                format!("logging.elasticsearch.streams[{i}]"),
+                format!("stream `{stream}` cannot be part of an Elasticsearch index name"),
+                NAMING,
+            ));
+        } else if stream == crate::elasticsearch::ERRORS_STREAM {
+            bad.push((
+                format!("logging.elasticsearch.streams[{i}]"),
+                "stream `errors` is the index every error line goes to already".to_string(),
+                "name the stream otherwise; error lines reach `<prefix>-errors-…` by themselves",
+            ));
+        }
+    }
+    for (path, message, help) in bad {
+        checker.push(Diagnostic::new(Code::ElasticsearchIndexName, path, message).with_help(help));
+    }
+    if es.ilm.warm_after >= es.ilm.retention {
+        checker.push(
+            Diagnostic::new(
+                Code::ElasticsearchIlmOrder,
+                "logging.elasticsearch.ilm.warm_after",
+                format!(
+                    "indices would be deleted ({}) before they turn warm ({})",
+                    es.ilm.retention, es.ilm.warm_after
+                ),
+            )
+            .with_help("make `warm_after` shorter than `retention`"),
+        );
+    }
 }
 
 /// A Sentry setting the runtime cannot act on is said once, where it is written.

@@ -239,7 +239,8 @@ async fn execute(jobs: &Jobs, store: &Store, job: &Job) -> Result<(), JobError> 
                     &[],
                 )
                 .await?;
-            tracing::debug!(days = rows.len(), "events aggregated");
+            // The seed's metrics stream: analytics-metrics-YYYY.MM.DD in Elasticsearch.
+            tracing::info!(stream = "metrics", days = rows.len(), "events aggregated");
         }
         Work::Cleanup => {
             let deleted = store
@@ -257,6 +258,7 @@ async fn execute(jobs: &Jobs, store: &Store, job: &Job) -> Result<(), JobError> 
             workspace_id,
             format,
         } => {
+            let started = std::time::Instant::now();
             let exported = export(store, *export_id, workspace_id, *format).await;
             if let Err(JobError::Store(error)) = exported {
                 // A database hiccup: `run` tries again before anything is recorded.
@@ -267,6 +269,15 @@ async fn execute(jobs: &Jobs, store: &Store, job: &Job) -> Result<(), JobError> 
             count_export(jobs, job, *format, outcome.is_ok());
             let bytes = exported?;
             tracing::info!(workspace_id = %workspace_id, export_id, format = format.as_str(), bytes, "export finished");
+            // The seed's performance stream: analytics-performance-YYYY.MM.DD.
+            let duration_ms = (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+            tracing::info!(
+                stream = "performance",
+                export_id,
+                format = format.as_str(),
+                duration_ms,
+                "export timed"
+            );
             let notify = Work::Notify {
                 export_id: *export_id,
                 workspace_id: workspace_id.clone(),

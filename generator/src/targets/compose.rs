@@ -157,6 +157,12 @@ fn app_environment(spec: &Spec, plan: &StackPlan) -> BTreeMap<String, String> {
         values.push(endpoint);
         values.extend(tracing.insecure.iter().chain(tracing.console_export.iter()).cloned());
     }
+    if let Some(es) = &spec.logging.elasticsearch {
+        values.extend([es.enabled.clone(), es.host.clone(), es.port.clone(), es.scheme.clone()]);
+        if es.auth {
+            values.extend(es.user.iter().chain(es.password.iter()).cloned());
+        }
+    }
     if let Some(errors) = &spec.error_tracking {
         let sentry = &errors.sentry;
         values.push(sentry.dsn.clone());

@@ -4,6 +4,7 @@
 pub mod alertmanager;
 pub mod compose;
 pub mod docs;
+pub mod elasticsearch;
 pub mod grafana;
 pub mod prometheus;
 mod schema;
@@ -54,6 +55,7 @@ pub fn render_all(loaded: &LoadedSpec, resolved: &Resolved) -> Result<Tree, Gene
     alertmanager::render(&env, &plan, &mut tree)?;
     grafana::render(&env, &plan, &mut tree)?;
     compose::render(&env, &plan, &mut tree)?;
+    elasticsearch::render(&plan, &mut tree);
     docs::render(&env, &plan, &mut tree)?;
     Ok(tree)
 }

@@ -85,11 +85,16 @@ struct LokiView {
 
 #[derive(Serialize)]
 struct ElasticView {
+    enabled: EnvValue,
     scheme: EnvValue,
     host: EnvValue,
     port: EnvValue,
+    user: Option<EnvValue>,
     prefix: String,
     streams: Vec<String>,
+    policy: String,
+    warm_after: String,
+    retention: String,
     variables: Vec<EnvRow>,
 }
 
@@ -269,6 +274,7 @@ fn loki(spec: &Spec) -> Option<LokiView> {
 fn elasticsearch(spec: &Spec) -> Option<ElasticView> {
     let e = spec.logging.elasticsearch.as_ref()?;
     let mut variables: Vec<EnvRow> = Vec::new();
+    variables.extend(EnvRow::of(&e.enabled, "`true` to ship lines to Elasticsearch"));
     variables.extend(EnvRow::of(&e.host, "Elasticsearch host"));
     variables.extend(EnvRow::of(&e.port, "Elasticsearch port"));
     variables.extend(EnvRow::of(&e.scheme, "`http` or `https`"));
@@ -279,11 +285,16 @@ fn elasticsearch(spec: &Spec) -> Option<ElasticView> {
         variables.extend(EnvRow::of(p, "password (never in obs.yaml)"));
     }
     Some(ElasticView {
+        enabled: EnvValue::of(&e.enabled),
         scheme: EnvValue::of(&e.scheme),
         host: EnvValue::of(&e.host),
         port: EnvValue::of(&e.port),
+        user: e.user.as_ref().filter(|_| e.auth).map(EnvValue::of),
         prefix: e.index_prefix.clone(),
         streams: e.streams.clone(),
+        policy: contract::elasticsearch::policy_name(e),
+        warm_after: e.ilm.warm_after.to_string(),
+        retention: e.ilm.retention.to_string(),
         variables,
     })
 }
@@ -339,6 +350,7 @@ fn field_meaning(name: &str) -> &'static str {
         "message_count" => "Messages received on the session so far",
         "message_length" => "Length of the message in bytes",
         "duration_ms" => "Time spent on the operation, in milliseconds",
+        "stream" => "The index stream the line belongs to (`<prefix>-<stream>-YYYY.MM.DD` in Elasticsearch)",
         _ => "Service-specific context",
     }
 }
