@@ -13,6 +13,8 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 pub const SERIES_DROPPED: &str = "obs_series_dropped_total";
 /// The runtime's count of log lines that never reached Loki or Elasticsearch.
 pub const LOG_LINES_DROPPED: &str = "obs_log_lines_dropped_total";
+/// The runtime's count of log lines the throttle held back.
+pub const LOG_LINES_SUPPRESSED: &str = "obs_log_lines_suppressed_total";
 /// Why a line was dropped: the shipping queue was full, or the store refused it.
 pub const LOG_DROP_REASONS: [&str; 2] = ["queue_full", "rejected"];
 /// HTTP methods with a value of their own; the rest count as `OTHER`.
@@ -547,6 +549,24 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// A throttle suppresses lines; the runtime counts them here, by level.
+    fn log_throttle(&mut self) {
+        let Some(throttle) = &self.spec.logging.throttle else {
+            return;
+        };
+        let levels: Vec<&str> = throttle.levels.iter().map(|l| l.as_str()).collect();
+        let mut level = Label::closed("level", &levels);
+        level.help = Some("The level of the lines suppressed.".into());
+        self.runtime_counter(
+            LOG_LINES_SUPPRESSED,
+            "Log lines the throttle held back: identical to one written in the same window.",
+            vec![level],
+            "logging.throttle",
+        );
+    }
+}
+
 fn custom_family(decl: &MetricDecl, index: usize, default_max_series: u64) -> Family {
     Family {
         name: decl.name.clone(),
@@ -580,6 +600,7 @@ impl Catalog {
         builder.custom();
         builder.runtime();
         builder.log_shipping();
+        builder.log_throttle();
         Self {
             families: builder.families,
         }

@@ -13,6 +13,7 @@
 //! standing in for it, answering `_bulk` as Elasticsearch does) in its daily, error, metrics
 //! and performance indices, after the ILM policy and index template; while Elasticsearch is
 //! down for 30 s requests keep being answered, and their lines arrive once it is back.
+//! The outage's repeated error lines are throttled, and the suppressed ones counted.
 
 use std::time::Duration;
 
@@ -398,6 +399,21 @@ async fn shadower_analytics_runs_on_postgres_and_redis_pages_on_a_database_outag
             stack.logs(None)
         );
     }
+
+    // The outage's repeated error lines went past the throttle's burst: counted, not written.
+    let suppressed = eventually(Duration::from_secs(30), "suppressed error lines counted", || async {
+        let result = prometheus
+            .query("sum(obs_log_lines_suppressed_total{level=\"error\"})")
+            .await?;
+        let count = result
+            .first()
+            .and_then(|r| r["value"][1].as_str())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        Ok((count > 0.0).then_some(count))
+    })
+    .await;
+    assert!(suppressed.is_ok(), "{suppressed:?}\n{}", stack.logs(Some(SERVICE)));
 
     let still = [
         (

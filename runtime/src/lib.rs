@@ -28,6 +28,7 @@ pub mod routes;
 pub mod server;
 pub mod shipping;
 pub mod shutdown;
+pub mod throttle;
 pub mod traces;
 pub mod websocket;
 

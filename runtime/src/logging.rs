@@ -141,6 +141,8 @@ pub struct SpecLayer {
     errors: Option<crate::errors::ErrorReporter>,
     /// Elasticsearch shipping, when the spec turns it on.
     elasticsearch: Option<crate::elasticsearch::ElasticsearchSender>,
+    /// Holds back repeats of identical error lines (`logging.throttle`).
+    throttle: Option<Arc<crate::throttle::Throttle>>,
     /// The subscriber this layer is part of, to read the OpenTelemetry layer's trace context
     /// (set when registered; weak, since the subscriber owns the layer).
     dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
@@ -159,8 +161,15 @@ impl SpecLayer {
             loki,
             errors: None,
             elasticsearch: None,
+            throttle: None,
             dispatch: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Throttles identical lines at the throttle's levels before they are written anywhere.
+    pub fn with_throttle(mut self, throttle: Option<Arc<crate::throttle::Throttle>>) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// Also ships every line to Elasticsearch.
@@ -353,7 +362,15 @@ where
             context.entry(TRACE_ID).or_insert(Value::String(trace_id));
             context.entry(SPAN_ID).or_insert(Value::String(span_id));
         }
-        let Some(line) = self.line(event, context) else { return };
+        let Some(mut line) = self.line(event, context) else {
+            return;
+        };
+        if let Some(throttle) = &self.throttle {
+            // Held back from every destination alike: stdout, Loki, Elasticsearch, Sentry.
+            if !throttle.admit(&mut line, &self.settings.keys) {
+                return;
+            }
+        }
         let text = match self.settings.format {
             LogFormat::Json => Value::Object(line.clone()).to_string(),
             LogFormat::Text => self.text_line(&line),

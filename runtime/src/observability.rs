@@ -337,7 +337,23 @@ impl Observability {
         let mut settings = LogSettings::from_spec(logging, self.log_statics());
         settings.levels = Some(filter.clone());
         let line_filter = crate::logging::with_runtime_events(filter);
+        let throttle = logging.throttle.as_ref().map(|t| {
+            let family = self
+                .registry
+                .counter(contract::catalog::LOG_LINES_SUPPRESSED, &["level"])
+                .ok();
+            let levels = t
+                .levels
+                .iter()
+                .map(|level| {
+                    let counter = family.as_ref().map(|f| f.with(&[level.as_str()])).unwrap_or_default();
+                    (level.as_str().to_string(), counter)
+                })
+                .collect();
+            std::sync::Arc::new(crate::throttle::Throttle::new(t.window.to_std(), t.burst, levels))
+        });
         let lines = SpecLayer::new(settings, writer, self.loki.get().cloned())
+            .with_throttle(throttle)
             .with_elasticsearch(self.elasticsearch.get().cloned())
             .with_errors(errors)
             .with_filter(tracing_subscriber::filter::filter_fn(move |metadata| {

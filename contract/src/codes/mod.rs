@@ -135,6 +135,7 @@ codes! {
     LogEventRuntimeDuplicate = "log-event-runtime-duplicate", Error;
     LogFieldDuplicate = "log-field-duplicate", Error;
     LogFieldInvalid = "log-field-invalid", Error;
+    LogThrottleInvalid = "log-throttle-invalid", Error;
     LokiLabelCardinality = "loki-label-cardinality", Error;
     LokiLabelUnknown = "loki-label-unknown", Error;
     LokiUnused = "loki-unused", Warning;

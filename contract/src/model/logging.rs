@@ -33,6 +33,10 @@ pub struct Logging {
     /// Events the service logs, for OBSERVABILITY.md and the monitor.
     #[serde(default)]
     pub events: Vec<LogEvent>,
+    /// Error-log throttling: of identical lines at the throttled levels, at most `burst`
+    /// per `window` are written; the rest are counted in `obs_log_lines_suppressed_total`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
     /// Ship logs to Grafana Loki.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loki: Option<Loki>,
@@ -89,6 +93,7 @@ impl Default for Logging {
             fields: Self::default_fields(),
             redact: Self::default_redact(),
             events: Vec::new(),
+            throttle: None,
             loki: None,
             elasticsearch: None,
             targets: Self::default_targets(),
@@ -190,6 +195,35 @@ impl LogLevel {
             Self::Error => "error",
             Self::Critical => "critical",
         }
+    }
+}
+
+/// Error-log throttling (the seed services' Fluentd did it): identical lines (same level,
+/// target and message) at one of `levels` beyond `burst` per `window` are suppressed and
+/// counted; the next one written says how many (`suppressed`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// The window identical lines are counted in; default 60s.
+    #[serde(default = "Throttle::default_window")]
+    pub window: Duration,
+    /// How many identical lines are written per window; default 1.
+    #[serde(default = "Throttle::default_burst")]
+    pub burst: u32,
+    /// The levels throttled; default `error` and `critical`.
+    #[serde(default = "Throttle::default_levels")]
+    pub levels: Vec<LogLevel>,
+}
+
+impl Throttle {
+    fn default_window() -> Duration {
+        Duration::from_secs(60)
+    }
+    fn default_burst() -> u32 {
+        1
+    }
+    fn default_levels() -> Vec<LogLevel> {
+        vec![LogLevel::Error, LogLevel::Critical]
     }
 }
 

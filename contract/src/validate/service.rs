@@ -19,6 +19,36 @@ pub(super) fn check_all(checker: &mut Checker) {
     check_stack(checker);
     check_error_tracking(checker);
     check_elasticsearch(checker);
+    check_throttle(checker);
+}
+
+/// A throttle that can write something, about some level.
+fn check_throttle(checker: &mut Checker) {
+    let Some(throttle) = &checker.spec.logging.throttle else {
+        return;
+    };
+    let mut bad = Vec::new();
+    if throttle.window.as_millis() == 0 {
+        bad.push((
+            "logging.throttle.window",
+            "the window is zero: nothing would ever be counted",
+        ));
+    }
+    if throttle.burst == 0 {
+        bad.push((
+            "logging.throttle.burst",
+            "a burst of 0 would suppress every line, the first one too",
+        ));
+    }
+    if throttle.levels.is_empty() {
+        bad.push(("logging.throttle.levels", "no level is throttled"));
+    }
+    for (path, message) in bad {
+        checker.push(
+            Diagnostic::new(Code::LogThrottleInvalid, path, message)
+                .with_help("e.g. `throttle: {window: 60s, burst: 5, levels: [error, critical]}`"),
+        );
+    }
 }
 
 /// Whether `part` can stand in an Elasticsearch index name: lowercase letters, digits,

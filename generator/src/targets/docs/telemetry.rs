@@ -32,6 +32,7 @@ pub(super) struct TelemetryView {
     events: Vec<EventRow>,
     loki: Option<LokiView>,
     elasticsearch: Option<ElasticView>,
+    throttle: Option<ThrottleView>,
     /// Tracing variables, then error reporting's.
     traces: Vec<EnvRow>,
     /// What the runtime does with them, one paragraph each.
@@ -81,6 +82,13 @@ struct LokiView {
     tenant: Option<EnvValue>,
     username: Option<EnvValue>,
     queries: Vec<(&'static str, String)>,
+}
+
+#[derive(Serialize)]
+struct ThrottleView {
+    window: String,
+    burst: u32,
+    levels: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -185,6 +193,11 @@ pub(super) fn view(plan: &Plan<'_>) -> TelemetryView {
             .collect(),
         loki: loki(spec),
         elasticsearch: elasticsearch(spec),
+        throttle: spec.logging.throttle.as_ref().map(|t| ThrottleView {
+            window: t.window.to_string(),
+            burst: t.burst,
+            levels: t.levels.iter().map(|l| l.as_str()).collect(),
+        }),
         traces: traces(spec),
         trace_notes: trace_notes(spec),
     }
@@ -350,6 +363,7 @@ fn field_meaning(name: &str) -> &'static str {
         "message_count" => "Messages received on the session so far",
         "message_length" => "Length of the message in bytes",
         "duration_ms" => "Time spent on the operation, in milliseconds",
+        "suppressed" => "Identical lines the throttle held back before this one",
         "stream" => "The index stream the line belongs to (`<prefix>-<stream>-YYYY.MM.DD` in Elasticsearch)",
         _ => "Service-specific context",
     }
