@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use runtime::http::RequestId;
 use runtime::websocket::Session;
 use runtime::Observability;
 use serde::Deserialize;
@@ -238,18 +237,13 @@ async fn fail() -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, "failure requested by /api/error")
 }
 
-async fn websocket(
-    ws: WebSocketUpgrade,
-    State(obs): State<Observability>,
-    State(demo): Shared,
-    request_id: Option<RequestId>,
-) -> Response {
-    let request_id = request_id.map(|RequestId(id)| id).unwrap_or_default();
+async fn websocket(ws: WebSocketUpgrade, State(obs): State<Observability>, State(demo): Shared) -> Response {
+    // Made here, inside the request: the session continues its trace and carries its id.
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let span = runtime::websocket::session_span(&session_id);
     runtime::websocket::lean(ws)
         .max_message_size(MAX_WS_MESSAGE)
         .on_upgrade(move |socket| {
-            let session_id = uuid::Uuid::new_v4().to_string();
-            let span = tracing::info_span!("websocket", session_id = %session_id, request_id = %request_id);
             // axum does not track upgraded sockets; the shutdown tracker does.
             obs.shutdown
                 .spawn(session(socket, obs.clone(), demo, session_id).instrument(span));

@@ -43,6 +43,50 @@ pub fn record(field: &str, value: impl Into<FieldValue>) -> bool {
     })
 }
 
+/// Every context field around the caller (outer contexts first, inner ones win), to carry
+/// into work that outlives the request: a WebSocket session, a spawned task.
+pub fn current_fields() -> serde_json::Map<String, FieldValue> {
+    let Some(id) = tracing::Span::current().id() else {
+        return serde_json::Map::new();
+    };
+    tracing::dispatcher::get_default(|dispatch| {
+        let mut fields = serde_json::Map::new();
+        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
+            return fields;
+        };
+        let Some(span) = registry.span(&id) else { return fields };
+        for context in span.scope().from_root() {
+            if let Some(own) = context.extensions().get::<SpanFields>() {
+                fields.extend(own.0.clone());
+            }
+        }
+        fields
+    })
+}
+
+/// Gives `span` the context `fields` it does not carry itself, so its lines carry them as if
+/// it ran inside the context they came from. Returns whether the span could take them.
+pub fn inherit(span: &tracing::Span, fields: serde_json::Map<String, FieldValue>) -> bool {
+    let Some(id) = span.id() else { return false };
+    let mut fields = Some(fields);
+    tracing::dispatcher::get_default(|dispatch| {
+        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
+            return false;
+        };
+        let Some(span) = registry.span(&id) else { return false };
+        let mut extensions = span.extensions_mut();
+        if extensions.get_mut::<SpanFields>().is_none() {
+            extensions.insert(SpanFields::default());
+        }
+        if let (Some(own), Some(fields)) = (extensions.get_mut::<SpanFields>(), fields.take()) {
+            for (key, value) in fields {
+                own.0.entry(key).or_insert(value);
+            }
+        }
+        true
+    })
+}
+
 /// The value of `field` on the innermost span around the caller that carries it.
 pub fn get(field: &str) -> Option<FieldValue> {
     let id = tracing::Span::current().id()?;

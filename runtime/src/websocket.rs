@@ -20,12 +20,22 @@ pub fn lean(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade.read_buffer_size(READ_BUFFER_BYTES)
 }
 
-/// The span of a WebSocket session, a child of the request that upgraded it, so that the
-/// request's context (its id, `client_ip`, fields a handler recorded) is on every line of
-/// the session. Create it in the upgrade handler, before `on_upgrade`: the callback runs in
-/// a task of its own, outside the request.
+/// The span of a WebSocket session, in the trace of the request that upgraded it (the
+/// caller's `traceparent` continues into the session) and carrying that request's context
+/// (its id, `client_ip`, fields a handler recorded) on every line of the session. It is not
+/// the request span's child in the log tree, so the request's span ends when the upgrade is
+/// answered rather than when the session closes. Create it in the upgrade handler, before
+/// `on_upgrade`: the callback runs in a task of its own, outside the request. An empty
+/// `session_id` leaves the field off, for a service whose spec has no session ids.
 pub fn session_span(session_id: &str) -> tracing::Span {
-    tracing::info_span!("websocket", session_id = %session_id)
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let span = tracing::info_span!(parent: None, "websocket", session_id = tracing::field::Empty);
+    if !session_id.is_empty() {
+        span.record("session_id", session_id);
+    }
+    crate::context::inherit(&span, crate::context::current_fields());
+    let _ = span.set_parent(tracing::Span::current().context());
+    span
 }
 
 /// How long a server waits for the client's answer to its close frame.

@@ -14,6 +14,8 @@ use serde_json::{json, Map};
 use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 
+mod common;
+
 /// A TLS server on 127.0.0.1:0 serving `router`; returns its base URL and the PEM of its
 /// self-signed certificate (valid for 127.0.0.1 and localhost).
 async fn tls_server(router: Router) -> (String, String) {
@@ -177,4 +179,51 @@ async fn a_spec_with_an_https_loki_url_ships_its_log_lines_there() {
     let line: serde_json::Value = serde_json::from_str(pushed["streams"][0]["values"][0][1].as_str().unwrap()).unwrap();
     assert_eq!(line["message"], "payment declined", "{line}");
     assert_eq!(line["order"], 42, "{line}");
+}
+
+#[tokio::test]
+async fn a_spec_with_elasticsearch_over_https_ships_its_lines_there() {
+    let (tx, mut rx) = mpsc::channel::<String>(8);
+    // Enough of Elasticsearch for the runtime: nothing installed yet, PUTs taken, _bulk created.
+    let router = Router::new()
+        .route(
+            "/_bulk",
+            post(move |body: String| {
+                let tx = tx.clone();
+                async move {
+                    let items: Vec<_> = body
+                        .lines()
+                        .step_by(2)
+                        .map(|_| json!({"create": {"status": 201}}))
+                        .collect();
+                    let _ = tx.send(body).await;
+                    axum::Json(json!({"errors": false, "items": items}))
+                }
+            }),
+        )
+        .fallback(get(|| async { axum::http::StatusCode::NOT_FOUND }).put(|| async { "{}" }));
+    let (url, pem) = tls_server(router).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let port = url.rsplit(':').next().unwrap().to_string();
+    let yaml = format!(
+        "service: {{name: tls-client}}\n\
+         logging:\n  elasticsearch: {{enabled: 'true', scheme: https, host: 127.0.0.1, port: '{port}', index_prefix: logs}}\n"
+    );
+    let spec = contract::load_bytes(yaml.as_bytes(), "tls.obs.yaml").unwrap().spec;
+    let ca_file = ca.display().to_string();
+    let lookup = move |var: &str| (var == runtime::http_client::CA_FILE_ENV).then(|| ca_file.clone());
+    let config = ServiceConfig::resolve(spec, &lookup).unwrap();
+    let obs = Observability::new(config, &lookup).unwrap();
+    let (writer, _buffer) = common::capture();
+    let _guard = tracing::subscriber::set_default(obs.subscriber(writer, &lookup).unwrap());
+    tracing::info!("over tls");
+    obs.flush_logs().await;
+    let body = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a _bulk request within 10 s")
+        .unwrap();
+    assert!(body.contains("\"_index\":\"logs-"), "{body}");
+    assert!(body.contains("over tls"), "{body}");
 }

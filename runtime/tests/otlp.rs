@@ -25,6 +25,7 @@ use serde_json::Value;
 mod common;
 use common::{capture, lines};
 use tower::ServiceExt;
+use tracing::Instrument;
 
 /// What a receiver was sent.
 type Received = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
@@ -374,4 +375,79 @@ async fn a_receiver_that_is_down_costs_a_bounded_queue_and_is_used_again_when_ba
         .filter(|l| l["message"] == "item found" && l["trace_id"].is_string())
         .count();
     assert_eq!(logged, 50, "lines carry their trace ids whatever the receiver does");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_websocket_session_continues_the_upgrades_trace_and_context() {
+    let (address, received) = grpc_receiver().await;
+    let obs = observability(spec(&format!("http://{address}"), "grpc", "1"));
+    let (_guard, buffer) = logging_to_buffer(&obs);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    // The session goes on after the upgrade is answered, until the test says go.
+    let session_ends = Arc::new(Mutex::new(Some((go_rx, done_tx))));
+    // The upgrade as the examples write it: the session span made in the handler, the
+    // session itself in a task of its own that outlives the request.
+    let routes = Router::new().route(
+        "/ws",
+        get(move || {
+            let (go_rx, done_tx) = session_ends.lock().unwrap().take().expect("one upgrade");
+            async move {
+                runtime::context::record("user_id", "u-7");
+                let span = runtime::websocket::session_span("s-1");
+                tokio::spawn(
+                    async move {
+                        let _ = go_rx.await;
+                        tracing::info!("in session");
+                        let _ = done_tx.send(());
+                    }
+                    .instrument(span),
+                );
+                "switching"
+            }
+        }),
+    );
+    let app = runtime::server::app(&obs, routes, obs.clone());
+    let upgrade = Request::get("/ws")
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .header("x-request-id", "req-ws")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(upgrade).await.unwrap().status(), 200);
+    go_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), done_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    obs.flush_traces(Duration::from_secs(10)).await;
+
+    let lines = lines(&buffer);
+    let session_line = lines
+        .iter()
+        .find(|l| l["message"] == "in session")
+        .expect("the session's line");
+    assert_eq!(session_line["trace_id"], CALLER_TRACE, "the caller's trace continues");
+    assert_eq!(
+        session_line["request_id"], "req-ws",
+        "the request's context comes along"
+    );
+    assert_eq!(session_line["user_id"], "u-7", "fields the handler recorded too");
+    assert_eq!(session_line["session_id"], "s-1");
+    let spans = spans(&received);
+    let named = |name: &str| {
+        spans
+            .iter()
+            .map(|(_, s)| s)
+            .find(|s| s.name == name && hex(&s.trace_id) == CALLER_TRACE)
+            .unwrap_or_else(|| panic!("no {name} span: {spans:?}"))
+    };
+    let (request, session) = (named("request"), named("websocket"));
+    assert_eq!(
+        session.parent_span_id, request.span_id,
+        "the session is the upgrade's child"
+    );
+    assert!(
+        request.end_time_unix_nano < session.end_time_unix_nano,
+        "the request's span ended with its answer, before the session"
+    );
 }

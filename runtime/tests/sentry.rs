@@ -118,6 +118,17 @@ async fn wait_for(received: &Received, count: usize) -> Vec<Event<'static>> {
     received.events()
 }
 
+/// What `find` finds within 5 s, polling.
+async fn soon<T>(find: impl Fn() -> Option<T>) -> Option<T> {
+    for _ in 0..200 {
+        if let Some(found) = find() {
+            return Some(found);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    find()
+}
+
 fn tag<'a>(event: &'a Event<'static>, key: &str) -> &'a str {
     event.tags.get(key).map(String::as_str).unwrap_or_default()
 }
@@ -363,4 +374,57 @@ async fn an_endpoint_that_is_down_costs_the_service_nothing() {
         .await
         .expect("the flush is bounded");
     assert_eq!(lines(&buffer).len(), 500, "every line is still written");
+}
+
+#[tokio::test]
+async fn a_websocket_upgrade_ends_as_a_transaction_while_its_session_goes_on() {
+    let (address, received) = receiver().await;
+    let (obs, _guard, _buffer) = reporting_to(address, "1");
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let session_ends = Arc::new(Mutex::new(Some(go_rx)));
+    // The upgrade as the examples write it: the session span made in the handler, the
+    // session in a task of its own that outlives the request.
+    let routes = Router::new().route(
+        "/ws",
+        get(move || {
+            let go_rx = session_ends.lock().unwrap().take().expect("one upgrade");
+            async move {
+                let span = runtime::websocket::session_span("s-1");
+                tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        let _ = go_rx.await;
+                        tracing::info!("session over");
+                    },
+                    span,
+                ));
+                "switching"
+            }
+        }),
+    );
+    let app = runtime::server::app(&obs, routes, obs.clone());
+    let answer = app
+        .oneshot(Request::get("/ws").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let named = |name: &str| {
+        received
+            .transactions()
+            .into_iter()
+            .find(|t| t.name.as_deref() == Some(name))
+    };
+    let upgrade = soon(|| named("GET /ws"))
+        .await
+        .expect("the upgrade's transaction leaves while the session is still open");
+    assert!(named("websocket session").is_none(), "the session is still open");
+    go_tx.send(()).unwrap();
+    obs.flush_errors(Duration::from_secs(5)).await;
+    let session = soon(|| named("websocket session"))
+        .await
+        .expect("the session's transaction once it ends");
+    let trace = |t: &Transaction<'static>| match t.contexts.get("trace") {
+        Some(Context::Trace(trace)) => trace.trace_id.to_string(),
+        _ => panic!("no trace context on {t:#?}"),
+    };
+    assert_eq!(trace(&session), trace(&upgrade), "one trace");
 }

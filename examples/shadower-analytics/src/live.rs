@@ -51,11 +51,14 @@ pub async fn upgrade(socket: WebSocketUpgrade, State(api): State<Api>, Query(sub
     if workspace.is_empty() || workspace.len() > 64 {
         return (StatusCode::BAD_REQUEST, "workspace_id is 1 to 64 bytes").into_response();
     }
+    // Made here, inside the request: the session continues its trace and carries its
+    // context (request id, user), with the workspace it follows.
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let span = runtime::websocket::session_span(&session_id);
+    span.in_scope(|| crate::obs::log_fields::workspace_id(workspace.as_str()));
     runtime::websocket::lean(socket)
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
-            let session_id = uuid::Uuid::new_v4().to_string();
-            let span = tracing::info_span!("websocket", session_id = %session_id, workspace_id = %workspace);
             let shutdown = api.obs.shutdown.clone();
             shutdown.spawn(session(socket, api, workspace, session_id).instrument(span));
             std::future::ready(())

@@ -14,7 +14,6 @@ use axum::extract::{FromRef, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use runtime::http::RequestId;
 use runtime::websocket::Session;
 use runtime::Observability;
 use serde_json::json;
@@ -54,13 +53,13 @@ async fn serve() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>, request_id: Option<RequestId>) -> Response {
-    let request_id = request_id.map(|RequestId(id)| id).unwrap_or_default();
+async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>) -> Response {
+    // Made here, inside the request: the session continues its trace and carries its id.
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let span = runtime::websocket::session_span(&session_id);
     runtime::websocket::lean(socket)
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
-            let session_id = uuid::Uuid::new_v4().to_string();
-            let span = tracing::info_span!("websocket", session_id = %session_id, request_id = %request_id);
             // axum does not track upgraded sockets; the shutdown tracker does.
             let shutdown = app.obs.shutdown.clone();
             shutdown.spawn(session(socket, app, session_id).instrument(span));

@@ -65,7 +65,7 @@ async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>, Query(resume)
         .session_id
         .filter(|id| !id.is_empty() && id.len() <= MAX_SESSION_ID && id.chars().all(|c| c.is_ascii_graphic()));
     let session_id = resumed.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    // The request's span is its parent: request_id and client_ip reach every session line.
+    // In the request's trace, with its context: request_id and client_ip reach every session line.
     let span = runtime::websocket::session_span(&session_id);
     let failed_obs = app.obs.clone();
     runtime::websocket::lean(socket)

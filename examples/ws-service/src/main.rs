@@ -14,7 +14,6 @@ use axum::extract::{FromRef, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use runtime::http::RequestId;
 use runtime::Observability;
 use serde_json::{json, Value};
 use tracing::Instrument;
@@ -54,12 +53,12 @@ async fn serve() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>, request_id: Option<RequestId>) -> Response {
-    let request_id = request_id.map(|RequestId(id)| id).unwrap_or_default();
+async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>) -> Response {
+    // Made here, inside the request: the session continues its trace and carries its id.
+    let span = runtime::websocket::session_span("");
     runtime::websocket::lean(socket)
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
-            let span = tracing::info_span!("websocket", request_id = %request_id);
             // axum does not track upgraded sockets; the shutdown tracker does.
             let shutdown = app.obs.shutdown.clone();
             shutdown.spawn(session(socket, app).instrument(span));
