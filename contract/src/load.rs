@@ -60,12 +60,46 @@ impl LoadError {
 
 /// Reads and parses a spec file.
 pub fn load_file(path: &Path) -> Result<LoadedSpec, LoadError> {
+    use std::io::Read;
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+    let io = |source| LoadError::Io {
         file: file.clone(),
         source,
-    })?;
+    };
+    // At most one byte past the limit: a device or pipe that never ends (`/dev/urandom`)
+    // is refused as too large instead of read forever.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_SPEC_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     load_bytes(&bytes, &file)
+}
+
+/// The first character YAML does not allow in a document (C0 controls but tab, line feed
+/// and carriage return; DEL; C1 controls but NEL; the BOM past the start), with its place.
+fn first_forbidden_character(text: &str) -> Option<(char, Position)> {
+    let mut line = 1;
+    let mut column = 1;
+    for (offset, c) in text.char_indices() {
+        let forbidden = match c {
+            '\t' | '\n' | '\r' => false,
+            '\u{feff}' => offset > 0,
+            '\u{85}' => false,
+            c => c.is_control(),
+        };
+        if forbidden {
+            return Some((c, Position { line, column }));
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    None
 }
 
 /// Parses spec bytes; `file` names them in diagnostics.
@@ -79,11 +113,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
     if bytes.len() > MAX_SPEC_BYTES {
         return Err(reject(
             Code::FileTooLarge,
-            format!(
-                "the file is {} bytes, more than the {} bytes an obs.yaml may have",
-                bytes.len(),
-                MAX_SPEC_BYTES
-            ),
+            format!("the file holds more than the {MAX_SPEC_BYTES} bytes an obs.yaml may have"),
             None,
             "split generated parts out of the spec; a service's spec is a few kilobytes",
         ));
@@ -99,6 +129,14 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
             "save the file as UTF-8",
         )
     })?;
+    if let Some((c, position)) = first_forbidden_character(text) {
+        return Err(reject(
+            Code::YamlSyntax,
+            format!("the control character U+{:04X} is not allowed in YAML", u32::from(c)),
+            Some(position),
+            "remove it; the file may have been saved in a binary format or mangled on the way",
+        ));
+    }
     // The index is built first: it parses in linear time, so syntax errors and absurd
     // nesting are caught before serde_yaml's parser, which is quadratic in nesting depth.
     let index = PositionIndex::build(text).map_err(|failure| {
@@ -143,6 +181,21 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
             None,
             "a spec nests a few levels; flatten the structure",
         ));
+    }
+    if let Some((path, position)) = index.first_duplicate_key() {
+        let (section, key) = match path.rfind('.') {
+            Some(cut) => (&path[..cut], &path[cut + 1..]),
+            None => ("the top level", path.as_str()),
+        };
+        let mut diagnostic = Diagnostic::new(
+            Code::DuplicateKey,
+            path.clone(),
+            format!("`{key}` is written twice in {section}; YAML keeps one and drops the other without a word"),
+        )
+        .with_help("keep one of the two entries");
+        diagnostic.file = file.to_string();
+        diagnostic.position = Some(*position);
+        return Err(LoadError::Invalid(Box::new(diagnostic)));
     }
     if !index.has_content() {
         return Err(reject(

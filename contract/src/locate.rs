@@ -22,6 +22,8 @@ pub struct PositionIndex {
     has_content: bool,
     /// Deepest nesting of mappings and sequences.
     max_depth: usize,
+    /// Keys written twice in one mapping: the entry's path and where the second one is.
+    duplicates: Vec<(String, Position)>,
 }
 
 /// Why the YAML could not be indexed: its syntax, with where.
@@ -65,6 +67,12 @@ impl PositionIndex {
             }
             current = parent(current)?;
         }
+    }
+
+    /// The first key written twice in one mapping (any mapping: a section of the spec, a
+    /// label map, a test's series), as its path and where the repeat is.
+    pub fn first_duplicate_key(&self) -> Option<&(String, Position)> {
+        self.duplicates.first()
     }
 
     /// Where the key of a mapping entry is written (for "unknown" or "duplicate" errors that
@@ -124,7 +132,15 @@ impl Builder {
                 Some(key) => Some(child_of_map(path, &key)),
                 None => {
                     let key_text = key_text.unwrap_or_default().to_string();
-                    self.index.keys.insert(child_of_map(path, &key_text), position);
+                    let child = child_of_map(path, &key_text);
+                    match self.index.keys.entry(child) {
+                        std::collections::hash_map::Entry::Occupied(first) => {
+                            self.index.duplicates.push((first.key().clone(), position));
+                        }
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            slot.insert(position);
+                        }
+                    }
                     *key = Some(key_text);
                     None
                 }
@@ -248,6 +264,17 @@ labels: {a: 1, b: [x, y]}
             index.value("alerts[0].rules[1]")
         );
         assert_eq!(index.value("stack.prometheus"), index.value(""));
+    }
+
+    #[test]
+    fn finds_a_key_written_twice_at_its_second_place() {
+        let index = PositionIndex::build("service:\n  labels:\n    team: a\n    tier: b\n    team: c\n").unwrap();
+        assert_eq!(
+            index.first_duplicate_key(),
+            Some(&("service.labels.team".to_string(), Position { line: 5, column: 5 }))
+        );
+        let same_key_elsewhere = PositionIndex::build("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n").unwrap();
+        assert_eq!(same_key_elsewhere.first_duplicate_key(), None);
     }
 
     #[test]

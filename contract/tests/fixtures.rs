@@ -125,6 +125,14 @@ fn a_ten_megabyte_spec_is_refused_before_parsing() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_file_that_never_ends_is_refused_as_too_large_instead_of_read_forever() {
+    let error = load_file(Path::new("/dev/urandom")).unwrap_err();
+    let diagnostic = error.diagnostic().expect("rejected, not an I/O error");
+    assert_eq!(diagnostic.code, Code::FileTooLarge);
+}
+
 #[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let error = load_file(Path::new("tests/fixtures/does-not-exist.yaml")).unwrap_err();

@@ -249,6 +249,32 @@ async fn sigterm_drains_without_dropping_anything() {
     assert!(logs.iter().any(|l| l["message"] == "shutdown started"));
 }
 
+#[tokio::test]
+async fn a_second_sigterm_ends_the_shutdown_at_once() {
+    let mut demo = Demo::start();
+    // A request that keeps the graceful shutdown waiting far longer than this test does.
+    let slow_url = demo.url("/api/slow?ms=20000");
+    let _slow = tokio::spawn(async move { http_client::get(&slow_url, Duration::from_secs(30)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    demo.sigterm();
+    let until = Instant::now() + Duration::from_secs(5);
+    while !demo.logs().iter().any(|l| l["message"] == "shutdown started") {
+        assert!(Instant::now() < until, "no shutdown started within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    demo.sigterm();
+    let status = demo.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(143), "exit {status:?}");
+    assert!(demo
+        .logs()
+        .iter()
+        .any(|l| l["message"].as_str().is_some_and(|m| m.starts_with("second signal"))));
+    assert!(
+        !demo.logs().iter().any(|l| l["message"] == "shutdown complete"),
+        "the shutdown was cut short"
+    );
+}
+
 /// Sends raw bytes as one HTTP request and returns the status code.
 fn raw_request(port: u16, head: &[u8]) -> Option<u16> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -29,6 +29,8 @@ pub enum ConfigError {
     BadLevel { var: &'static str, value: String },
     #[error("{var}={value:?} is not a whole number of seconds above 0")]
     BadSeconds { var: String, value: String },
+    #[error("metrics.endpoint.bearer_token_env names {var}, which is unset or empty: /metrics would be open to anyone; set {var} to the token scrapers send, or drop bearer_token_env from the spec")]
+    MetricsTokenUnset { var: String },
 }
 
 /// A service's own interval setting: whole seconds above 0 from `var`, or `default` when the
@@ -140,13 +142,14 @@ impl ServiceConfig {
             })?,
             None => spec.logging.level,
         };
-        let metrics_token = spec
-            .metrics
-            .endpoint
-            .bearer_token_env
-            .as_deref()
-            .and_then(&env)
-            .filter(|t| !t.is_empty());
+        // A spec that asks for a token never serves /metrics without one (fail closed).
+        let metrics_token = match spec.metrics.endpoint.bearer_token_env.as_deref() {
+            None => None,
+            Some(var) => match env(var).filter(|t| !t.trim().is_empty()) {
+                Some(token) => Some(token),
+                None => return Err(ConfigError::MetricsTokenUnset { var: var.to_string() }),
+            },
+        };
         Ok(Self {
             environment: spec
                 .service

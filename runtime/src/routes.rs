@@ -46,18 +46,27 @@ async fn detailed(State(obs): State<Observability>) -> Response {
         .into_response()
 }
 
-/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether `presented` is the `token`, in a time that depends on the token's length only:
+/// neither a matching prefix nor the presented length shows in how long the answer takes.
+fn same(presented: &[u8], token: &[u8]) -> bool {
+    let mut difference = u8::from(presented.len() != token.len());
+    for (i, expected) in token.iter().enumerate() {
+        difference |= presented.get(i).copied().unwrap_or(!expected) ^ expected;
+    }
+    std::hint::black_box(difference) == 0
+}
+
+/// The credentials of an `Authorization: Bearer …` header; the scheme is case-insensitive
+/// (RFC 9110), the token is taken as sent.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim())
 }
 
 async fn metrics(State(obs): State<Observability>, headers: HeaderMap) -> Response {
     if let Some(token) = &obs.config.metrics_token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !presented.is_some_and(|p| same(p.as_bytes(), token.as_bytes())) {
+        if !bearer(&headers).is_some_and(|p| same(p.as_bytes(), token.as_bytes())) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -131,12 +140,29 @@ impl Observability {
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::*;
 
     #[test]
-    fn compares_tokens_fully() {
-        assert!(same(b"secret", b"secret"));
-        assert!(!same(b"secret", b"secreT"));
-        assert!(!same(b"secret", b"secret2"));
+    fn only_the_whole_token_matches() {
+        assert!(same(b"s3cret", b"s3cret"));
+        for other in [&b""[..], b"s", b"s3cre", b"s3cret!", b"S3cret", b"x3cret", b"s3creu"] {
+            assert!(!same(other, b"s3cret"), "{:?}", String::from_utf8_lossy(other));
+        }
+        // A presented byte equal to the complement the loop pads with cannot fake a match.
+        assert!(!same(b"", b"\xff"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            headers
+        };
+        assert_eq!(bearer(&headers("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&headers("bearer abc")), Some("abc"));
+        assert_eq!(bearer(&headers("BEARER  abc ")), Some("abc"));
+        assert_eq!(bearer(&headers("Basic abc")), None);
+        assert_eq!(bearer(&headers("Bearerabc")), None);
     }
 }

@@ -153,16 +153,50 @@ impl Shutdown {
     }
 
     /// Begins shutdown on SIGTERM or Ctrl-C.
+    ///
+    /// A second signal during the shutdown ends the process at once (exit 130 after Ctrl-C,
+    /// 143 after SIGTERM), as a person pressing Ctrl-C twice or an orchestrator's second TERM
+    /// means: whatever is still running is abandoned, and nothing more is flushed.
     pub fn on_signals(&self) {
         let shutdown = self.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             shutdown.begin();
+            let second = wait_for_signal().await;
+            tracing::warn!(
+                signal = second.name(),
+                "second signal during the shutdown: exiting at once, abandoning what still runs"
+            );
+            std::process::exit(second.exit_code());
         });
     }
 }
 
-async fn wait_for_signal() {
+/// The signals that start a graceful shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal's number, as a shell reports a process the signal ended.
+    fn exit_code(self) -> i32 {
+        match self {
+            Self::Interrupt => 130,
+            Self::Terminate => 143,
+        }
+    }
+}
+
+async fn wait_for_signal() -> Signal {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -180,8 +214,8 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        _ = ctrl_c => Signal::Interrupt,
+        _ = terminate => Signal::Terminate,
     }
 }
 

@@ -169,6 +169,31 @@ async fn a_bearer_token_protects_metrics_when_configured() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(call(&app, right).await.0, StatusCode::OK);
+    for header in ["bearer s3cret", "BEARER s3cret"] {
+        let request = Request::get("/metrics")
+            .header("authorization", header)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(call(&app, request).await.0, StatusCode::OK, "{header}");
+    }
+    for header in ["Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "Bearers3cret"] {
+        let request = Request::get("/metrics")
+            .header("authorization", header)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(call(&app, request).await.0, StatusCode::UNAUTHORIZED, "{header}");
+    }
+}
+
+#[test]
+fn a_declared_token_that_is_unset_or_empty_stops_the_start() {
+    for value in [None, Some(""), Some("  ")] {
+        let mut spec = demo_spec();
+        spec.metrics.endpoint.bearer_token_env = Some("METRICS_TOKEN".into());
+        let env = move |var: &str| (var == "METRICS_TOKEN").then(|| value.map(String::from)).flatten();
+        let error = ServiceConfig::resolve(spec, env).unwrap_err().to_string();
+        assert!(error.contains("METRICS_TOKEN, which is unset or empty"), "{error}");
+    }
 }
 
 #[tokio::test]

@@ -176,7 +176,11 @@ fn app_environment(spec: &Spec, plan: &StackPlan) -> BTreeMap<String, String> {
     }
     let mut environment: BTreeMap<String, String> = values.iter().filter_map(passthrough).collect();
     if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
-        environment.insert(var.clone(), format!("${{{var}:-}}"));
+        // The runtime refuses to start without it; compose says so before it tries.
+        environment.insert(
+            var.clone(),
+            format!("${{{var}:?set {var}: metrics.endpoint.bearer_token_env requires a token for /metrics}}"),
+        );
     }
     environment.insert(
         "LOG_LEVEL".into(),

@@ -298,7 +298,11 @@ fn environment(plan: &Plan<'_>) -> Vec<EnvRow> {
         "per-target levels (`info,hyper=debug`), replacing `LOG_LEVEL` and `logging.targets`",
     ));
     if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
-        rows.push(EnvRow::noted(var, "unset: open", "bearer token `/metrics` requires"));
+        rows.push(EnvRow::noted(
+            var,
+            "required: unset, the service does not start",
+            "bearer token `/metrics` requires",
+        ));
     }
     for check in &spec.health.checks {
         if let Some(target) = &check.target {
