@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::locate::{Position, PositionIndex};
+use crate::locate::{Position, PositionIndex, ScanFailureKind};
 use crate::model::Spec;
 
 /// Larger specs are refused: a generated spec of 5,000 metrics with alerts and dashboards
@@ -13,7 +13,7 @@ use crate::model::Spec;
 pub const MAX_SPEC_BYTES: usize = 8 * 1024 * 1024;
 
 /// Deepest nesting accepted; the deepest real spec path is about eight levels.
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = crate::locate::MAX_DEPTH;
 
 /// A spec with what is needed to point back into its file.
 #[derive(Debug, Clone)]
@@ -140,14 +140,24 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
     // The index is built first: it parses in linear time, so syntax errors and absurd
     // nesting are caught before serde_yaml's parser, which is quadratic in nesting depth.
     let index = PositionIndex::build(text).map_err(|failure| {
-        if failure.message.contains("recursion limit") {
-            let message = format!("the YAML nests deeper than the {MAX_DEPTH} levels an obs.yaml may");
-            return reject(
-                Code::YamlTooDeep,
-                message,
-                Some(failure.position),
-                "a spec nests a few levels; flatten the structure",
-            );
+        match failure.kind {
+            ScanFailureKind::TooDeep => {
+                return reject(
+                    Code::YamlTooDeep,
+                    failure.message,
+                    Some(failure.position),
+                    "a spec nests a few levels; flatten the structure",
+                )
+            }
+            ScanFailureKind::AliasesTooLarge => {
+                return reject(
+                    Code::YamlAliasesTooLarge,
+                    failure.message,
+                    Some(failure.position),
+                    "write the values out, or use fewer aliases of large anchors",
+                )
+            }
+            ScanFailureKind::Syntax => {}
         }
         // Flow depth is below the scanner's cap here, so libyaml is quick, and its messages
         // ("did not find expected ',' or ']'") are the ones YAML users know.
@@ -171,17 +181,6 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
             "fix the YAML at the position shown",
         )
     })?;
-    if index.max_depth() > MAX_DEPTH {
-        return Err(reject(
-            Code::YamlTooDeep,
-            format!(
-                "the YAML nests {} levels deep, more than the {MAX_DEPTH} an obs.yaml may",
-                index.max_depth()
-            ),
-            None,
-            "a spec nests a few levels; flatten the structure",
-        ));
-    }
     if let Some((path, position)) = index.first_duplicate_key() {
         let (section, key) = match path.rfind('.') {
             Some(cut) => (&path[..cut], &path[cut + 1..]),

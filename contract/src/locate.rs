@@ -26,27 +26,67 @@ pub struct PositionIndex {
     duplicates: Vec<(String, Position)>,
 }
 
-/// Why the YAML could not be indexed: its syntax, with where.
+/// Why the YAML could not be indexed, with where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanFailure {
+    pub kind: ScanFailureKind,
     pub message: String,
     pub position: Position,
 }
 
+/// What stopped the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanFailureKind {
+    /// The YAML is malformed.
+    Syntax,
+    /// Mappings and sequences nest deeper than the limit (the place is where it is crossed).
+    TooDeep,
+    /// Aliases would expand the document past the limit (the place is the alias that does).
+    AliasesTooLarge,
+}
+
+/// Deepest nesting the index follows before it stops.
+pub const MAX_DEPTH: usize = 64;
+/// How much text aliases may add when a reader expands them, in bytes: as much as a whole
+/// spec may hold. A "billion laughs" document stays a few hundred bytes on disk and would
+/// expand to gigabytes.
+pub const MAX_ALIAS_EXPANSION: usize = 8 * 1024 * 1024;
+
 impl PositionIndex {
-    /// Indexes `text` in one linear pass, or says where its syntax breaks.
+    /// Indexes the first document of `text` in one linear pass over its events, without
+    /// recursion (yaml-rust2's own loader recurses once per level, and a 50 KB file of
+    /// `- - - …` overflows the stack); stops at the first syntax error, at nesting past
+    /// [`MAX_DEPTH`], and at aliases that would expand past [`MAX_ALIAS_EXPANSION`].
     pub fn build(text: &str) -> Result<Self, ScanFailure> {
         let mut builder = Builder::default();
-        Parser::new_from_str(text)
-            .load(&mut builder, false)
-            .map_err(|error| ScanFailure {
-                message: error.info().to_string(),
+        let mut parser = Parser::new_from_str(text);
+        loop {
+            let (event, mark) = parser.next_token().map_err(|error| ScanFailure {
+                // The scanner caps flow nesting (`[[[…`) itself, as a scan error.
+                kind: if error.info().contains("recursion limit") {
+                    ScanFailureKind::TooDeep
+                } else {
+                    ScanFailureKind::Syntax
+                },
+                message: if error.info().contains("recursion limit") {
+                    format!("the YAML nests deeper than the {MAX_DEPTH} levels an obs.yaml may")
+                } else {
+                    error.info().to_string()
+                },
                 position: Position {
                     line: error.marker().line(),
                     column: error.marker().col() + 1,
                 },
             })?;
-        Ok(builder.index)
+            let last = matches!(event, Event::StreamEnd | Event::DocumentEnd);
+            builder.on_event(event, mark);
+            if let Some(failure) = builder.failure.take() {
+                return Err(failure);
+            }
+            if last {
+                return Ok(builder.index);
+            }
+        }
     }
 
     pub fn max_depth(&self) -> usize {
@@ -117,6 +157,14 @@ enum Frame {
 struct Builder {
     index: PositionIndex,
     stack: Vec<Frame>,
+    /// Text each anchor stands for, in bytes, by anchor id.
+    anchors: HashMap<usize, usize>,
+    /// Collections still open: the anchor each defines (0: none) and the text seen inside
+    /// so far.
+    anchored: Vec<(usize, usize)>,
+    /// Text aliases add when expanded, so far.
+    expanded: usize,
+    failure: Option<ScanFailure>,
 }
 
 impl Builder {
@@ -165,10 +213,70 @@ impl Builder {
     fn expecting_key(&self) -> bool {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
     }
+
+    fn fail(&mut self, kind: ScanFailureKind, message: String, mark: Marker) {
+        self.failure.get_or_insert(ScanFailure {
+            kind,
+            message,
+            position: Position {
+                line: mark.line(),
+                column: mark.col() + 1,
+            },
+        });
+    }
+
+    /// Counts `size` bytes of text into the innermost open collection (it passes its total
+    /// to the one around it when it ends).
+    fn add_text(&mut self, size: usize) {
+        if let Some((_, inside)) = self.anchored.last_mut() {
+            *inside = inside.saturating_add(size);
+        }
+    }
+
+    /// Tracks what anchors stand for and what aliases add (before the index sees the event).
+    fn weigh(&mut self, event: &Event, mark: Marker) {
+        match event {
+            Event::Scalar(text, _, anchor, _) => {
+                let size = text.len().max(1);
+                if *anchor > 0 {
+                    self.anchors.insert(*anchor, size);
+                }
+                self.add_text(size);
+            }
+            Event::Alias(anchor) => {
+                let size = self.anchors.get(anchor).copied().unwrap_or(1);
+                self.expanded = self.expanded.saturating_add(size);
+                self.add_text(size);
+                if self.expanded > MAX_ALIAS_EXPANSION {
+                    self.fail(
+                        ScanFailureKind::AliasesTooLarge,
+                        format!("aliases here would expand the document by more than {MAX_ALIAS_EXPANSION} bytes"),
+                        mark,
+                    );
+                }
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                // An unanchored collection is tracked too (as id 0) so that ends pair up.
+                self.anchored.push((*anchor, 1));
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some((anchor, inside)) = self.anchored.pop() {
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, inside);
+                    }
+                    if let Some((_, outer)) = self.anchored.last_mut() {
+                        *outer = outer.saturating_add(inside);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        self.weigh(&event, mark);
         if let Some(Frame::SkipKey { depth }) = self.stack.last_mut() {
             match event {
                 Event::MappingStart(..) | Event::SequenceStart(..) => *depth += 1,
@@ -212,6 +320,13 @@ impl MarkedEventReceiver for Builder {
                     Frame::Seq { path, next: 0 }
                 });
                 self.index.max_depth = self.index.max_depth.max(self.stack.len());
+                if self.stack.len() > MAX_DEPTH {
+                    self.fail(
+                        ScanFailureKind::TooDeep,
+                        format!("the YAML nests deeper than the {MAX_DEPTH} levels an obs.yaml may"),
+                        mark,
+                    );
+                }
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();

@@ -125,6 +125,51 @@ fn a_ten_megabyte_spec_is_refused_before_parsing() {
     );
 }
 
+/// The code `text` is refused with, and how long that took to decide.
+fn refusal(text: &str) -> Code {
+    let error = contract::load_bytes(text.as_bytes(), "hostile.yaml").unwrap_err();
+    error.diagnostic().expect("refused with a diagnostic").code
+}
+
+#[test]
+fn nesting_of_every_yaml_shape_is_bounded_without_exhausting_the_stack() {
+    let block_sequences = format!("service: {{name: a}}\nx:\n{}v\n", "- ".repeat(25_000));
+    let flow_sequences = format!(
+        "service: {{name: a}}\nx: {}{}\n",
+        "[".repeat(25_000),
+        "]".repeat(25_000)
+    );
+    let flow_mappings = format!(
+        "service: {{name: a}}\nx: {}{}\n",
+        "{a: ".repeat(25_000),
+        "}".repeat(25_000)
+    );
+    let mut block_mappings = String::from("service: {name: a}\nx:\n");
+    for level in 1..2_000 {
+        block_mappings.push_str(&format!("{}a:\n", " ".repeat(level)));
+    }
+    for (shape, text) in [
+        ("block sequences", block_sequences),
+        ("flow sequences", flow_sequences),
+        ("flow mappings", flow_mappings),
+        ("block mappings", block_mappings),
+    ] {
+        assert_eq!(refusal(&text), Code::YamlTooDeep, "{shape}");
+    }
+}
+
+#[test]
+fn alias_expansion_is_bounded_by_what_it_expands_to() {
+    // 300,000 aliases of a 10 KB string: under a megabyte on disk, 3 GB expanded.
+    let mut text = format!("service: {{name: a}}\nbig: &big \"{}\"\nmany:\n", "x".repeat(10_000));
+    text.push_str(&"- *big\n".repeat(300_000));
+    assert!(text.len() < 3_000_000);
+    assert_eq!(refusal(&text), Code::YamlAliasesTooLarge);
+    // A few aliases of small anchors are what specs use them for.
+    let fine = "service:\n  name: a\n  labels:\n    team: &t payments\n    owner: *t\n";
+    assert!(contract::load_bytes(fine.as_bytes(), "fine.yaml").is_ok());
+}
+
 #[cfg(unix)]
 #[test]
 fn a_file_that_never_ends_is_refused_as_too_large_instead_of_read_forever() {

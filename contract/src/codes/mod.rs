@@ -67,6 +67,7 @@ codes! {
     FileTooLarge = "file-too-large", Error, no_fixture;
     FileNotUtf8 = "file-not-utf8", Error;
     FileEmpty = "file-empty", Error;
+    YamlAliasesTooLarge = "yaml-aliases-too-large", Error;
     YamlSyntax = "yaml-syntax", Error;
     YamlTooDeep = "yaml-too-deep", Error;
     DuplicateKey = "duplicate-key", Error;
