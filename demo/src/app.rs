@@ -284,6 +284,7 @@ async fn session(mut socket: WebSocket, obs: Observability, demo: Arc<Demo>, id:
                 None => return,
                 Some(Err(error)) => {
                     session.error(error_kind(&error));
+                    runtime::websocket::close_after_error(&mut socket, &error).await;
                     return;
                 }
                 Some(Ok(Message::Close(_))) => return,

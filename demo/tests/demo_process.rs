@@ -250,6 +250,30 @@ async fn sigterm_drains_without_dropping_anything() {
 }
 
 #[tokio::test]
+async fn a_message_over_the_limit_gets_a_1009_close_frame() {
+    let demo = Demo::start();
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", demo.port))
+        .await
+        .unwrap();
+    socket.send(Message::Text("x".repeat(200 * 1024).into())).await.unwrap();
+    let close = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame,
+                Ok(_) => {}
+                Err(error) => panic!("the connection dropped without a close frame: {error}"),
+            }
+        }
+        None
+    })
+    .await
+    .expect("a close frame within 5 s");
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1009), "message too big");
+    demo.wait_for_metric("websocket_errors_total{type=\"too_large\"} 1")
+        .await;
+}
+
+#[tokio::test]
 async fn a_second_sigterm_ends_the_shutdown_at_once() {
     let mut demo = Demo::start();
     // A request that keeps the graceful shutdown waiting far longer than this test does.

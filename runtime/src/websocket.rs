@@ -53,6 +53,36 @@ pub async fn close_going_away(socket: &mut WebSocket) {
     }
 }
 
+/// The close a server owes a client after reading failed with `error`: 1009 (message too
+/// big) for a message past the size limit, 1002 (protocol error) for a frame that breaks
+/// the protocol; `None` when the connection itself is gone (a reset, a closed stream) and
+/// there is nobody to tell.
+pub fn close_frame_for(error: &axum::Error) -> Option<CloseFrame> {
+    // axum wraps tungstenite's error without exposing its type: its text says which it is.
+    let text = error.to_string().to_ascii_lowercase();
+    let (code, reason) = if text.contains("space limit") || text.contains("too long") || text.contains("too big") {
+        (axum::extract::ws::close_code::SIZE, "message too big")
+    } else if text.contains("protocol") || text.contains("utf-8") || text.contains("utf8") {
+        (axum::extract::ws::close_code::PROTOCOL, "protocol error")
+    } else {
+        return None;
+    };
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
+}
+
+/// Ends a session whose reading failed with `error` the way RFC 6455 asks: with a close
+/// frame saying why, when the connection can still carry one (instead of dropping the TCP
+/// connection, which the client sees as 1006, abnormal closure). Bounded by
+/// [`CLOSE_REPLY_WAIT`].
+pub async fn close_after_error(socket: &mut WebSocket, error: &axum::Error) {
+    if let Some(frame) = close_frame_for(error) {
+        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, socket.send(Message::Close(Some(frame)))).await;
+    }
+}
+
 /// One open WebSocket session.
 #[derive(Debug)]
 pub struct Session {

@@ -86,6 +86,7 @@ async fn session(mut socket: WebSocket, api: Api, workspace: String, id: String)
                 Some(Err(error)) => {
                     let text = error.to_string().to_ascii_lowercase();
                     session.error(if text.contains("reset") || text.contains("without closing") { "abnormal_close" } else { "protocol" });
+                    runtime::websocket::close_after_error(&mut socket, &error).await;
                     return;
                 }
                 Some(Ok(_)) => json!({ "ack": session.message() }),

@@ -98,6 +98,7 @@ async fn session(mut socket: WebSocket, app: App, id: String) {
                     let kind = error_kind(&error);
                     session.error(kind);
                     tracing::error!(error_type = kind, error = %error, "error");
+                    runtime::websocket::close_after_error(&mut socket, &error).await;
                     return;
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,

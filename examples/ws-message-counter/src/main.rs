@@ -125,6 +125,7 @@ async fn session(mut socket: WebSocket, app: App, id: String, resuming: bool) {
                 let kind = error_kind(&error);
                 session.error(kind);
                 tracing::error!(error_type = kind, error = %error, "Connection failed");
+                runtime::websocket::close_after_error(&mut socket, &error).await;
                 break;
             }
             Some(Ok(Message::Binary(data))) => {
