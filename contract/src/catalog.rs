@@ -542,7 +542,7 @@ impl Builder<'_> {
         );
         self.runtime_counter(
             LOG_LINES_DROPPED,
-            "Log lines that never reached their store.",
+            "Log lines that never reached their store (for Elasticsearch, documents: an error line is two).",
             vec![sink, reason],
             "logging",
         );

@@ -60,6 +60,7 @@ impl PositionIndex {
     pub fn build(text: &str) -> Result<Self, ScanFailure> {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
+        let mut documents = 0;
         loop {
             let (event, mark) = parser.next_token().map_err(|error| ScanFailure {
                 // The scanner caps flow nesting (`[[[…`) itself, as a scan error.
@@ -78,7 +79,21 @@ impl PositionIndex {
                     column: error.marker().col() + 1,
                 },
             })?;
-            let last = matches!(event, Event::StreamEnd | Event::DocumentEnd);
+            if event == Event::DocumentStart {
+                documents += 1;
+                if documents > 1 {
+                    // Whatever follows would reach the next parser unchecked.
+                    return Err(ScanFailure {
+                        kind: ScanFailureKind::Syntax,
+                        message: "an obs.yaml holds one YAML document; a second one starts here".into(),
+                        position: Position {
+                            line: mark.line(),
+                            column: mark.col() + 1,
+                        },
+                    });
+                }
+            }
+            let last = event == Event::StreamEnd;
             builder.on_event(event, mark);
             if let Some(failure) = builder.failure.take() {
                 return Err(failure);
@@ -277,9 +292,19 @@ impl Builder {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         self.weigh(&event, mark);
+        let open = self.stack.len();
         if let Some(Frame::SkipKey { depth }) = self.stack.last_mut() {
             match event {
-                Event::MappingStart(..) | Event::SequenceStart(..) => *depth += 1,
+                Event::MappingStart(..) | Event::SequenceStart(..) => {
+                    *depth += 1;
+                    if open + *depth > MAX_DEPTH {
+                        self.fail(
+                            ScanFailureKind::TooDeep,
+                            format!("the YAML nests deeper than the {MAX_DEPTH} levels an obs.yaml may"),
+                            mark,
+                        );
+                    }
+                }
                 Event::MappingEnd | Event::SequenceEnd => {
                     *depth -= 1;
                     if *depth == 0 {

@@ -148,7 +148,9 @@ fn nesting_of_every_yaml_shape_is_bounded_without_exhausting_the_stack() {
     for level in 1..2_000 {
         block_mappings.push_str(&format!("{}a:\n", " ".repeat(level)));
     }
+    let complex_keys = format!("service: {{name: a}}\n? {}x\n: v\n", "- ".repeat(25_000));
     for (shape, text) in [
+        ("complex keys", complex_keys),
         ("block sequences", block_sequences),
         ("flow sequences", flow_sequences),
         ("flow mappings", flow_mappings),
@@ -156,6 +158,12 @@ fn nesting_of_every_yaml_shape_is_bounded_without_exhausting_the_stack() {
     ] {
         assert_eq!(refusal(&text), Code::YamlTooDeep, "{shape}");
     }
+}
+
+#[test]
+fn a_second_document_is_refused_before_any_parser_reads_it() {
+    let text = format!("service: {{name: a}}\n---\nx: {}v\n", "- ".repeat(25_000));
+    assert_eq!(refusal(&text), Code::YamlSyntax);
 }
 
 #[test]

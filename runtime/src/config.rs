@@ -146,7 +146,8 @@ impl ServiceConfig {
         let metrics_token = match spec.metrics.endpoint.bearer_token_env.as_deref() {
             None => None,
             Some(var) => match env(var).filter(|t| !t.trim().is_empty()) {
-                Some(token) => Some(token),
+                // Secrets read from files often end in a newline; scrapers send none.
+                Some(token) => Some(token.trim().to_string()),
                 None => return Err(ConfigError::MetricsTokenUnset { var: var.to_string() }),
             },
         };

@@ -335,9 +335,13 @@ where
 
     fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
+        // Recorded first, then stored: formatting a value runs the caller's Debug code, which
+        // may panic, and the panic hook logs; it must not find this span's extensions locked.
+        let mut recorded = Map::new();
+        values.record(&mut Collect(&mut recorded));
         let mut extensions = span.extensions_mut();
         if let Some(fields) = extensions.get_mut::<SpanFields>() {
-            values.record(&mut Collect(&mut fields.0));
+            fields.0.extend(recorded);
         }
     }
 
@@ -365,6 +369,19 @@ where
         let Some(mut line) = self.line(event, context) else {
             return;
         };
+        let severity = (self.errors.is_some() || self.elasticsearch.is_some())
+            .then(|| self.severity(&line))
+            .flatten();
+        if severity.is_some() && self.sends_transactions() {
+            // The request (session, job) it happened in ends as a failed transaction, whether
+            // the throttle writes this line or not.
+            for span in ctx.event_scope(event).into_iter().flatten() {
+                if let Some(timed) = span.extensions_mut().get_mut::<Timed>() {
+                    timed.failed = true;
+                    break;
+                }
+            }
+        }
         if let Some(throttle) = &self.throttle {
             // Held back from every destination alike: stdout, Loki, Elasticsearch, Sentry.
             if !throttle.admit(&mut line, &self.settings.keys) {
@@ -378,22 +395,12 @@ where
         if let Some(loki) = &self.loki {
             loki.send(&line, &text);
         }
-        let severity = (self.errors.is_some() || self.elasticsearch.is_some())
-            .then(|| self.severity(&line))
-            .flatten();
         if let Some(es) = &self.elasticsearch {
             es.send(&line, severity.is_some());
         }
         if let Some(errors) = &self.errors {
             if let Some(severity) = severity {
                 errors.report(&line, &self.settings.keys, severity);
-                // The request (session, job) it happened in ends as a failed transaction.
-                for span in ctx.event_scope(event).into_iter().flatten() {
-                    if let Some(timed) = span.extensions_mut().get_mut::<Timed>() {
-                        timed.failed = true;
-                        break;
-                    }
-                }
             }
         }
         let mut writer = (self.writer)();

@@ -119,10 +119,19 @@ fn elasticsearch_target(
             "port `{port}` is not a port number"
         )));
     }
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host
+    // An IPv6 address goes in brackets; any other `:` is a port in the wrong field.
+    let host = match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::Ipv6Addr>()
+    {
+        Ok(address) => format!("[{address}]"),
+        Err(_) if host.contains(':') => {
+            return Err(LoggingError::Elasticsearch(format!(
+                "host `{host}` holds a `:`; write the host alone in `host` and the port in `port`"
+            )))
+        }
+        Err(_) => host,
     };
     let mut headers = Vec::new();
     if es.auth {

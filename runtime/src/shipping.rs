@@ -49,14 +49,12 @@ pub struct Batching {
     pub every: Duration,
 }
 
-enum Message<E> {
-    Entry(E),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The logging side: cheap to clone, never blocks.
 pub struct Queue<E> {
-    tx: mpsc::Sender<Message<E>>,
+    tx: mpsc::Sender<E>,
+    /// Flush requests go beside the entries, so that one reaches the shipper even while the
+    /// entry channel is full or a full batch waits out a backoff.
+    flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
     dropped: Dropped,
 }
 
@@ -64,6 +62,7 @@ impl<E> Clone for Queue<E> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
+            flushes: self.flushes.clone(),
             dropped: self.dropped.clone(),
         }
     }
@@ -72,7 +71,7 @@ impl<E> Clone for Queue<E> {
 impl<E: Send + 'static> Queue<E> {
     /// Queues an entry, or counts it dropped when the queue is full.
     pub fn send(&self, entry: E) {
-        if self.tx.try_send(Message::Entry(entry)).is_err() {
+        if self.tx.try_send(entry).is_err() {
             self.dropped.queue_full.inc();
         }
     }
@@ -81,29 +80,27 @@ impl<E: Send + 'static> Queue<E> {
         &self.dropped
     }
 
-    /// Ships what is queued now; waits at most `timeout`, even when the queue is full
-    /// because the store is down.
+    /// Ships everything queued now, trying the store at once whatever its backoff; waits at
+    /// most `timeout` (a store that is still down keeps what it could not take).
     pub async fn flush(&self, timeout: Duration) {
         let (done, wait) = oneshot::channel();
-        let _ = tokio::time::timeout(timeout, async {
-            if self.tx.send(Message::Flush(done)).await.is_ok() {
-                let _ = wait.await;
-            }
-        })
-        .await;
+        if self.flushes.send(done).is_ok() {
+            let _ = tokio::time::timeout(timeout, wait).await;
+        }
     }
 }
 
 /// Starts shipping to `sink` on the current runtime.
 pub fn start<S: Sink>(sink: S, batching: Batching, dropped: Dropped) -> Queue<S::Entry> {
     let (tx, rx) = mpsc::channel(batching.queue);
+    let (flushes, flush_requests) = mpsc::unbounded_channel();
     let shipper = Shipper {
         sink,
         batching,
         dropped: dropped.clone(),
     };
-    tokio::spawn(shipper.run(rx));
-    Queue { tx, dropped }
+    tokio::spawn(shipper.run(rx, flush_requests));
+    Queue { tx, flushes, dropped }
 }
 
 struct Shipper<S> {
@@ -127,27 +124,54 @@ impl<S: Sink> Shipper<S> {
         }
     }
 
-    async fn run(self, mut rx: mpsc::Receiver<Message<S::Entry>>) {
+    /// Pushes everything queued, batch after batch, as long as the store takes it.
+    async fn drain(&self, rx: &mut mpsc::Receiver<S::Entry>, batch: &mut Vec<S::Entry>, backoff: &mut Backoff) {
+        loop {
+            while batch.len() < self.batching.batch {
+                match rx.try_recv() {
+                    Ok(entry) => batch.push(entry),
+                    Err(_) => break,
+                }
+            }
+            if batch.is_empty() {
+                return;
+            }
+            self.attempt(batch, backoff, true).await;
+            if !batch.is_empty() {
+                return; // the store did not take it: the rest waits with it
+            }
+        }
+    }
+
+    async fn run(
+        self,
+        mut rx: mpsc::Receiver<S::Entry>,
+        mut flush_requests: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    ) {
         let mut batch = Vec::new();
         let mut backoff = Backoff::default();
         let mut tick = tokio::time::interval(self.batching.every);
         let full = self.batching.batch;
+        let mut flushes_open = true;
         loop {
             tokio::select! {
+                request = flush_requests.recv(), if flushes_open => match request {
+                    Some(done) => {
+                        self.drain(&mut rx, &mut batch, &mut backoff).await;
+                        let _ = done.send(());
+                    }
+                    None => flushes_open = false,
+                },
                 // A full batch waiting for the store takes no more entries: the channel bounds them.
-                message = rx.recv(), if batch.len() < full => match message {
-                    Some(Message::Entry(entry)) => {
+                entry = rx.recv(), if batch.len() < full => match entry {
+                    Some(entry) => {
                         batch.push(entry);
                         if batch.len() >= full {
                             self.attempt(&mut batch, &mut backoff, false).await;
                         }
                     }
-                    Some(Message::Flush(done)) => {
-                        self.attempt(&mut batch, &mut backoff, true).await;
-                        let _ = done.send(());
-                    }
                     None => {
-                        self.attempt(&mut batch, &mut backoff, true).await;
+                        self.drain(&mut rx, &mut batch, &mut backoff).await;
                         return;
                     }
                 },
@@ -205,34 +229,40 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_partial_push_keeps_the_rest_and_refusals_are_counted() {
-        let accept = Arc::new(Mutex::new(1));
+    /// What a store takes a push, and what it has taken.
+    type Accept = Arc<Mutex<usize>>;
+    type Taken = Arc<Mutex<Vec<u32>>>;
+
+    /// A queue shipping to a [`Picky`] store that takes `accept` entries a push.
+    fn picky(accept: usize, queue: usize, batch: usize) -> (Queue<u32>, Accept, Taken) {
+        let accept = Arc::new(Mutex::new(accept));
         let taken = Arc::new(Mutex::new(Vec::new()));
         let batching = Batching {
-            queue: 4,
-            batch: 3,
+            queue,
+            batch,
             every: Duration::from_secs(1),
         };
-        let queue = start(
-            Picky {
-                accept: accept.clone(),
-                taken: taken.clone(),
-            },
-            batching,
-            Dropped::default(),
-        );
+        let sink = Picky {
+            accept: accept.clone(),
+            taken: taken.clone(),
+        };
+        (start(sink, batching, Dropped::default()), accept, taken)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_partial_push_keeps_the_rest_and_refusals_are_counted() {
+        let (queue, accept, taken) = picky(1, 4, 3);
         for n in [1, 2, 500, 3] {
             queue.send(n);
         }
         queue.flush(Duration::from_secs(5)).await;
-        // The first batch (1, 2, 500): 500 refused, 1 taken, 2 kept for the next try (the
-        // flush, or a tick once the paused clock jumps past the backoff).
-        assert_eq!(taken.lock().unwrap()[..2], [1, 2]);
+        // The first batch (1, 2, 500): 500 refused, 1 taken, 2 kept for the next try; the
+        // store took one entry a push, so the flush stopped where it stopped taking.
+        assert_eq!(taken.lock().unwrap()[0], 1);
+        assert!(!taken.lock().unwrap().contains(&500));
         assert_eq!(queue.dropped().rejected.get(), 1);
         *accept.lock().unwrap() = 10;
-        // The backoff passes; the kept entry and the rest leave in order.
-        tokio::time::sleep(BACKOFF_MAX).await;
+        // The store takes everything now: the kept entry and the rest leave, in order.
         queue.flush(Duration::from_secs(5)).await;
         assert_eq!(*taken.lock().unwrap(), vec![1, 2, 3]);
         assert_eq!(queue.dropped().queue_full.get(), 0);
@@ -240,18 +270,27 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_full_queue_drops_and_counts_without_waiting() {
-        let accept = Arc::new(Mutex::new(0));
-        let taken = Arc::new(Mutex::new(Vec::new()));
-        let batching = Batching {
-            queue: 2,
-            batch: 2,
-            every: Duration::from_secs(1),
-        };
-        let queue = start(Picky { accept, taken }, batching, Dropped::default());
+        let (queue, _accept, _taken) = picky(0, 2, 2);
         for n in 0..50 {
             queue.send(n);
         }
         assert!(queue.dropped().queue_full.get() >= 40, "{:?}", queue.dropped());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_reaches_a_full_batch_waiting_out_its_backoff_and_ships_everything() {
+        let (queue, accept, taken) = picky(0, 10, 2);
+        for n in 1..=7 {
+            queue.send(n);
+        }
+        // The store takes nothing: the first full batch waits out a backoff, the rest queue.
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        assert!(taken.lock().unwrap().is_empty());
+        // Back up: a flush, shorter than the backoff, ships the batch and all behind it.
+        *accept.lock().unwrap() = 100;
+        queue.flush(Duration::from_millis(100)).await;
+        assert_eq!(*taken.lock().unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]

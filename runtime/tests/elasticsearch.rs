@@ -376,6 +376,25 @@ async fn credentials_go_with_every_request_when_auth_is_on() {
 }
 
 #[tokio::test]
+async fn a_port_written_into_the_host_stops_the_start() {
+    let (address, _store) = server().await;
+    let vars = [("ES_HOST", "127.0.0.1:9200")];
+    let env = move |var: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| (var == "ES_PORT").then(|| address.port().to_string()))
+    };
+    let config = ServiceConfig::resolve(spec(""), env).unwrap();
+    let obs = Observability::new(config, env).unwrap();
+    let (writer, _buffer) = capture();
+    let Err(error) = obs.subscriber(writer, env) else {
+        panic!("a host with a port must stop the start")
+    };
+    assert!(error.to_string().contains("holds a `:`"), "{error}");
+}
+
+#[tokio::test]
 async fn auth_without_a_password_stops_the_start() {
     let (address, _store) = server().await;
     let Err(error) = shipping_to(address, AUTH, &[]) else {

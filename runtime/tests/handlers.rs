@@ -169,6 +169,15 @@ async fn a_bearer_token_protects_metrics_when_configured() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(call(&app, right).await.0, StatusCode::OK);
+    // A token read from a file keeps its newline; it still matches what scrapers send.
+    let mut spec = demo_spec();
+    spec.metrics.endpoint.bearer_token_env = Some("METRICS_TOKEN".into());
+    let from_file = observability(spec, &[("METRICS_TOKEN", "s3cret\n")]);
+    let request = Request::get("/metrics")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&self::app(&from_file), request).await.0, StatusCode::OK);
     for header in ["bearer s3cret", "BEARER s3cret"] {
         let request = Request::get("/metrics")
             .header("authorization", header)
