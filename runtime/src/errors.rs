@@ -17,14 +17,15 @@ use crate::config::ServiceConfig;
 use crate::http_client::HttpClient;
 
 /// Context fields that become searchable tags (short values, one per event).
-pub const TAG_FIELDS: [&str; 9] = [
+pub const TAG_FIELDS: [&str; 10] = [
     "request_id",
     "trace_id",
     "span_id",
     "route",
     "method",
     "session_id",
-    "job",
+    "job_id",
+    "job_type",
     "service",
     "replica",
 ];
@@ -251,7 +252,7 @@ pub fn transaction(span: &Finished<'_>, options: &sentry::ClientOptions) -> Opti
     };
     let mut tags = sentry::protocol::Map::new();
     for (key, value) in span.fields {
-        if TAG_FIELDS.contains(&key.as_str()) || key == "job_type" || key == "job_id" {
+        if TAG_FIELDS.contains(&key.as_str()) {
             let tag = match value {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
