@@ -12,6 +12,7 @@ pub mod duration;
 pub mod elasticsearch;
 pub mod env_string;
 pub mod exposition;
+pub mod go_template;
 pub mod load;
 pub mod locate;
 pub mod model;

@@ -27,7 +27,7 @@ pub enum GenerateError {
         #[source]
         source: minijinja::Error,
     },
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}: {source}; nothing in the output directory was changed")]
     Io {
         path: PathBuf,
         #[source]
@@ -90,9 +90,9 @@ pub fn default_out(spec_path: &Path) -> PathBuf {
 pub fn generate(spec_path: &Path, out: &Path) -> Result<(Checked, Written), GenerateError> {
     let checked = check(spec_path)?;
     let tree = render(&checked)?;
-    let written = output::write(&tree, out).map_err(|source| GenerateError::Io {
-        path: out.to_path_buf(),
-        source,
+    let written = output::write(&tree, out).map_err(|error| GenerateError::Io {
+        path: error.path,
+        source: error.source,
     })?;
     Ok((checked, written))
 }

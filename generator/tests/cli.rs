@@ -76,6 +76,63 @@ fn an_invalid_spec_exits_1_and_leaves_generated_untouched() {
     assert_eq!(before, after);
 }
 
+/// Every file under `dir` with its contents (hidden ones too).
+fn tree_of(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn an_output_directory_failing_halfway_keeps_the_old_tree_and_names_the_file() {
+    let dir = temp_spec("service: {name: tiny}\nmetrics:\n  builtin:\n    http: {}\n");
+    assert!(generator(&[], dir.path()).status.success());
+    // Every file will change (the service name is everywhere); one directory in the middle
+    // of the tree cannot take its file because a plain file is in the way.
+    std::fs::write(
+        dir.path().join("obs.yaml"),
+        "service: {name: small}\nmetrics:\n  builtin:\n    http: {}\n",
+    )
+    .unwrap();
+    let blocked = dir.path().join("generated/prometheus/rules");
+    std::fs::remove_dir_all(&blocked).unwrap();
+    std::fs::write(&blocked, "in the way").unwrap();
+    let before = tree_of(&dir.path().join("generated"));
+    let output = generator(&[], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let message = text(&output);
+    assert!(message.contains("generated/prometheus/rules"), "{message}");
+    assert!(message.contains("is not a directory"), "{message}");
+    assert!(
+        message.contains("nothing in the output directory was changed"),
+        "{message}"
+    );
+    assert_eq!(tree_of(&dir.path().join("generated")), before, "not one file replaced");
+}
+
+#[test]
+fn generate_refuses_a_symlink_out_of_the_output_directory() {
+    let dir = temp_spec("service: {name: tiny}\n");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("generated")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("generated/grafana")).unwrap();
+    let output = generator(&[], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("is a symbolic link"), "{}", text(&output));
+    assert!(tree_of(outside.path()).is_empty(), "nothing written through the link");
+}
+
 #[test]
 fn a_missing_spec_exits_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -88,6 +88,7 @@ codes! {
     AlertRunbookMissing = "alert-runbook-missing", Warning;
     AlertSummaryMissing = "alert-summary-missing", Error;
     AlertSummaryStyle = "alert-summary-style", Warning;
+    AlertTemplateInvalid = "alert-template-invalid", Error;
     AlertTestAnnotations = "alert-test-annotations", Error;
     AlertTestEmpty = "alert-test-empty", Error;
     AlertTestInterval = "alert-test-interval", Error;
@@ -169,6 +170,7 @@ codes! {
     PortInvalid = "port-invalid", Error;
     ProbeFieldDuplicate = "probe-field-duplicate", Error;
     ProbeFieldsEmpty = "probe-fields-empty", Error;
+    PromqlFragment = "promql-fragment", Error;
     PromqlSyntax = "promql-syntax", Error;
     PromqlUnknownLabel = "promql-unknown-label", Error;
     PromqlUnknownMetric = "promql-unknown-metric", Error;

@@ -94,42 +94,38 @@ pub fn expand_alert(rule: &AlertRule, context: &AlertContext, spec_path: String)
     }
 }
 
-/// Fills `{{ $labels.x }}` and `{{ $value }}`-free annotations the way Prometheus would, so
-/// promtool can compare them; `None` when the text uses template features we cannot predict.
-fn expected_annotation(text: &str, labels: &BTreeMap<String, String>) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find("}}")? + start;
-        let inner = rest[start + 2..end].trim();
-        let name = inner.strip_prefix("$labels.")?;
-        out.push_str(labels.get(name).map(String::as_str).unwrap_or(""));
-        rest = &rest[end + 2..];
-    }
-    out.push_str(rest);
-    Some(out)
+/// The text Prometheus makes of a label or annotation template for an alert whose series
+/// has `labels`; `None` when it depends on `$value`, functions or blocks, or does not parse.
+fn expected_text(text: &str, labels: &BTreeMap<String, String>) -> Option<String> {
+    crate::go_template::parse(text).ok()?.expand(labels)
 }
 
-/// Whether every annotation of an alert can be predicted for a test.
+/// Whether every label and annotation of an alert can be predicted for a test.
 pub fn annotations_predictable(alert: &AlertView) -> bool {
     alert
         .annotations
         .values()
-        .all(|text| expected_annotation(text, &BTreeMap::new()).is_some())
+        .chain(alert.labels.values())
+        .all(|text| expected_text(text, &BTreeMap::new()).is_some())
 }
 
 fn alert_tests(rule: &AlertRule, alert: &AlertView) -> Vec<RuleTest> {
     rule.tests
         .iter()
         .map(|case| {
-            let mut labels = alert.labels.clone();
-            labels.extend(case.labels.clone());
+            // Prometheus expands a rule's labels and annotations with the labels of the
+            // series that fired, which are the test's expected labels; its own labels join them.
+            let series_labels = &case.labels;
+            let mut labels: BTreeMap<String, String> = series_labels.clone();
+            for (key, text) in &alert.labels {
+                let filled = expected_text(text, series_labels).unwrap_or_else(|| text.clone());
+                labels.insert(key.clone(), filled);
+            }
             let annotations = alert
                 .annotations
                 .iter()
                 .map(|(key, text)| {
-                    let filled = expected_annotation(text, &labels).unwrap_or_else(|| text.clone());
+                    let filled = expected_text(text, series_labels).unwrap_or_else(|| text.clone());
                     (key.clone(), filled)
                 })
                 .collect();
@@ -214,9 +210,9 @@ mod tests {
     fn fills_label_templates_in_expected_annotations() {
         let labels = BTreeMap::from([("job".to_string(), "api".to_string())]);
         assert_eq!(
-            expected_annotation("{{ $labels.job }} is down", &labels).unwrap(),
+            expected_text("{{ $labels.job }} is down", &labels).unwrap(),
             "api is down"
         );
-        assert!(expected_annotation("value {{ $value }}", &labels).is_none());
+        assert!(expected_text("value {{ $value }}", &labels).is_none());
     }
 }

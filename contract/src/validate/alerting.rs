@@ -297,7 +297,7 @@ fn check_alert_tests(checker: &mut Checker) {
                     .is_some_and(rules::alert_annotations_predictable);
                 if case.fires && !predictable {
                     checker.push(
-                        Diagnostic::new(Code::AlertTestAnnotations, path.clone(), format!("alert `{}` has annotations using `$value` or template functions, which a test cannot predict", rule.name))
+                        Diagnostic::new(Code::AlertTestAnnotations, path.clone(), format!("alert `{}` has labels or annotations using `$value`, template functions or blocks, which a test cannot predict", rule.name))
                             .with_help("use only `{{ $labels.name }}` in annotations of tested alerts"),
                     );
                 }

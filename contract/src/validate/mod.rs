@@ -4,10 +4,12 @@
 mod alerting;
 mod dashboards;
 mod dependencies;
+mod fragments;
 mod metrics;
 mod queries;
 mod secrets;
 mod service;
+mod templates;
 
 pub use queries::unknown_series;
 
@@ -54,6 +56,8 @@ pub fn validate(loaded: &LoadedSpec, resolved: &Resolved) -> Report {
     metrics::check_all(&mut checker);
     alerting::check_all(&mut checker);
     queries::check_all(&mut checker);
+    fragments::check_all(&mut checker);
+    templates::check_all(&mut checker);
     dashboards::check_all(&mut checker);
     dependencies::check_all(&mut checker);
     secrets::check_all(&mut checker);
