@@ -6,6 +6,9 @@
 # CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The connection tests hold over a thousand sockets open at once (runtime/tests/connections.rs):
+# take the hard open-file limit as the soft one where the machine's default is lower.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 log() { printf '\n== %s\n' "$*"; }
 

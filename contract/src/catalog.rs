@@ -17,6 +17,9 @@ pub const LOG_LINES_DROPPED: &str = "obs_log_lines_dropped_total";
 pub const LOG_LINES_SUPPRESSED: &str = "obs_log_lines_suppressed_total";
 /// Why a line was dropped: the shipping queue was full, or the store refused it.
 pub const LOG_DROP_REASONS: [&str; 2] = ["queue_full", "rejected"];
+/// The runtime's count of connections it closed on its own, by reason.
+pub const CONNECTIONS_CLOSED: &str = "obs_http_connections_closed_total";
+pub const CONNECTION_CLOSE_REASONS: [&str; 2] = ["header_timeout", "shed"];
 /// HTTP methods with a value of their own; the rest count as `OTHER`.
 pub const HTTP_METHODS: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"];
 
@@ -567,6 +570,26 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// The server closes connections on its own (a header read timeout, the connection
+    /// limit); with the HTTP group on, the runtime counts them here.
+    fn connections(&mut self) {
+        if self.spec.metrics.builtin.http.is_none() {
+            return;
+        }
+        let mut reason = Label::closed("reason", &CONNECTION_CLOSE_REASONS);
+        reason.help = Some(
+            "`header_timeout`: no complete request head in time (idle or trickling); `shed`: closed while idle to make room under the connection limit.".into(),
+        );
+        self.runtime_counter(
+            CONNECTIONS_CLOSED,
+            "HTTP connections the server closed on its own.",
+            vec![reason],
+            "metrics.builtin.http",
+        );
+    }
+}
+
 fn custom_family(decl: &MetricDecl, index: usize, default_max_series: u64) -> Family {
     Family {
         name: decl.name.clone(),
@@ -601,6 +624,7 @@ impl Catalog {
         builder.runtime();
         builder.log_shipping();
         builder.log_throttle();
+        builder.connections();
         Self {
             families: builder.families,
         }

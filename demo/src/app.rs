@@ -275,7 +275,7 @@ async fn session(mut socket: WebSocket, obs: Observability, demo: Arc<Demo>, id:
             }
             _ = heartbeat.tick() => {
                 tracing::debug!("heartbeat");
-                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                if runtime::websocket::send(&mut socket, Message::Ping(Vec::new().into())).await.is_err() {
                     session.error("send_failed");
                     return;
                 }
@@ -300,7 +300,7 @@ async fn session(mut socket: WebSocket, obs: Observability, demo: Arc<Demo>, id:
                     demo.metrics.websocket_message_size_bytes.observe(size as f64);
                     tracing::debug!(message_count = count, message_length = size, "WebSocket message processed");
                     let reply = json!({ "count": count, "total": total }).to_string();
-                    if socket.send(Message::Text(reply.into())).await.is_err() {
+                    if runtime::websocket::send(&mut socket, Message::Text(reply.into())).await.is_err() {
                         session.error("send_failed");
                         return;
                     }

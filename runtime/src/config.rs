@@ -63,6 +63,9 @@ pub struct ServiceConfig {
     pub metrics_port: Option<u16>,
     pub log_level: LogLevel,
     pub metrics_token: Option<String>,
+    /// Header read timeout and connection limit of the servers (from this process's
+    /// file-descriptor limit; tests shorten them).
+    pub connection_limits: crate::connections::Limits,
 }
 
 fn parse_level(value: &str) -> Option<LogLevel> {
@@ -165,6 +168,7 @@ impl ServiceConfig {
             metrics_port,
             log_level,
             metrics_token,
+            connection_limits: crate::connections::Limits::for_this_process(),
             spec,
         })
     }

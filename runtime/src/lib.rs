@@ -7,6 +7,7 @@ pub mod base64;
 pub mod builtins;
 pub mod client_ip;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod elasticsearch;
 pub mod embedded;

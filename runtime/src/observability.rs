@@ -404,6 +404,21 @@ impl Observability {
         tokio::join!(loki, elasticsearch);
     }
 
+    /// The counters of connections the servers close on their own: the series of
+    /// `obs_http_connections_closed_total` (unregistered ones if the spec lacks it).
+    pub fn connection_closes(&self) -> crate::connections::Closed {
+        match self
+            .registry
+            .counter(contract::catalog::CONNECTIONS_CLOSED, &["reason"])
+        {
+            Ok(family) => crate::connections::Closed {
+                header_timeout: family.with(&["header_timeout"]),
+                shed: family.with(&["shed"]),
+            },
+            Err(_) => crate::connections::Closed::default(),
+        }
+    }
+
     /// The counters of lines bound for `sink` that never left: the series of
     /// `obs_log_lines_dropped_total` (unregistered ones if this component lacks it).
     fn log_drops(&self, sink: &str) -> crate::shipping::Dropped {

@@ -64,12 +64,24 @@ where
     let router = app(&obs, routes, state);
     let address = listener.local_addr()?;
     // Handlers may ask for the peer's address (`ConnectInfo<SocketAddr>`), e.g. for `client_ip`.
-    let main = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(obs.shutdown.draining());
+    let limits = obs.config.connection_limits;
+    let main = crate::connections::serve(
+        listener,
+        router,
+        limits,
+        obs.connection_closes(),
+        obs.shutdown.draining(),
+    );
     let metrics_server = metrics.map(|listener| {
         let router = obs.metrics_routes::<Observability>().with_state(obs.clone());
-        let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(obs.shutdown.deadline());
-        tokio::spawn(async move { server.await })
+        let server = crate::connections::serve(
+            listener,
+            router,
+            limits,
+            obs.connection_closes(),
+            obs.shutdown.deadline(),
+        );
+        tokio::spawn(server)
     });
     let startup = obs.started.elapsed().as_secs_f64();
     if let Some(lifecycle) = &obs.builtins.lifecycle {
@@ -104,7 +116,7 @@ where
         );
     }
     let served = tokio::select! {
-        result = main => { result?; true }
+        () = main => true,
         _ = obs.shutdown.deadline() => false,
     };
     if !served {

@@ -38,17 +38,56 @@ pub fn session_span(session_id: &str) -> tracing::Span {
     span
 }
 
-/// How long a server waits for the client's answer to its close frame.
+/// How long a server waits for the client's answer to its close frame, and for the close
+/// frame itself to leave.
 pub const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
 
+/// How long one message may wait for the client to take it. A client that stops reading
+/// fills the socket's buffers, after which a send waits for as long as the client lives,
+/// and holds up the session's shutdown with it.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why [`send`] failed; either way the session should end (count it as `send_failed`).
+#[derive(Debug)]
+pub enum SendError {
+    /// The connection is gone or broken.
+    Closed(axum::Error),
+    /// The client took nothing for [`SEND_TIMEOUT`]: it does not read.
+    TimedOut,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Closed(error) => write!(f, "sending failed: {error}"),
+            Self::TimedOut => write!(f, "the client took nothing for {SEND_TIMEOUT:?}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Sends a message, giving up after [`SEND_TIMEOUT`]. What is queued is bounded by the
+/// socket's buffers and this one message, so a client that never reads costs a bounded
+/// amount of memory and, at most, this long.
+pub async fn send(socket: &mut WebSocket, message: Message) -> Result<(), SendError> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(SendError::Closed(error)),
+        Err(_) => Err(SendError::TimedOut),
+    }
+}
+
 /// Says goodbye as a shutting-down server should: close code 1001 (going away), then up to
-/// [`CLOSE_REPLY_WAIT`] for the client to answer the close handshake.
+/// [`CLOSE_REPLY_WAIT`] for the client to answer the close handshake. A client that does
+/// not read gets no more than that wait either.
 pub async fn close_going_away(socket: &mut WebSocket) {
     let close = CloseFrame {
         code: axum::extract::ws::close_code::AWAY,
         reason: "server shutting down".into(),
     };
-    if socket.send(Message::Close(Some(close))).await.is_ok() {
+    let sent = tokio::time::timeout(CLOSE_REPLY_WAIT, socket.send(Message::Close(Some(close)))).await;
+    if matches!(sent, Ok(Ok(()))) {
         let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, socket.recv()).await;
     }
 }

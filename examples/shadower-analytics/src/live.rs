@@ -92,7 +92,10 @@ async fn session(mut socket: WebSocket, api: Api, workspace: String, id: String)
                 Some(Ok(_)) => json!({ "ack": session.message() }),
             },
         };
-        if socket.send(Message::Text(outgoing.to_string().into())).await.is_err() {
+        if runtime::websocket::send(&mut socket, Message::Text(outgoing.to_string().into()))
+            .await
+            .is_err()
+        {
             session.error("send_failed");
             return;
         }

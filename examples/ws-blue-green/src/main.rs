@@ -113,7 +113,10 @@ async fn session(mut socket: WebSocket, app: App, id: String) {
                 }
             },
         };
-        if socket.send(Message::Text(outgoing.into())).await.is_err() {
+        if runtime::websocket::send(&mut socket, Message::Text(outgoing.into()))
+            .await
+            .is_err()
+        {
             session.error("send_failed");
             tracing::error!(error_type = "send_failed", "error");
             return;

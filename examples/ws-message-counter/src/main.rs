@@ -132,7 +132,10 @@ async fn session(mut socket: WebSocket, app: App, id: String, resuming: bool) {
                 session.error("processing_error");
                 tracing::error!(message_length = data.len(), "Processing error");
                 let reply = json!({ "error": "only text messages are counted" });
-                if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                if runtime::websocket::send(&mut socket, Message::Text(reply.to_string().into()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 continue;
@@ -144,7 +147,10 @@ async fn session(mut socket: WebSocket, app: App, id: String, resuming: bool) {
                 tracing::warn!(limit_per_second = sessions::RATE_LIMIT, "Rate limited");
             }
             let reply = json!({ "error": "rate limited", "limit_per_second": sessions::RATE_LIMIT });
-            if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+            if runtime::websocket::send(&mut socket, Message::Text(reply.to_string().into()))
+                .await
+                .is_err()
+            {
                 break;
             }
             continue;
@@ -157,7 +163,10 @@ async fn session(mut socket: WebSocket, app: App, id: String, resuming: bool) {
             "websocket_message_received"
         );
         let reply = json!({ "count": count, "session_id": id });
-        if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+        if runtime::websocket::send(&mut socket, Message::Text(reply.to_string().into()))
+            .await
+            .is_err()
+        {
             session.error("connection_failed");
             tracing::error!(error_type = "connection_failed", "Connection failed");
             break;

@@ -108,7 +108,10 @@ async fn session(mut socket: WebSocket, app: App) {
                 json!({ "error": error })
             }
         };
-        if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+        if runtime::websocket::send(&mut socket, Message::Text(reply.to_string().into()))
+            .await
+            .is_err()
+        {
             return;
         }
     }
