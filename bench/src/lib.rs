@@ -7,6 +7,7 @@ pub mod hot;
 pub mod lifecycle;
 pub mod scrape;
 pub mod servers;
+pub mod soak;
 pub mod traces;
 pub mod websocket;
 

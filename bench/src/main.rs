@@ -1,6 +1,8 @@
 //! obs-bench: the benchmarks of BENCHMARKS.md, side by side and interleaved, printed as
 //! Markdown. `obs-bench all --rounds 5` for the record; `--smoke` for a seconds-long check.
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 
 use bench::websocket::Kind;
@@ -19,7 +21,7 @@ struct Cli {
     smoke: bool,
 }
 
-#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
 enum Command {
     /// Every benchmark.
     All,
@@ -39,6 +41,25 @@ enum Command {
     Generator,
     /// Demo start-up and SIGTERM to exit.
     Lifecycle,
+    /// The demo under mixed HTTP and WebSocket load for a long while: RSS, open fds and
+    /// series sampled, the trend after warm-up fitted (not part of `all`).
+    Soak {
+        /// How long the load runs, in minutes.
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 10)]
+        every: u64,
+        /// Minutes of warm-up left out of the trend.
+        #[arg(long, default_value_t = 5)]
+        warm_up: u64,
+        /// WebSockets held open for the whole run.
+        #[arg(long, default_value_t = 50)]
+        held: usize,
+        /// Where to write the plot.
+        #[arg(long, default_value = "soak.svg")]
+        svg: std::path::PathBuf,
+    },
     /// Serve a WebSocket server for the memory benchmark (used by obs-bench itself).
     #[command(hide = true)]
     Serve {
@@ -313,6 +334,32 @@ fn main() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::All);
     let sections: Vec<String> = match command {
         Command::Serve { kind } => return bench::websocket::serve(kind),
+        Command::Soak {
+            minutes,
+            every,
+            warm_up,
+            held,
+            svg,
+        } => {
+            let (length, period) = if cli.smoke {
+                (Duration::from_secs(30), Duration::from_secs(2))
+            } else {
+                (Duration::from_secs(minutes * 60), Duration::from_secs(every))
+            };
+            let warm_up = Duration::from_secs(warm_up * 60).min(length / 3);
+            let soak = bench::soak::run(length, period, warm_up, held)?;
+            std::fs::write(&svg, soak.svg())?;
+            // About 30 rows whatever the length.
+            let every_row = (soak.samples.len() / 30).max(1);
+            vec![format!(
+                "### Soak: {} min, a sample every {} s, warm-up {} s (plot: {})\n\n{}",
+                length.as_secs() / 60,
+                period.as_secs(),
+                warm_up.as_secs(),
+                svg.display(),
+                soak.markdown(every_row)
+            )]
+        }
         Command::Http => vec![http(effort)],
         Command::Drivers => vec![drivers(effort)?],
         Command::Traces => vec![traces(effort)?],

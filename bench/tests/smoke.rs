@@ -85,3 +85,23 @@ fn the_demo_lifecycle_is_timed() {
     assert!(r.startup_ms > 0.0);
     assert!(r.shutdown_ms >= r.drain_ms, "{r:?}");
 }
+
+#[test]
+fn the_soak_samples_the_demo_under_load_and_plots_it() {
+    let soak = bench::soak::run(
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(10),
+        5,
+    )
+    .unwrap();
+    assert!(soak.samples.len() >= 12, "{} samples", soak.samples.len());
+    let last = soak.samples.last().unwrap();
+    assert!(last.rss_kib > 0.0 && last.fds > 0.0 && last.series > 10.0, "{last:?}");
+    assert!(last.requests > 100, "{last:?}");
+    assert!(last.failures * 100 <= last.requests, "more than 1% failed: {last:?}");
+    assert!(soak.per_minute(|s| s.rss_kib).is_finite());
+    let svg = soak.svg();
+    assert_eq!(svg.matches("<polyline").count(), 3);
+    assert!(soak.markdown(5).contains("slope per minute after warm-up"));
+}

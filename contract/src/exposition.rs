@@ -141,10 +141,14 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, ParseError> {
         }
         let (name, labels, rest) = match line.find('{') {
             Some(open) => {
-                let close = line.rfind('}').ok_or_else(|| ParseError {
-                    line: number,
-                    message: "`{` is not closed".into(),
-                })?;
+                // The last `}` after the `{`: one before it (`}{`) closes nothing.
+                let close = line
+                    .rfind('}')
+                    .filter(|close| *close > open)
+                    .ok_or_else(|| ParseError {
+                        line: number,
+                        message: "`{` is not closed".into(),
+                    })?;
                 let labels =
                     parse_labels(&line[open + 1..close]).map_err(|message| ParseError { line: number, message })?;
                 (&line[..open], labels, &line[close + 1..])

@@ -14,6 +14,25 @@ pub fn without_grafana_variables(expr: &str) -> String {
         .fold(expr.to_string(), |text, variable| text.replace(variable, "5m"))
 }
 
+/// `value` as the inside of a double-quoted PromQL string: backslash, quote and every
+/// control character escaped (Go's escapes, which Prometheus and promql-parser read), so
+/// any label value reads back unchanged.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Parses an expression; the error text is promql-parser's.
 pub fn parse(expr: &str) -> Result<Expr, String> {
     parser::parse(&without_grafana_variables(expr))

@@ -117,10 +117,10 @@ fn yaml_filter(value: Value, indent: Option<usize>) -> Result<String, Error> {
             return Ok(text.to_string());
         }
         // Single quotes keep PromQL's double quotes and backslashes verbatim.
-        if !text.chars().any(char::is_control) {
+        if text.chars().all(yaml_raw) {
             return Ok(format!("'{}'", text.replace('\'', "''")));
         }
-        return serde_json::to_string(text).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()));
+        return Ok(yaml_double_quoted(text));
     }
     // Numbers and booleans print as themselves; anything else is a template mistake.
     match value.kind() {
@@ -131,6 +131,40 @@ fn yaml_filter(value: Value, indent: Option<usize>) -> Result<String, Error> {
             format!("yaml filter takes a scalar, got {kind}"),
         )),
     }
+}
+
+/// Whether YAML allows `c` as it is in a scalar (its "printable" set; tab and line breaks
+/// count too, though only quoted escapes keep them exact).
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+        || c >= '\u{10000}'
+}
+
+/// Whether `c` reads back as itself inside a quoted YAML scalar: printable and no line
+/// break, counting the ones YAML 1.1 parsers fold (NEL, LS, PS).
+fn yaml_raw(c: char) -> bool {
+    yaml_printable(c) && !matches!(c, '\t' | '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// A double-quoted YAML scalar that reads back as `text`: every character YAML does not
+/// allow raw (controls, DEL, C1 controls, U+FEFF, U+FFFE…) written as an escape.
+fn yaml_double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if yaml_raw(c) => out.push(c),
+            c if u32::from(c) <= 0xff => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `{{ value | json }}`: compact JSON, without the HTML escaping of `tojson`.

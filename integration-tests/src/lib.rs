@@ -79,17 +79,24 @@ pub async fn start_demo(port: u16, replica: &str) -> ContainerAsync<GenericImage
 
 /// Starts Prometheus on 127.0.0.1:`port` with the configuration directory `config`.
 pub async fn start_prometheus(config: &Path, port: u16) -> ContainerAsync<GenericImage> {
+    start_prometheus_with(config, port, &[]).await
+}
+
+/// [`start_prometheus`] with more command-line flags (`--rules.alert.resend-delay=2s`).
+pub async fn start_prometheus_with(config: &Path, port: u16, flags: &[&str]) -> ContainerAsync<GenericImage> {
+    let mut cmd = vec![
+        "--config.file=/etc/prometheus/prometheus.yml".to_string(),
+        "--storage.tsdb.path=/prometheus".to_string(),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--enable-feature=expand-external-labels".to_string(),
+    ];
+    cmd.extend(flags.iter().map(|flag| flag.to_string()));
     generic(&prometheus_image())
         .with_wait_for(WaitFor::message_on_stderr("Server is ready to receive web requests."))
         .with_network("host")
         .with_env_var("APP_ENV", "e2e")
         .with_mount(Mount::bind_mount(config.display().to_string(), "/etc/prometheus"))
-        .with_cmd([
-            "--config.file=/etc/prometheus/prometheus.yml".to_string(),
-            "--storage.tsdb.path=/prometheus".to_string(),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--enable-feature=expand-external-labels".to_string(),
-        ])
+        .with_cmd(cmd)
         .with_startup_timeout(Duration::from_secs(60))
         .start()
         .await

@@ -82,15 +82,14 @@ fn ratio_name(window: Duration) -> String {
     format!("{SLO_ERROR_RATIO_PREFIX}{window}")
 }
 
-fn quote(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
 fn selector_text(metric: &str, labels: &BTreeMap<String, String>) -> String {
     if labels.is_empty() {
         return metric.to_string();
     }
-    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", quote(v))).collect();
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", crate::promql::quote(v)))
+        .collect();
     format!("{metric}{{{}}}", inner.join(", "))
 }
 
@@ -189,7 +188,7 @@ pub(super) fn slo_rules(spec: &Spec, context: &AlertContext) -> SloRules {
         }
         let budget = error_budget(slo.objective);
         let shortest = distinct.first().copied().unwrap_or(Duration::from_secs(300));
-        let slo_selector = format!("{{slo=\"{}\"}}", quote(&slo.name));
+        let slo_selector = format!("{{slo=\"{}\"}}", crate::promql::quote(&slo.name));
         rules.push(Rule::Record(RecordingRule {
             record: ratio_name(slo.period),
             expr: format!("avg_over_time({}{slo_selector}[{}])", ratio_name(shortest), slo.period),
@@ -236,7 +235,7 @@ fn burn_alert(
     slo_labels: &BTreeMap<String, String>,
 ) -> AlertView {
     let threshold = window.factor.checked_mul(budget).unwrap_or(budget);
-    let selector = format!("{{slo=\"{}\"}}", quote(&slo.name));
+    let selector = format!("{{slo=\"{}\"}}", crate::promql::quote(&slo.name));
     let mut expr = format!(
         "{long}{selector} > {threshold}\nand\n{short}{selector} > {threshold}",
         long = ratio_name(window.long),
