@@ -30,6 +30,8 @@ targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^obs-fuzz
 failed=()
 for target in $targets; do
   scratch="target/fuzz-corpus/$target"
+  # Only this run's crashes are kept: earlier ones are in the corpus already or were fixed.
+  rm -rf "fuzz/artifacts/$target"
   mkdir -p "$scratch" "fuzz/artifacts/$target"
   echo "== fuzzing $target for ${seconds}s"
   if ! cargo +nightly fuzz run "$target" "$scratch" "fuzz/corpus/$target" -- \

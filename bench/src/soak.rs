@@ -208,6 +208,12 @@ impl Demo {
             .unwrap_or(0.0)
     }
 
+    fn alive(&self) -> bool {
+        std::path::Path::new(&format!("/proc/{}/status", self.child.id())).exists()
+            && std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+                .is_ok_and(|status| !status.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+    }
+
     fn fds(&self) -> f64 {
         std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
             .map(|entries| entries.count() as f64)
@@ -366,6 +372,9 @@ pub fn run(length: Duration, period: Duration, warm_up: Duration, held: usize) -
                         .count() as f64
                 })
                 .unwrap_or(0.0);
+            if !demo.alive() {
+                break;
+            }
             samples.push(Sample {
                 seconds: started.elapsed().as_secs_f64(),
                 rss_kib: demo.rss_kib(),
@@ -384,6 +393,9 @@ pub fn run(length: Duration, period: Duration, warm_up: Duration, held: usize) -
         drop(held_sockets);
         samples
     });
+    if !demo.alive() {
+        anyhow::bail!("obs-demo died during the soak, after {} samples", samples.len());
+    }
     let warm_up = samples
         .iter()
         .position(|s| s.seconds >= warm_up.as_secs_f64())

@@ -100,6 +100,12 @@ fn the_soak_samples_the_demo_under_load_and_plots_it() {
     assert!(last.rss_kib > 0.0 && last.fds > 0.0 && last.series > 10.0, "{last:?}");
     assert!(last.requests > 100, "{last:?}");
     assert!(last.failures * 100 <= last.requests, "more than 1% failed: {last:?}");
+    assert!(
+        soak.samples
+            .iter()
+            .all(|s| s.rss_kib > 0.0 && s.fds > 0.0 && s.series > 10.0),
+        "every sample is of a live demo"
+    );
     assert!(soak.per_minute(|s| s.rss_kib).is_finite());
     let svg = soak.svg();
     assert_eq!(svg.matches("<polyline").count(), 3);

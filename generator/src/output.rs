@@ -221,7 +221,10 @@ impl Transaction {
         self.create_parents(root, &target)?;
         let temp = sibling(&target, "tmp");
         let result = (|| {
-            let mut file = fs::File::create(&temp)?;
+            // A leftover of a run killed here with this pid (a file or a link) goes first;
+            // `create_new` never follows a link someone put in its place meanwhile.
+            let _ = fs::remove_file(&temp);
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()
         })();
@@ -545,7 +548,8 @@ mod tests {
         write(&tree(&[("a.yml", "1"), ("b/x.yml", "1"), ("old.yml", "1")]), dir.path()).unwrap();
         let before = snapshot(dir.path());
         let next = tree(&[("a.yml", "2"), ("b/x.yml", "2"), ("c.yml", "2")]);
-        for fail_at in 0..4 {
+        // Three files staged, the manifest, then the removal of old.yml: five steps.
+        for fail_at in 0..5 {
             let mut steps = 0;
             let error = write_with(&next, dir.path(), &mut |_| {
                 steps += 1;

@@ -147,7 +147,8 @@ fn yaml_raw(c: char) -> bool {
 }
 
 /// A double-quoted YAML scalar that reads back as `text`: every character YAML does not
-/// allow raw (controls, DEL, C1 controls, U+FEFF, U+FFFE…) written as an escape.
+/// allow raw (controls, DEL, C1 controls, U+FFFE, U+FFFF) and every line break, YAML 1.1's
+/// NEL, LS and PS included, written as an escape.
 fn yaml_double_quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');

@@ -39,7 +39,28 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
+/// Connections the separate metrics port holds at most (scrapers are few); taken out of
+/// the main server's share so both together stay under the process's limit.
+pub const METRICS_PORT_CONNECTIONS: usize = 64;
+
 impl Limits {
+    /// The share of these limits for the main server when a metrics port runs beside it,
+    /// and the metrics port's own.
+    pub fn split_for_metrics_port(self) -> (Self, Self) {
+        let metrics = METRICS_PORT_CONNECTIONS.min(self.max_connections / 2).max(1);
+        let main = Self {
+            max_connections: self.max_connections.saturating_sub(metrics).max(1),
+            ..self
+        };
+        (
+            main,
+            Self {
+                max_connections: metrics,
+                ..self
+            },
+        )
+    }
+
     /// The defaults for this process: the header timeout above, and connections up to the
     /// soft file-descriptor limit less the reserve.
     pub fn for_this_process() -> Self {
@@ -143,16 +164,19 @@ pub async fn serve(
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                // Out of descriptors: free one by closing the longest-idle connection, and
-                // say so at most once a second rather than on every retry.
+                // Said at most once a second rather than on every retry.
                 if last_accept_error.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
                     tracing::warn!(error = %error, "cannot accept a connection");
                     last_accept_error = Some(Instant::now());
                 }
-                if table.lock().expect("connection table").evict_longest_idle() {
-                    closed.shed.inc();
+                // Out of descriptors (EMFILE, ENFILE): free one by closing the longest-idle
+                // connection. Other errors concern one connection that is already gone.
+                if matches!(error.raw_os_error(), Some(23 | 24)) {
+                    if table.lock().expect("connection table").evict_longest_idle() {
+                        closed.shed.inc();
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
@@ -232,14 +256,20 @@ impl Connection {
             idle_since,
             started,
         } = self;
+        let busy = in_flight.clone();
         let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            let busy = InFlight::start(in_flight.clone(), idle_since.clone(), started);
+            let guard = InFlight::start(in_flight.clone(), idle_since.clone(), started);
             let router = router.clone();
             async move {
-                let response = tower::ServiceExt::oneshot(router, request).await;
-                drop(busy);
-                response
+                let Ok(response) = tower::ServiceExt::oneshot(router, request).await;
+                // The request is in flight until its body has been written (or dropped).
+                Ok::<_, std::convert::Infallible>(response.map(|body| {
+                    axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+                        let _held = &guard;
+                        frame
+                    }))
+                }))
             }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
@@ -249,11 +279,23 @@ impl Connection {
             .keep_alive(true);
         let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
         tokio::pin!(connection);
+        let idle = || busy.load(Ordering::Acquire) == 0;
         let result = tokio::select! {
             result = connection.as_mut() => result,
-            // Dropping the connection closes its socket; it was idle, so nothing is lost.
-            () = evict.cancelled() => return,
+            // Evicted or stopping: an idle connection is dropped, which closes its socket and
+            // loses nothing (waiting on it would wait for a client that may never speak); a
+            // busy one finishes its request and closes.
+            () = evict.cancelled() => {
+                if idle() {
+                    return;
+                }
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
             () = stopping.cancelled() => {
+                if idle() {
+                    return;
+                }
                 connection.as_mut().graceful_shutdown();
                 connection.await
             }

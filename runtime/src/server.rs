@@ -64,7 +64,10 @@ where
     let router = app(&obs, routes, state);
     let address = listener.local_addr()?;
     // Handlers may ask for the peer's address (`ConnectInfo<SocketAddr>`), e.g. for `client_ip`.
-    let limits = obs.config.connection_limits;
+    let (limits, metrics_limits) = match metrics {
+        Some(_) => obs.config.connection_limits.split_for_metrics_port(),
+        None => (obs.config.connection_limits, obs.config.connection_limits),
+    };
     let main = crate::connections::serve(
         listener,
         router,
@@ -77,7 +80,7 @@ where
         let server = crate::connections::serve(
             listener,
             router,
-            limits,
+            metrics_limits,
             obs.connection_closes(),
             obs.shutdown.deadline(),
         );

@@ -162,12 +162,57 @@ async fn idle_connections_past_the_limit_make_room_for_new_ones() {
     let (metrics, _) = get(address, "/metrics").await;
     let shed = counter(&metrics, "obs_http_connections_closed_total{reason=\"shed\"}");
     assert!(shed >= 150.0, "{shed}");
-    // A connection with a request in flight is never the one shed.
     obs.shutdown.begin();
     tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_do_not_hold_up_shutdown() {
+    // A header timeout far past the 2 s grace: only dropping idle connections ends in time.
+    let limits = Limits {
+        header_read_timeout: Duration::from_secs(60),
+        ..Limits::for_this_process()
+    };
+    let obs = observability(limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(runtime::serve_on(
+        obs.clone(),
+        Router::new(),
+        obs.clone(),
+        listener,
+        None,
+    ));
+    assert!(runtime::server::wait_until_listening(address, Duration::from_secs(5)).await);
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        idle.push(TcpStream::connect(address).await.unwrap());
+    }
+    let mut half = TcpStream::connect(address).await.unwrap();
+    half.write_all(
+        b"GET /healthz HTTP/1.1
+Host: te",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    obs.shutdown.begin();
+    let report = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    println!(
+        "shutdown with 6 idle connections took {:.2} s of a 2 s grace",
+        report.seconds
+    );
+    assert!(report.clean, "{report:?}");
+    let mut buffer = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(2), idle[0].read(&mut buffer)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the idle connection is closed");
 }
 
 /// The server half of the descriptor test: run by it in a child process whose open-file

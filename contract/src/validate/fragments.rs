@@ -166,7 +166,8 @@ fn check_rendered(checker: &mut Checker, faulty: &[String]) {
             if expr.is_empty() {
                 continue;
             }
-            if let Err(error) = promql::parse(expr) {
+            // Prometheus parses rules as they are: no Grafana variable is replaced here.
+            if let Err(error) = promql_parser::parser::parse(expr) {
                 found.push(Diagnostic::new(
                     Code::PromqlFragment,
                     path,
