@@ -28,7 +28,6 @@ pub const MAX_NOTES: usize = 10_000;
 /// Longest note text accepted.
 pub const MAX_NOTE_BYTES: usize = 4096;
 /// Largest WebSocket message accepted; larger ones end the session as `too_large`.
-pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 /// Interval of the heartbeat ping on every socket.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 /// Longest `/api/slow` delay.
@@ -241,14 +240,12 @@ async fn websocket(ws: WebSocketUpgrade, State(obs): State<Observability>, State
     // Made here, inside the request: the session continues its trace and carries its id.
     let session_id = uuid::Uuid::new_v4().to_string();
     let span = runtime::websocket::session_span(&session_id);
-    runtime::websocket::lean(ws)
-        .max_message_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |socket| {
-            // axum does not track upgraded sockets; the shutdown tracker does.
-            obs.shutdown
-                .spawn(session(socket, obs.clone(), demo, session_id).instrument(span));
-            std::future::ready(())
-        })
+    runtime::websocket::limited(ws, &obs).on_upgrade(move |socket| {
+        // axum does not track upgraded sockets; the shutdown tracker does.
+        obs.shutdown
+            .spawn(session(socket, obs.clone(), demo, session_id).instrument(span));
+        std::future::ready(())
+    })
 }
 
 fn error_kind(error: &axum::Error) -> &'static str {

@@ -29,8 +29,11 @@ where
     S: Clone + Send + Sync + 'static,
     Observability: FromRef<S>,
 {
+    let body_limit = usize::try_from(obs.config.spec.service.limits.request_body_bytes).unwrap_or(usize::MAX);
     routes
         .merge(obs.routes::<S>())
+        // Extractors (JSON, form, bytes, text) read at most this much; past it, 413.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(crate::http::ObsLayer::new(obs.clone()))
         .with_state(state)
 }

@@ -20,6 +20,14 @@ pub fn lean(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade.read_buffer_size(READ_BUFFER_BYTES)
 }
 
+/// The upgrade as the spec limits it: [`lean`], and messages (and frames) no larger than
+/// `service.limits.websocket_message_bytes`; a larger one fails the read, which
+/// [`close_after_error`] answers with 1009 and [`close_frame_for`] names `too_large`.
+pub fn limited(upgrade: WebSocketUpgrade, obs: &crate::Observability) -> WebSocketUpgrade {
+    let max = usize::try_from(obs.config.spec.service.limits.websocket_message_bytes).unwrap_or(usize::MAX);
+    lean(upgrade).max_message_size(max).max_frame_size(max)
+}
+
 /// The span of a WebSocket session, in the trace of the request that upgraded it (the
 /// caller's `traceparent` continues into the session) and carrying that request's context
 /// (its id, `client_ip`, fields a handler recorded) on every line of the session. It is not

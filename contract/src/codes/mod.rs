@@ -154,6 +154,7 @@ codes! {
     MetricUnitMissing = "metric-unit-missing", Warning;
     MetricUnitSuffix = "metric-unit-suffix", Error;
     MetricUnknown = "metric-unknown", Error;
+    LimitInvalid = "limit-invalid", Error;
     PagerdutyKey = "pagerduty-key", Error;
     PanelByUnknown = "panel-by-unknown", Error;
     PanelContentMissing = "panel-content-missing", Error;

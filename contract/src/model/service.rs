@@ -57,6 +57,45 @@ pub struct Service {
     /// no proxy is trusted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<crate::cidr::Cidr>,
+    /// Sizes the runtime refuses past: request bodies and WebSocket messages.
+    #[serde(default)]
+    pub limits: ServiceLimits,
+}
+
+/// Sizes the runtime refuses past, so one client cannot make the service buffer without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLimits {
+    /// Largest request body, in bytes, that a handler's extractor (JSON, form, bytes, text)
+    /// reads; a larger one is answered 413. Default 2 MiB.
+    #[serde(default = "ServiceLimits::default_request_body")]
+    pub request_body_bytes: u64,
+    /// Largest WebSocket message, in bytes, read from a client; a larger one closes the
+    /// socket with 1009 (message too big). Default 64 KiB.
+    #[serde(default = "ServiceLimits::default_websocket_message")]
+    pub websocket_message_bytes: u64,
+}
+
+impl ServiceLimits {
+    /// The most either limit may be set to: 1 GiB.
+    pub const MAX_BYTES: u64 = 1 << 30;
+
+    fn default_request_body() -> u64 {
+        2 * 1024 * 1024
+    }
+
+    fn default_websocket_message() -> u64 {
+        64 * 1024
+    }
+}
+
+impl Default for ServiceLimits {
+    fn default() -> Self {
+        Self {
+            request_body_bytes: Self::default_request_body(),
+            websocket_message_bytes: Self::default_websocket_message(),
+        }
+    }
 }
 
 impl Service {

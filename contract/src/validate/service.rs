@@ -20,6 +20,28 @@ pub(super) fn check_all(checker: &mut Checker) {
     check_error_tracking(checker);
     check_elasticsearch(checker);
     check_throttle(checker);
+    check_limits(checker);
+}
+
+fn check_limits(checker: &mut Checker) {
+    let limits = checker.spec.service.limits;
+    let max = crate::model::ServiceLimits::MAX_BYTES;
+    for (field, value) in [
+        ("request_body_bytes", limits.request_body_bytes),
+        ("websocket_message_bytes", limits.websocket_message_bytes),
+    ] {
+        let problem = if value == 0 {
+            "0 bytes would refuse everything"
+        } else if value > max {
+            "more than 1 GiB is no limit: one client could make the service hold that much"
+        } else {
+            continue;
+        };
+        checker.push(
+            Diagnostic::new(Code::LimitInvalid, format!("service.limits.{field}"), format!("{value}: {problem}"))
+                .with_help("a size in bytes from 1 to 1073741824; the defaults are 2097152 (request body) and 65536 (WebSocket message)"),
+        );
+    }
 }
 
 /// A throttle that can write something, about some level.

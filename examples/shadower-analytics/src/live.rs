@@ -18,7 +18,6 @@ use crate::api::Api;
 
 /// Events a slow client may fall behind by before it skips some.
 const BACKLOG: usize = 256;
-const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Where ingested events are published.
 #[derive(Clone)]
@@ -56,13 +55,11 @@ pub async fn upgrade(socket: WebSocketUpgrade, State(api): State<Api>, Query(sub
     let session_id = uuid::Uuid::new_v4().to_string();
     let span = runtime::websocket::session_span(&session_id);
     span.in_scope(|| crate::obs::log_fields::workspace_id(workspace.as_str()));
-    runtime::websocket::lean(socket)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            let shutdown = api.obs.shutdown.clone();
-            shutdown.spawn(session(socket, api, workspace, session_id).instrument(span));
-            std::future::ready(())
-        })
+    runtime::websocket::limited(socket, &api.obs).on_upgrade(move |socket| {
+        let shutdown = api.obs.shutdown.clone();
+        shutdown.spawn(session(socket, api, workspace, session_id).instrument(span));
+        std::future::ready(())
+    })
 }
 
 async fn session(mut socket: WebSocket, api: Api, workspace: String, id: String) {

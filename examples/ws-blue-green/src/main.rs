@@ -25,9 +25,6 @@ mod obs {
     runtime::include_obs!();
 }
 
-/// Largest message accepted; a larger one is a protocol error that ends the session.
-const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-
 #[derive(Clone, FromRef)]
 struct App {
     obs: Observability,
@@ -57,14 +54,12 @@ async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>) -> Response {
     // Made here, inside the request: the session continues its trace and carries its id.
     let session_id = uuid::Uuid::new_v4().to_string();
     let span = runtime::websocket::session_span(&session_id);
-    runtime::websocket::lean(socket)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            // axum does not track upgraded sockets; the shutdown tracker does.
-            let shutdown = app.obs.shutdown.clone();
-            shutdown.spawn(session(socket, app, session_id).instrument(span));
-            std::future::ready(())
-        })
+    runtime::websocket::limited(socket, &app.obs).on_upgrade(move |socket| {
+        // axum does not track upgraded sockets; the shutdown tracker does.
+        let shutdown = app.obs.shutdown.clone();
+        shutdown.spawn(session(socket, app, session_id).instrument(span));
+        std::future::ready(())
+    })
 }
 
 /// The seed's error kinds for what ended a session badly.

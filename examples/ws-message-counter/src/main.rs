@@ -28,8 +28,6 @@ mod obs {
     runtime::include_obs!();
 }
 
-/// Largest message accepted; a larger one is a protocol error that ends the connection.
-const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Longest session id a client may resume with.
 const MAX_SESSION_ID: usize = 64;
 
@@ -68,8 +66,7 @@ async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>, Query(resume)
     // In the request's trace, with its context: request_id and client_ip reach every session line.
     let span = runtime::websocket::session_span(&session_id);
     let failed_obs = app.obs.clone();
-    runtime::websocket::lean(socket)
-        .max_message_size(MAX_MESSAGE_BYTES)
+    runtime::websocket::limited(socket, &app.obs)
         .on_failed_upgrade(move |error| {
             if let Some(ws) = &failed_obs.builtins.websocket {
                 ws.error("connection_failed");

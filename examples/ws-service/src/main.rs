@@ -24,9 +24,6 @@ mod obs {
     runtime::include_obs!();
 }
 
-/// Largest message accepted; a larger one ends the connection.
-const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-
 #[derive(Clone, FromRef)]
 struct App {
     obs: Observability,
@@ -56,14 +53,12 @@ async fn serve() -> anyhow::Result<()> {
 async fn upgrade(socket: WebSocketUpgrade, State(app): State<App>) -> Response {
     // Made here, inside the request: the session continues its trace and carries its id.
     let span = runtime::websocket::session_span("");
-    runtime::websocket::lean(socket)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            // axum does not track upgraded sockets; the shutdown tracker does.
-            let shutdown = app.obs.shutdown.clone();
-            shutdown.spawn(session(socket, app).instrument(span));
-            std::future::ready(())
-        })
+    runtime::websocket::limited(socket, &app.obs).on_upgrade(move |socket| {
+        // axum does not track upgraded sockets; the shutdown tracker does.
+        let shutdown = app.obs.shutdown.clone();
+        shutdown.spawn(session(socket, app).instrument(span));
+        std::future::ready(())
+    })
 }
 
 /// The reply to one message, or the error a handler did not handle.
