@@ -4,6 +4,7 @@
 //! goes up without bound shows as a slope; the table and an SVG plot go to BENCHMARKS.md.
 //! The load is bounded in rate and connections and stops by itself at the end.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,6 +34,8 @@ pub struct Soak {
     pub samples: Vec<Sample>,
     /// Samples before this index are the warm-up, left out of the fits.
     pub warm_up: usize,
+    /// Each kind of failed request or session, and how many.
+    pub failures: BTreeMap<String, u64>,
 }
 
 /// Slope of a least-squares line through `(x, y)`, per unit of x.
@@ -93,10 +96,17 @@ impl Soak {
             String::new(),
             String::new(),
         ]);
-        crate::table(
+        let mut text = crate::table(
             &["seconds", "RSS KiB", "open fds", "series", "requests", "failed"],
             &rows,
-        )
+        );
+        if !self.failures.is_empty() {
+            text.push_str("\nFailures by kind:\n\n");
+            for (kind, count) in &self.failures {
+                text.push_str(&format!("- {kind}: {count}\n"));
+            }
+        }
+        text
     }
 
     /// Three stacked line charts (RSS, fds, series over time), the warm-up shaded.
@@ -228,11 +238,12 @@ impl Drop for Demo {
     }
 }
 
-/// Counts what the load did.
+/// Counts what the load did, and each kind of failure.
 #[derive(Default)]
 struct Tally {
     requests: AtomicU64,
     failures: AtomicU64,
+    kinds: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 impl Tally {
@@ -241,6 +252,38 @@ impl Tally {
         if !ok {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// One HTTP answer of `what` that should have had a status in `expected`.
+    fn answer(&self, what: &str, answer: &Result<runtime::http_client::Response, String>, expected: &[u16]) {
+        let failure = match answer {
+            Ok(response) if expected.contains(&response.status) => None,
+            Ok(response) => Some(format!("{what}: status {}", response.status)),
+            // The error text without what varies per request (addresses, ids).
+            Err(error) => Some(format!(
+                "{what}: {}",
+                error.split(':').next_back().unwrap_or(error).trim()
+            )),
+        };
+        self.record(failure.is_none());
+        if let Some(kind) = failure {
+            *self
+                .kinds
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(kind)
+                .or_default() += 1;
+        }
+    }
+
+    fn failed(&self, kind: &str) {
+        self.record(false);
+        *self
+            .kinds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(kind.to_string())
+            .or_default() += 1;
     }
 }
 
@@ -267,22 +310,26 @@ async fn http_worker(base: String, tally: Arc<Tally>, stop: Arc<AtomicBool>, pac
             .filter(|r| r.status == 201)
             .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
             .and_then(|v| v["id"].as_u64());
-        tally.record(id.is_some());
+        match (&created, id) {
+            (_, Some(_)) => tally.record(true),
+            (Ok(r), None) if r.status == 201 => tally.failed("create note: no id in the answer"),
+            _ => tally.answer("create note", &created, &[201]),
+        }
         if let Some(id) = id {
             let got = request("GET", &format!("{base}/api/notes/{id}"), &[], None, timeout).await;
-            tally.record(got.is_ok_and(|r| r.status == 200));
+            tally.answer("read note", &got, &[200]);
             let deleted = request("DELETE", &format!("{base}/api/notes/{id}"), &[], None, timeout).await;
-            tally.record(deleted.is_ok_and(|r| r.status == 204 || r.status == 200));
+            tally.answer("delete note", &deleted, &[200, 204]);
         }
         let listed = request("GET", &format!("{base}/api/notes"), &[], None, timeout).await;
-        tally.record(listed.is_ok_and(|r| r.status == 200));
+        tally.answer("list notes", &listed, &[200]);
         let missing = request("GET", &format!("{base}/api/notes/999999999"), &[], None, timeout).await;
-        tally.record(missing.is_ok_and(|r| r.status == 404));
+        tally.answer("missing note", &missing, &[404]);
         if round == 0 {
             let failed = request("GET", &format!("{base}/api/error"), &[], None, timeout).await;
-            tally.record(failed.is_ok_and(|r| r.status == 500));
+            tally.answer("error route", &failed, &[500]);
             let slow = request("GET", &format!("{base}/api/slow?ms=20"), &[], None, timeout).await;
-            tally.record(slow.is_ok_and(|r| r.status == 200));
+            tally.answer("slow route", &slow, &[200]);
             let job = request(
                 "POST",
                 &format!("{base}/api/jobs"),
@@ -291,7 +338,7 @@ async fn http_worker(base: String, tally: Arc<Tally>, stop: Arc<AtomicBool>, pac
                 timeout,
             )
             .await;
-            tally.record(job.is_ok_and(|r| r.status == 202));
+            tally.answer("submit job", &job, &[202]);
         }
         tokio::time::sleep(pace).await;
     }
@@ -315,12 +362,11 @@ async fn websocket_worker(url: String, tally: Arc<Tally>, stop: Arc<AtomicBool>,
             socket.close(None).await.ok()?;
             Some(())
         };
-        let ok = tokio::time::timeout(Duration::from_secs(10), session)
-            .await
-            .ok()
-            .flatten()
-            .is_some();
-        tally.record(ok);
+        match tokio::time::timeout(Duration::from_secs(10), session).await {
+            Ok(Some(())) => tally.record(true),
+            Ok(None) => tally.failed("websocket session: connection or exchange failed"),
+            Err(_) => tally.failed("websocket session: no answer within 10 s"),
+        }
         tokio::time::sleep(pace).await;
     }
 }
@@ -400,7 +446,12 @@ pub fn run(length: Duration, period: Duration, warm_up: Duration, held: usize) -
         .iter()
         .position(|s| s.seconds >= warm_up.as_secs_f64())
         .unwrap_or(0);
-    Ok(Soak { samples, warm_up })
+    let failures = std::mem::take(&mut *tally.kinds.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(Soak {
+        samples,
+        warm_up,
+        failures,
+    })
 }
 
 #[cfg(test)]

@@ -106,6 +106,11 @@ fn the_soak_samples_the_demo_under_load_and_plots_it() {
             .all(|s| s.rss_kib > 0.0 && s.fds > 0.0 && s.series > 10.0),
         "every sample is of a live demo"
     );
+    assert!(
+        soak.failures.values().sum::<u64>() >= last.failures,
+        "every failure has its kind: {:?}",
+        soak.failures
+    );
     assert!(soak.per_minute(|s| s.rss_kib).is_finite());
     let svg = soak.svg();
     assert_eq!(svg.matches("<polyline").count(), 3);
