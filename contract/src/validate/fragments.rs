@@ -78,26 +78,15 @@ pub(super) fn check_all(checker: &mut Checker) {
             fragments.push((format!("slos[{i}].sli.latency.filter"), Piece::Matchers, filter.clone()));
         }
     }
-    let mut faulty: Vec<String> = Vec::new();
     for (path, piece, text) in fragments {
         if let Some(diagnostic) = check_fragment(&path, piece, &text) {
-            faulty.push(owner_of(&path));
             checker.push(diagnostic);
         }
     }
     // Rendering from a spec with errors may give nonsense; those errors say why.
     if !checker.found.iter().any(Diagnostic::is_error) {
-        check_rendered(checker, &faulty);
+        check_rendered(checker);
     }
-}
-
-/// The alert or SLO a fragment's path belongs to: `alerts[0].rules[1]`, `slos[2]`.
-fn owner_of(path: &str) -> String {
-    let end = match path.strip_prefix("alerts[") {
-        Some(_) => path.match_indices(']').nth(1).map(|(i, _)| i + 1),
-        None => path.find(']').map(|i| i + 1),
-    };
-    path[..end.unwrap_or(path.len())].to_string()
 }
 
 fn check_fragment(path: &str, piece: Piece, text: &str) -> Option<Diagnostic> {
@@ -154,12 +143,11 @@ fn check_fragment(path: &str, piece: Piece, text: &str) -> Option<Diagnostic> {
 
 /// Every rule expression obs rendered parses again: a last guard for a fragment whose
 /// check above missed a way to break the text around it.
-fn check_rendered(checker: &mut Checker, faulty: &[String]) {
+fn check_rendered(checker: &mut Checker) {
     let mut found = Vec::new();
     for group in checker.rules.files.iter().flat_map(|f| &f.groups) {
         for rule in &group.rules {
             let (path, name, expr) = match rule {
-                Rule::Alert(alert) if faulty.contains(&owner_of(&alert.spec_path)) => continue,
                 Rule::Alert(alert) => (alert.spec_path.clone(), alert.name.clone(), &alert.expr),
                 Rule::Record(record) => (String::new(), record.record.clone(), &record.expr),
             };
@@ -244,12 +232,5 @@ mod tests {
             matchers(r#"a="b"}[5m"#).is_none(),
             "unparseable: promql-syntax reports it"
         );
-    }
-
-    #[test]
-    fn owners() {
-        assert_eq!(owner_of("alerts[0].rules[12].error_ratio.by[1]"), "alerts[0].rules[12]");
-        assert_eq!(owner_of("alerts[0].rules[12]"), "alerts[0].rules[12]");
-        assert_eq!(owner_of("slos[3].sli.errors"), "slos[3]");
     }
 }
