@@ -230,7 +230,10 @@ pub struct InMemoryResult {
     pub axum_prometheus: f64,
 }
 
-pub(crate) fn nanos_per_request(runtime: &tokio::runtime::Runtime, router: &Router, requests: u32) -> f64 {
+pub fn nanos_per_request_pub(runtime: &tokio::runtime::Runtime, router: &Router, requests: u32) -> f64 {
+    nanos_per_request(runtime, router, requests)
+}
+pub fn nanos_per_request(runtime: &tokio::runtime::Runtime, router: &Router, requests: u32) -> f64 {
     use tower::util::ServiceExt;
     let started = std::time::Instant::now();
     runtime.block_on(async {

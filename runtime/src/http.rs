@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -78,19 +78,117 @@ pub fn sane_request_id(value: &HeaderValue) -> Option<String> {
 
 /// The method label: the common ones, else `OTHER`.
 pub fn method_label(method: &axum::http::Method) -> &'static str {
-    contract::catalog::HTTP_METHODS
-        .iter()
-        .copied()
-        .find(|m| *m == method.as_str())
-        .unwrap_or("OTHER")
+    contract::catalog::HTTP_METHODS[method_slot(method)]
 }
 
-/// Decrements the in-progress gauge however the request ends (even when the client goes away).
-struct InProgress(crate::metrics::Gauge);
+/// The method's place in [`contract::catalog::HTTP_METHODS`] (the last one is `OTHER`),
+/// found by comparing the parsed method rather than its text.
+fn method_slot(method: &axum::http::Method) -> usize {
+    use axum::http::Method;
+    const KNOWN: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    KNOWN.iter().position(|m| m == method).unwrap_or(KNOWN.len())
+}
+
+/// Status codes whose request counter a route keeps at hand; any other status is looked
+/// up in the family on each request.
+const KEPT_STATUSES: [u16; 20] = [
+    200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503, 504,
+];
+
+fn kept_status_slot(status: StatusCode) -> Option<usize> {
+    KEPT_STATUSES.iter().position(|s| *s == status.as_u16())
+}
+
+/// The series one route answers into for one method, resolved on its first request and
+/// kept: RED metrics then cost an atomic add per series instead of three family lookups.
+struct RouteSeries {
+    /// The route label they were resolved for; a request with another label (a layer
+    /// applied in an unusual place) takes the family lookups instead.
+    route: Box<str>,
+    method: &'static str,
+    in_progress: crate::metrics::Gauge,
+    duration: crate::metrics::Histogram,
+    requests: crate::metrics::CounterFamily,
+    /// Request counters by [`KEPT_STATUSES`] slot, each set on the first such response.
+    statuses: [OnceLock<Counter>; KEPT_STATUSES.len()],
+    /// Whether these series stand for exactly this route and method (none was folded into
+    /// `other` by a budget); only such series are kept for the next request.
+    own: bool,
+}
+
+impl RouteSeries {
+    fn resolve(http: &crate::builtins::HttpMetrics, route: &str, method: &'static str) -> Self {
+        let (in_progress, own_gauge) = http.in_progress.resolve(&[route, method]);
+        let (duration, own_histogram) = http.duration.resolve(&[route, method]);
+        Self {
+            route: route.into(),
+            method,
+            in_progress,
+            duration,
+            requests: http.requests.clone(),
+            statuses: Default::default(),
+            own: own_gauge && own_histogram,
+        }
+    }
+
+    fn count(&self, status: StatusCode) {
+        let values = [&*self.route, self.method, status.as_str()];
+        let Some(slot) = kept_status_slot(status).filter(|_| self.own) else {
+            self.requests.apply(&values, Counter::inc);
+            return;
+        };
+        if let Some(counter) = self.statuses[slot].get() {
+            counter.inc();
+            return;
+        }
+        let (counter, own) = self.requests.resolve(&values);
+        counter.inc();
+        if own {
+            let _ = self.statuses[slot].set(counter);
+        }
+    }
+}
+
+/// The series of the route an [`Instrumented`] serves, one slot per method. axum applies
+/// a layer to each route's handler of each method separately (and to the fallbacks), so
+/// one `Instrumented` sees one route label, and the slot is filled once.
+#[derive(Default)]
+struct RouteCache {
+    by_method: [OnceLock<Arc<RouteSeries>>; contract::catalog::HTTP_METHODS.len()],
+}
+
+impl RouteCache {
+    fn series(&self, http: &crate::builtins::HttpMetrics, route: &str, method_slot: usize) -> Arc<RouteSeries> {
+        let method = contract::catalog::HTTP_METHODS[method_slot];
+        if let Some(kept) = self.by_method[method_slot].get() {
+            if *kept.route == *route {
+                return Arc::clone(kept);
+            }
+            return Arc::new(RouteSeries::resolve(http, route, method));
+        }
+        let series = Arc::new(RouteSeries::resolve(http, route, method));
+        if series.own {
+            let _ = self.by_method[method_slot].set(Arc::clone(&series));
+        }
+        series
+    }
+}
+
+/// Decrements the in-progress gauge however the request ends (even when the client goes
+/// away), and holds the series the response is counted into.
+struct InProgress(Arc<RouteSeries>);
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        self.0.dec();
+        self.0.in_progress.dec();
     }
 }
 
@@ -129,6 +227,7 @@ impl<S> Layer<S> for ObsLayer {
             inner,
             obs: self.obs.clone(),
             client_ip: self.client_ip.clone(),
+            routes: Arc::default(),
         }
     }
 }
@@ -139,39 +238,31 @@ pub struct Instrumented<S> {
     inner: S,
     obs: Observability,
     client_ip: Option<Arc<[Cidr]>>,
+    /// Shared by every clone of this service (axum clones it per request).
+    routes: Arc<RouteCache>,
 }
 
 /// What is known when a request starts and recorded when its response is ready.
 struct Pending {
-    obs: Observability,
     started: Instant,
     request_id: HeaderValue,
-    route: Option<MatchedPath>,
-    method: &'static str,
-    counted: bool,
-    _in_progress: Option<InProgress>,
+    /// The route's series, when the request is counted (HTTP metrics on, path not excluded).
+    counted: Option<InProgress>,
 }
 
 impl Pending {
-    fn route(&self) -> &str {
-        self.route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
-    }
-
     fn finish(self, response: &mut Response) {
         let elapsed = self.started.elapsed();
         let status = response.status();
-        if let Some(http) = self.obs.builtins.http.as_ref().filter(|_| self.counted) {
-            let route = self.route();
-            http.requests
-                .apply(&[route, self.method, status.as_str()], Counter::inc);
-            http.duration
-                .apply(&[route, self.method], |h| h.observe(elapsed.as_secs_f64()));
+        if let Some(InProgress(series)) = &self.counted {
+            series.count(status);
+            series.duration.observe(elapsed.as_secs_f64());
         }
         response.headers_mut().insert(REQUEST_ID.clone(), self.request_id);
         let latency_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
         if status.is_server_error() {
             crate::runtime_event!(ERROR, RuntimeEvent::RequestFailed, status = status.as_u16(), latency_ms);
-        } else if self.counted {
+        } else if self.counted.is_some() {
             crate::runtime_event!(INFO, RuntimeEvent::Request, status = status.as_u16(), latency_ms);
         } else {
             tracing::debug!(status = status.as_u16(), latency_ms, "request finished");
@@ -208,9 +299,12 @@ where
             }
         };
         let request_id_text = request_id.to_str().unwrap_or_default();
-        let route = request.extensions().get::<MatchedPath>().cloned();
-        let route_label = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-        let method = method_label(request.method());
+        let route_label = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        let method_slot = method_slot(request.method());
+        let method = contract::catalog::HTTP_METHODS[method_slot];
         let path = request.uri().path();
         let http = self
             .obs
@@ -218,10 +312,10 @@ where
             .http
             .as_ref()
             .filter(|h| !h.exclude.iter().any(|e| e == path || e == route_label));
-        let in_progress = http.map(|h| {
-            let gauge = h.in_progress.with(&[route_label, method]);
-            gauge.inc();
-            InProgress(gauge)
+        let counted = http.map(|h| {
+            let series = self.routes.series(h, route_label, method_slot);
+            series.in_progress.inc();
+            InProgress(series)
         });
         let span = tracing::info_span!(
             "request",
@@ -241,13 +335,9 @@ where
             }
         }
         let pending = Pending {
-            obs: self.obs.clone(),
             started,
-            counted: http.is_some(),
-            route,
-            method,
             request_id,
-            _in_progress: in_progress,
+            counted,
         };
         let inner = span.in_scope(|| self.inner.call(request));
         InstrumentedFuture {
@@ -258,11 +348,13 @@ where
     }
 }
 
-/// A v4 UUID as a header value, formatted without going through `fmt`.
+/// A v4 UUID as a header value, formatted without going through `fmt`. Its bytes are
+/// reference-counted from the start, so the copies for the request and the response cost
+/// an atomic add rather than a second allocation.
 fn new_request_id() -> HeaderValue {
-    let mut buffer = uuid::Uuid::encode_buffer();
-    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-    HeaderValue::from_str(text).expect("a hyphenated UUID is a valid header value")
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text)).expect("a hyphenated UUID is a valid header value")
 }
 
 pin_project! {

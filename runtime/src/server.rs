@@ -13,6 +13,9 @@ use tokio::net::TcpListener;
 
 use crate::observability::Observability;
 
+/// The body limit axum's extractors apply when no `DefaultBodyLimit` is set (2 MiB).
+const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// What a finished shutdown reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShutdownReport {
@@ -30,12 +33,16 @@ where
     Observability: FromRef<S>,
 {
     let body_limit = usize::try_from(obs.config.spec.service.limits.request_body_bytes).unwrap_or(usize::MAX);
-    routes
-        .merge(obs.routes::<S>())
-        // Extractors (JSON, form, bytes, text) read at most this much; past it, 413.
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(crate::http::ObsLayer::new(obs.clone()))
-        .with_state(state)
+    let routes = routes.merge(obs.routes::<S>());
+    // Extractors (JSON, form, bytes, text) read at most this much; past it, 413. axum's own
+    // default is the spec's default, and the layer costs an extension per request, so it is
+    // added only for another limit.
+    let routes = if body_limit == AXUM_DEFAULT_BODY_LIMIT {
+        routes
+    } else {
+        routes.layer(axum::extract::DefaultBodyLimit::max(body_limit))
+    };
+    routes.layer(crate::http::ObsLayer::new(obs.clone())).with_state(state)
 }
 
 /// Binds the spec's port (and metrics port) on all interfaces and serves.

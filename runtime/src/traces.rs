@@ -264,7 +264,9 @@ pub async fn flush(provider: &SdkTracerProvider, within: Duration) {
 /// Makes `span` continue the trace of an inbound `traceparent` header, when it holds a
 /// valid one; otherwise the span starts a trace of its own.
 pub fn continue_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
-    if !headers.contains_key(TRACEPARENT) {
+    // A parsed name: looking up by `&str` would parse it again on every request.
+    static TRACEPARENT_HEADER: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
+    if !headers.contains_key(&TRACEPARENT_HEADER) {
         return;
     }
     let parent = TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));

@@ -340,3 +340,88 @@ async fn metrics_can_live_on_their_own_port() {
         .unwrap();
     assert!(report.clean);
 }
+
+#[tokio::test]
+async fn per_route_series_count_every_method_status_and_overflow() {
+    // The layer keeps each route's series aside after its first request; this proves what
+    // it counts is what the family lookups counted: per method, per status (common and
+    // rare), the in-progress gauge back to zero, and routes past `max_routes` in `other`,
+    // every overflowing request counted as a drop.
+    let spec: contract::Spec =
+        serde_yaml::from_str("service: {name: shop, port: 8080}\nmetrics:\n  builtin:\n    http: {max_routes: 2}\n")
+            .unwrap();
+    let obs = observability(spec, &[]);
+    let status_of = |code: u16| StatusCode::from_u16(code).unwrap();
+    let routes = Router::new()
+        .route(
+            "/a/{code}",
+            get(move |axum::extract::Path(code): axum::extract::Path<u16>| async move { status_of(code) })
+                .post(|| async { StatusCode::CREATED }),
+        )
+        .route("/b", get(|| async { "b" }))
+        .route("/c", get(|| async { "c" }))
+        .route("/d", get(|| async { "d" }));
+    let app = runtime::server::app(&obs, routes, obs.clone());
+    for _ in 0..3 {
+        for code in [200, 200, 404, 418, 500] {
+            call(&app, get_req(&format!("/a/{code}"))).await;
+        }
+        call(&app, Request::post("/a/1").body(Body::empty()).unwrap()).await;
+        call(&app, Request::head("/a/200").body(Body::empty()).unwrap()).await;
+        let propfind = Request::builder()
+            .method("PROPFIND")
+            .uri("/a/200")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(call(&app, propfind).await.0, StatusCode::METHOD_NOT_ALLOWED);
+        for path in ["/b", "/c", "/d", "/nowhere"] {
+            call(&app, get_req(path)).await;
+        }
+    }
+    let text = obs.registry.encode(runtime::metrics::Format::Text);
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    let requests = |route: &str, method: &str, status: u16| {
+        value(&format!(
+            r#"http_requests_total{{route="{route}",method="{method}",status="{status}"}}"#
+        ))
+    };
+    assert_eq!(requests("/a/{code}", "GET", 200), 6.0);
+    assert_eq!(requests("/a/{code}", "GET", 404), 3.0);
+    assert_eq!(requests("/a/{code}", "GET", 418), 3.0, "a status outside the kept ones");
+    assert_eq!(requests("/a/{code}", "GET", 500), 3.0);
+    assert_eq!(requests("/a/{code}", "POST", 201), 3.0);
+    assert_eq!(requests("/a/{code}", "HEAD", 200), 3.0);
+    assert_eq!(requests("/a/{code}", "OTHER", 405), 3.0);
+    assert_eq!(requests("/b", "GET", 200), 3.0);
+    // Two routes fit the budget of two: the third and later share `other`.
+    assert_eq!(requests("other", "GET", 200), 6.0, "/c and /d past max_routes");
+    assert_eq!(requests("other", "GET", 404), 3.0, "unmatched is past the budget too");
+    assert_eq!(
+        value(r#"http_request_duration_seconds_count{route="/a/{code}",method="GET"}"#),
+        15.0
+    );
+    assert_eq!(
+        value(r#"http_request_duration_seconds_count{route="other",method="GET"}"#),
+        9.0
+    );
+    for line in text.lines().filter(|l| l.starts_with("http_requests_in_progress{")) {
+        assert!(line.ends_with(" 0"), "{line}");
+    }
+    for family in [
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "http_requests_in_progress",
+    ] {
+        assert_eq!(
+            value(&format!(r#"obs_series_dropped_total{{metric="{family}"}}"#)),
+            9.0,
+            "each of the 9 overflowing requests counted as a drop in {family}"
+        );
+    }
+}

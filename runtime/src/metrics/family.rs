@@ -264,11 +264,38 @@ impl<C: Clone> Family<C> {
                 return f(cell);
             }
         }
-        f(&self.create(truncated))
+        f(&self.create(truncated).0)
     }
 
-    /// The slow path of [`Family::visit`]: a series not seen yet, under the write lock.
-    fn create(&self, truncated: &[&str]) -> C {
+    /// The series for these label values and whether it stands for exactly them: false
+    /// when a value was too long or folded into `other` (a budget was reached, and counted
+    /// as a drop as `visit` does). Callers that keep series aside (the HTTP layer's per-route
+    /// cache) keep only the ones that are theirs, so every later overflow is still counted.
+    pub fn resolve(&self, values: &[&str]) -> (C, bool) {
+        if values.iter().any(|v| v.len() > MAX_LABEL_VALUE_BYTES) {
+            return (self.series(values), false);
+        }
+        if let Some(closed) = &self.closed {
+            return match self.closed_position(values) {
+                Some(flat) => (closed[flat].cell.clone(), true),
+                None => {
+                    self.count_drop();
+                    (self.detached.clone(), false)
+                }
+            };
+        }
+        {
+            let open = self.open.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(cell) = open.index.get(&LabelQuery(values)) {
+                return (cell.clone(), true);
+            }
+        }
+        self.create(values)
+    }
+
+    /// The slow path of [`Family::visit`]: a series not seen yet, under the write lock;
+    /// with whether it is the values' own series (false: folded into `other`).
+    fn create(&self, truncated: &[&str]) -> (C, bool) {
         let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
         let mut folded = false;
         let mut capped: Vec<&str> = Vec::with_capacity(truncated.len());
@@ -310,7 +337,7 @@ impl<C: Clone> Family<C> {
             self.count_drop();
         }
         if let Some(cell) = open.index.get(&LabelQuery(&capped)) {
-            return cell.clone();
+            return (cell.clone(), !folded);
         }
         let cell = (self.make)(&self.cells);
         let key = LabelKey(capped.iter().map(|v| Box::from(*v)).collect());
@@ -319,7 +346,7 @@ impl<C: Clone> Family<C> {
             cell: cell.clone(),
         });
         open.index.insert(key, cell.clone());
-        cell
+        (cell, !folded)
     }
 
     fn count_drop(&self) {
@@ -397,6 +424,25 @@ mod tests {
         family.for_each(|s| labels.push(s.labels.to_string()));
         assert_eq!(labels.last().unwrap(), "client=\"other\"");
         assert_eq!(family.series(&["other"]).get(), 9_997);
+    }
+
+    #[test]
+    fn resolve_says_whether_the_series_is_the_values_own() {
+        let dropped = Counter::default();
+        let family = counter_family(vec![open("client", 2)], 1000, Some(dropped.clone()));
+        let (first, kept) = family.resolve(&["a"]);
+        assert!(kept);
+        first.inc();
+        assert!(family.resolve(&["a"]).1, "found again");
+        assert!(family.resolve(&["b"]).1);
+        let (folded, kept) = family.resolve(&["c"]);
+        assert!(!kept, "past the budget: other");
+        folded.inc();
+        assert_eq!(dropped.get(), 1, "counted as visit counts it");
+        assert_eq!(family.series(&["other"]).get(), 1);
+        assert_eq!(family.series(&["a"]).get(), 1);
+        let long = "x".repeat(MAX_LABEL_VALUE_BYTES + 1);
+        assert!(!family.resolve(&[&long]).1, "a truncated value is not the caller's own");
     }
 
     #[test]

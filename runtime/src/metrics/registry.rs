@@ -346,6 +346,12 @@ macro_rules! typed_family {
                 self.family().visit(values, f)
             }
 
+            /// The series for these label values and whether it is exactly theirs (false
+            /// when folded into `other`): what may be kept aside and reused.
+            pub fn resolve(&self, values: &[&str]) -> ($cell, bool) {
+                self.family().resolve(values)
+            }
+
             /// The series of an all-closed family by each label's value index, borrowed:
             /// no lock and no reference count, as cheap as a handle kept aside.
             pub fn get(&self, indices: &[usize]) -> &$cell {
