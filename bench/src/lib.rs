@@ -6,6 +6,7 @@ pub mod generator_scale;
 pub mod hot;
 pub mod lifecycle;
 pub mod scrape;
+pub mod series_memory;
 pub mod servers;
 pub mod soak;
 pub mod traces;

@@ -60,6 +60,15 @@ enum Command {
         #[arg(long, default_value = "soak.svg")]
         svg: std::path::PathBuf,
     },
+    /// Build one registry of N series and print its resident growth in bytes (used by
+    /// obs-bench itself for the scrape section's memory table).
+    #[command(hide = true)]
+    SeriesMemory {
+        #[arg(long, value_enum)]
+        registry: bench::series_memory::Registry,
+        #[arg(long)]
+        series: usize,
+    },
     /// Serve a WebSocket server for the memory benchmark (used by obs-bench itself).
     #[command(hide = true)]
     Serve {
@@ -161,8 +170,8 @@ fn drivers(effort: Effort) -> anyhow::Result<String> {
     ))
 }
 
-fn scrape(effort: Effort) -> String {
-    let sizes = effort.pick(vec![1_000, 10_000, 100_000], vec![100]);
+fn scrape(effort: Effort) -> anyhow::Result<String> {
+    let sizes = effort.pick(vec![1_000, 10_000, 100_000, 1_000_000], vec![100]);
     let rows: Vec<Vec<String>> = sizes
         .into_iter()
         .map(|n| {
@@ -177,8 +186,16 @@ fn scrape(effort: Effort) -> String {
             ]
         })
         .collect();
-    format!(
-        "### 2. Encoding /metrics\n\nOne counter family with N label values, full text exposition per call.\n\n{}",
+    let memory = bench::series_memory::run(effort.pick(1_000_000, 1_000))?;
+    let memory_rows = vec![vec![
+        memory.series.to_string(),
+        format!("{:.0}", memory.obs),
+        format!("{:.0}", memory.prometheus_client),
+        format!("{:.0}", memory.prometheus),
+        ratio(memory.obs, memory.prometheus_client),
+    ]];
+    Ok(format!(
+        "### 2. Encoding /metrics\n\nOne counter family with N label values, full text exposition per call.\n\n{}\n\nResident memory per series, each registry built alone in a child process:\n\n{}",
         table(
             &[
                 "series",
@@ -189,8 +206,18 @@ fn scrape(effort: Effort) -> String {
                 "obs ÷ prometheus"
             ],
             &rows
+        ),
+        table(
+            &[
+                "series",
+                "obs bytes per series",
+                "prometheus-client bytes per series",
+                "prometheus bytes per series",
+                "obs ÷ prometheus-client"
+            ],
+            &memory_rows
         )
-    )
+    ))
 }
 
 fn hot(effort: Effort) -> String {
@@ -267,7 +294,7 @@ fn ws(effort: Effort) -> anyhow::Result<String> {
 }
 
 fn generator(effort: Effort) -> anyhow::Result<String> {
-    let sizes = effort.pick(vec![100, 1_000, 5_000], vec![20, 40]);
+    let sizes = effort.pick(vec![100, 1_000, 5_000, 10_000], vec![20, 40]);
     let results = bench::generator_scale::run(&sizes, effort)?;
     let base = results
         .first()
@@ -334,6 +361,7 @@ fn main() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::All);
     let sections: Vec<String> = match command {
         Command::Serve { kind } => return bench::websocket::serve(kind),
+        Command::SeriesMemory { registry, series } => return bench::series_memory::child(registry, series),
         Command::Soak {
             minutes,
             every,
@@ -363,7 +391,7 @@ fn main() -> anyhow::Result<()> {
         Command::Http => vec![http(effort)],
         Command::Drivers => vec![drivers(effort)?],
         Command::Traces => vec![traces(effort)?],
-        Command::Scrape => vec![scrape(effort)],
+        Command::Scrape => vec![scrape(effort)?],
         Command::Hot => vec![hot(effort)],
         Command::Ws => vec![ws(effort)?],
         Command::Generator => vec![generator(effort)?],
@@ -372,7 +400,7 @@ fn main() -> anyhow::Result<()> {
             http(effort),
             traces(effort)?,
             drivers(effort)?,
-            scrape(effort),
+            scrape(effort)?,
             hot(effort),
             ws(effort)?,
             generator(effort)?,

@@ -19,10 +19,13 @@ pub struct ScrapeResult {
     pub bytes: usize,
 }
 
-fn obs_registry(series: usize) -> runtime::metrics::Registry {
+/// obs' registry with a counter family of `budget` allowed ids and the first `series` of
+/// them counted.
+pub(crate) fn obs_registry(series: usize, budget: usize) -> runtime::metrics::Registry {
     let yaml = format!(
         "service: {{name: bench}}\nmetrics:\n  custom:\n    - {{name: bench_requests_total, type: counter, help: Requests., max_series: {}, labels: [{{name: id, max_series: {series}}}]}}\n",
-        series + 1
+        budget.max(series) + 1,
+        series = budget.max(series)
     );
     let spec: contract::Spec = spec_from(&yaml);
     let registry = runtime::metrics::Registry::from_catalog(&contract::Catalog::from_spec(&spec), "app");
@@ -42,7 +45,7 @@ fn spec_from(text: &str) -> contract::Spec {
 }
 
 pub fn run(series: usize, effort: Effort) -> ScrapeResult {
-    let ours = obs_registry(series);
+    let ours = obs_registry(series, series);
     let prom = prometheus::Registry::new();
     let vec = prometheus::IntCounterVec::new(prometheus::Opts::new("bench_requests_total", "Requests."), &["id"])
         .expect("valid");

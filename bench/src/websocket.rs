@@ -193,7 +193,7 @@ impl Drop for ChildServer {
 }
 
 /// The `obs-bench` binary: this process when it is the bench, else the one beside it.
-fn bench_binary() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn bench_binary() -> anyhow::Result<std::path::PathBuf> {
     let current = std::env::current_exe()?;
     if current.file_stem().is_some_and(|s| s == "obs-bench") {
         return Ok(current);

@@ -11,6 +11,19 @@ fn scrape_encodes_the_same_series_three_ways() {
 }
 
 #[test]
+fn memory_per_series_is_measured_for_every_registry() {
+    let m = bench::series_memory::run(20_000).expect("children measure");
+    for (name, bytes) in [
+        ("obs", m.obs),
+        ("prometheus-client", m.prometheus_client),
+        ("prometheus", m.prometheus),
+    ] {
+        // Each keeps at least the counter and its label value; none needs a page per series.
+        assert!(bytes > 8.0 && bytes < 4096.0, "{name}: {bytes} bytes per series");
+    }
+}
+
+#[test]
 fn hot_path_measures_every_operation() {
     let r = bench::hot::run(2, Effort::SMOKE);
     for ns in [

@@ -169,6 +169,9 @@ impl Family {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub families: Vec<Family>,
+    /// Each family's position by name: validation and rendering look names up once per
+    /// reference, which a scan made quadratic in the size of the spec.
+    by_name: std::collections::HashMap<String, usize>,
 }
 
 fn buckets(values: &[&str]) -> Vec<Decimal> {
@@ -625,13 +628,26 @@ impl Catalog {
         builder.log_shipping();
         builder.log_throttle();
         builder.connections();
+        let by_name = builder
+            .families
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
         Self {
             families: builder.families,
+            by_name,
         }
     }
 
+    /// The first family of this name.
     pub fn get(&self, name: &str) -> Option<&Family> {
-        self.families.iter().find(|f| f.name == name)
+        if self.by_name.len() != self.families.len() {
+            // Families were added since the index was built (or names repeat): scan.
+            return self.families.iter().find(|f| f.name == name);
+        }
+        self.by_name.get(name).map(|&i| &self.families[i])
     }
 
     /// The family a sample name belongs to (`x_bucket` → histogram `x`).

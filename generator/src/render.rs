@@ -87,6 +87,21 @@ fn is_plain_yaml(text: &str) -> bool {
     {
         return false;
     }
+    // Words of letters, digits and `_ . / -` that start with a letter are strings to every
+    // YAML resolver except the null word: no parse needed (it was most of a large render).
+    let starts_with_letter = text.starts_with(|c: char| c.is_ascii_alphabetic());
+    if starts_with_letter
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_ ./-".contains(&b))
+        && !["null", "nan", "inf", "infinity"]
+            .iter()
+            .any(|word| text.eq_ignore_ascii_case(word))
+    {
+        return true;
+    }
+    reads_back_as_itself(text)
+}
+
+fn reads_back_as_itself(text: &str) -> bool {
     matches!(serde_yaml::from_str::<serde_yaml::Value>(text), Ok(serde_yaml::Value::String(s)) if s == text)
 }
 
@@ -218,6 +233,45 @@ mod tests {
             "-5",
         ] {
             assert!(!is_plain_yaml(quoted), "{quoted}");
+        }
+    }
+
+    #[test]
+    fn the_word_shortcut_agrees_with_parsing() {
+        for word in [
+            "NaN",
+            "nan",
+            "Inf",
+            "inf",
+            "Infinity",
+            "NULL",
+            "Null",
+            "True",
+            "FALSE",
+            "e5",
+            "E10",
+            "x1",
+            "a.b",
+            "a/b",
+            "a-b",
+            "A b",
+            "N",
+            "Y",
+            "On",
+            "ok",
+            "no_data",
+            "http_requests_total",
+            "v1.2.3",
+        ] {
+            assert_eq!(
+                is_plain_yaml(word),
+                reads_back_as_itself(word)
+                    && !matches!(
+                        word.to_ascii_lowercase().as_str(),
+                        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false"
+                    ),
+                "{word}"
+            );
         }
     }
 

@@ -341,22 +341,21 @@ fn check_cardinality(checker: &mut Checker) {
 }
 
 fn check_duplicates(checker: &mut Checker) {
-    let names: Vec<(String, String)> = checker
-        .catalog
-        .families
-        .iter()
-        .map(|f| (f.spec_path.clone(), f.name.clone()))
-        .collect();
+    use std::collections::HashMap;
+    let families = &checker.catalog.families;
+    // Maps, not scans: a spec of thousands of metrics made the pairwise search quadratic.
+    let mut first_by_name: HashMap<&str, &str> = HashMap::new();
     // A histogram also owns name_bucket/_sum/_count: a metric with one of those names clashes.
-    let mut samples: Vec<(String, String)> = Vec::new();
-    for family in &checker.catalog.families {
+    let mut sample_owners: HashMap<String, Vec<&str>> = HashMap::new();
+    for family in families {
         for sample in family.sample_names().into_iter().filter(|s| *s != family.name) {
-            samples.push((family.spec_path.clone(), sample));
+            sample_owners.entry(sample).or_default().push(&family.spec_path);
         }
     }
     let mut reported = Vec::new();
-    for (k, (path, name)) in names.iter().enumerate() {
-        if let Some((first, _)) = names[..k].iter().find(|(_, n)| n == name) {
+    for family in families {
+        let (path, name) = (&family.spec_path, family.name.as_str());
+        if let Some(first) = first_by_name.get(name) {
             reported.push(
                 Diagnostic::new(
                     Code::MetricDuplicate,
@@ -367,7 +366,13 @@ fn check_duplicates(checker: &mut Checker) {
                     "a builtin group already provides metrics with standard names; remove the custom copy or rename it",
                 ),
             );
-        } else if let Some((owner, _)) = samples.iter().find(|(p, s)| s == name && p != path) {
+            continue;
+        }
+        first_by_name.insert(name, path);
+        let owner = sample_owners
+            .get(name)
+            .and_then(|owners| owners.iter().find(|owner| **owner != path.as_str()));
+        if let Some(owner) = owner {
             reported.push(Diagnostic::new(
                 Code::MetricDuplicate,
                 format!("{path}.name"),
