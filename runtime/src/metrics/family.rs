@@ -4,13 +4,12 @@
 //! family's `obs_series_dropped_total{metric}` child counts each fold. A family whose
 //! labels are all closed keeps its series in a fixed array reached without a lock.
 
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
 use contract::catalog::OVERFLOW_VALUE;
-use hashbrown::{Equivalent, HashMap, HashSet};
 
 use super::cells::Counter;
+use super::open_series::OpenSeries;
 
 /// Longest label value kept; longer values are cut at a character boundary.
 pub const MAX_LABEL_VALUE_BYTES: usize = 128;
@@ -29,39 +28,6 @@ pub enum LabelValues {
 pub struct LabelSchema {
     pub name: String,
     pub values: LabelValues,
-}
-
-/// Owned label values of one series.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct LabelKey(Box<[Box<str>]>);
-
-/// Borrowed label values, to look a series up without allocating.
-struct LabelQuery<'a>(&'a [&'a str]);
-
-// `str`'s Hash writes a terminator after the bytes, so hashing the values in sequence
-// cannot confuse ("ab","c") with ("a","bc"); equality compares values anyway.
-impl Hash for LabelKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(self.0.len());
-        for value in self.0.iter() {
-            (**value).hash(state);
-        }
-    }
-}
-
-impl Hash for LabelQuery<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(self.0.len());
-        for value in self.0 {
-            value.hash(state);
-        }
-    }
-}
-
-impl Equivalent<LabelKey> for LabelQuery<'_> {
-    fn equivalent(&self, key: &LabelKey) -> bool {
-        self.0.len() == key.0.len() && self.0.iter().zip(key.0.iter()).all(|(a, b)| *a == &**b)
-    }
 }
 
 /// One series: its rendered label text (`a="x",b="y"`) and its cell.
@@ -108,20 +74,13 @@ fn truncate(value: &str) -> &str {
     &value[..end]
 }
 
-#[derive(Debug)]
-struct OpenSeries<C> {
-    /// Each series' cell by its label values (the same cells as `list`, which keeps order).
-    index: HashMap<LabelKey, C>,
-    list: Vec<Series<C>>,
-    /// Distinct values seen per open label (indexed like the labels; closed ones unused).
-    seen: Vec<HashSet<Box<str>>>,
-}
-
 /// A family of series of one cell type.
 #[derive(Debug)]
 pub struct Family<C> {
     labels: Vec<LabelSchema>,
     label_names: Vec<String>,
+    /// Which labels are open (count distinct values against a budget).
+    open_labels: Vec<bool>,
     max_series: usize,
     make: fn(&FamilyCells) -> C,
     cells: FamilyCells,
@@ -177,11 +136,11 @@ impl<C: Clone> Family<C> {
                 .into_boxed_slice()
         });
         Self {
-            open: RwLock::new(OpenSeries {
-                index: HashMap::new(),
-                list: Vec::new(),
-                seen: labels.iter().map(|_| HashSet::new()).collect(),
-            }),
+            open: RwLock::new(OpenSeries::new(labels.len())),
+            open_labels: labels
+                .iter()
+                .map(|l| matches!(l.values, LabelValues::Open(_)))
+                .collect(),
             labels,
             label_names,
             max_series: usize::try_from(max_series).unwrap_or(usize::MAX).max(1),
@@ -260,7 +219,7 @@ impl<C: Clone> Family<C> {
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cell) = open.index.get(&LabelQuery(truncated)) {
+            if let Some(cell) = open.get(&self.label_names, truncated) {
                 return f(cell);
             }
         }
@@ -286,7 +245,7 @@ impl<C: Clone> Family<C> {
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cell) = open.index.get(&LabelQuery(values)) {
+            if let Some(cell) = open.get(&self.label_names, values) {
                 return (cell.clone(), true);
             }
         }
@@ -310,11 +269,9 @@ impl<C: Clone> Family<C> {
                     }
                 }
                 LabelValues::Open(max) => {
-                    let seen = &mut open.seen[i];
-                    if seen.contains(*value) {
-                        *value
-                    } else if (seen.len() as u64) < *max {
-                        seen.insert(Box::from(*value));
+                    // Values count against the budget once a series carries them; series
+                    // are never removed, so a value turned away now stays turned away.
+                    if open.has_seen(&self.label_names, i, value) || (open.distinct(i) as u64) < *max {
                         *value
                     } else {
                         folded = true;
@@ -324,7 +281,7 @@ impl<C: Clone> Family<C> {
             };
             capped.push(kept);
         }
-        if open.list.len() >= self.max_series && !open.index.contains_key(&LabelQuery(&capped)) {
+        if open.len() >= self.max_series && open.get(&self.label_names, &capped).is_none() {
             // The family's own budget: every open label becomes `other`.
             folded = true;
             for (value, label) in capped.iter_mut().zip(&self.labels) {
@@ -336,16 +293,11 @@ impl<C: Clone> Family<C> {
         if folded {
             self.count_drop();
         }
-        if let Some(cell) = open.index.get(&LabelQuery(&capped)) {
+        if let Some(cell) = open.get(&self.label_names, &capped) {
             return (cell.clone(), !folded);
         }
         let cell = (self.make)(&self.cells);
-        let key = LabelKey(capped.iter().map(|v| Box::from(*v)).collect());
-        open.list.push(Series {
-            labels: render_labels(&self.label_names, &capped),
-            cell: cell.clone(),
-        });
-        open.index.insert(key, cell.clone());
+        open.insert(&self.label_names, &capped, &self.open_labels, cell.clone());
         (cell, !folded)
     }
 
@@ -361,18 +313,19 @@ impl<C: Clone> Family<C> {
         self.closed_series(indices).unwrap_or(&self.detached)
     }
 
-    /// Calls `visit` for every series, closed ones first, then in creation order.
-    pub fn for_each(&self, mut visit: impl FnMut(&Series<C>)) {
+    /// Calls `visit` with every series' rendered labels and cell, closed ones first, then
+    /// in creation order.
+    pub fn for_each(&self, mut visit: impl FnMut(&str, &C)) {
         if let Some(closed) = &self.closed {
-            closed.iter().for_each(&mut visit);
+            closed.iter().for_each(|s| visit(&s.labels, &s.cell));
         }
         let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-        open.list.iter().for_each(visit);
+        open.iter().for_each(|(labels, cell)| visit(labels, cell));
     }
 
     /// How many series exist.
     pub fn len(&self) -> usize {
-        self.closed.as_ref().map_or(0, |c| c.len()) + self.open.read().unwrap_or_else(|e| e.into_inner()).list.len()
+        self.closed.as_ref().map_or(0, |c| c.len()) + self.open.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -421,7 +374,7 @@ mod tests {
         assert_eq!(family.len(), 4, "three clients and other");
         assert_eq!(dropped.get(), 9_997);
         let mut labels = Vec::new();
-        family.for_each(|s| labels.push(s.labels.to_string()));
+        family.for_each(|l, _| labels.push(l.to_string()));
         assert_eq!(labels.last().unwrap(), "client=\"other\"");
         assert_eq!(family.series(&["other"]).get(), 9_997);
     }
@@ -488,7 +441,7 @@ mod tests {
         family.series(&[&huge]).inc();
         family.series(&["line\nbreak \"quoted\" back\\slash"]).inc();
         let mut labels = Vec::new();
-        family.for_each(|s| labels.push(s.labels.to_string()));
+        family.for_each(|l, _| labels.push(l.to_string()));
         assert!(labels[0].len() < MAX_LABEL_VALUE_BYTES + 10);
         assert_eq!(labels[1], r#"v="line\nbreak \"quoted\" back\\slash""#);
     }

@@ -3,6 +3,7 @@
 pub mod cells;
 pub mod encode;
 pub mod family;
+mod open_series;
 pub mod registry;
 
 pub use cells::{Counter, Gauge, Histogram};

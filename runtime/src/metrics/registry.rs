@@ -262,37 +262,37 @@ fn encode_entry(out: &mut String, entry: &Entry, format: Format) {
             } else {
                 base
             };
-            family.for_each(|series| {
-                push_series(out, sample, "", &series.labels, None);
+            family.for_each(|labels, cell| {
+                push_series(out, sample, "", labels, None);
                 out.push(' ');
-                push_u64(out, series.cell.get());
+                push_u64(out, cell.get());
                 out.push('\n');
             });
         }
         Metric::Gauge(family) => {
             header(out, &entry.name, &entry.help, "gauge");
-            family.for_each(|series| {
-                push_series(out, &entry.name, "", &series.labels, None);
+            family.for_each(|labels, cell| {
+                push_series(out, &entry.name, "", labels, None);
                 out.push(' ');
-                push_f64(out, series.cell.get());
+                push_f64(out, cell.get());
                 out.push('\n');
             });
         }
         Metric::Histogram(family) => {
             header(out, &entry.name, &entry.help, "histogram");
-            family.for_each(|series| {
-                let cumulative = series.cell.cumulative();
+            family.for_each(|labels, cell| {
+                let cumulative = cell.cumulative();
                 for (le, count) in entry.le.iter().zip(&cumulative) {
-                    push_series(out, &entry.name, "_bucket", &series.labels, Some(("le", le)));
+                    push_series(out, &entry.name, "_bucket", labels, Some(("le", le)));
                     out.push(' ');
                     push_u64(out, *count);
                     out.push('\n');
                 }
-                push_series(out, &entry.name, "_sum", &series.labels, None);
+                push_series(out, &entry.name, "_sum", labels, None);
                 out.push(' ');
-                push_f64(out, series.cell.sum());
+                push_f64(out, cell.sum());
                 out.push('\n');
-                push_series(out, &entry.name, "_count", &series.labels, None);
+                push_series(out, &entry.name, "_count", labels, None);
                 out.push(' ');
                 push_u64(out, cumulative.last().copied().unwrap_or(0));
                 out.push('\n');
