@@ -2,6 +2,7 @@
 //! medians measured side by side in one run: cases alternate within every round, so a noisy
 //! neighbour on a shared machine slows all of them alike.
 
+pub mod fanout;
 pub mod generator_scale;
 pub mod hot;
 pub mod lifecycle;

@@ -37,6 +37,13 @@ enum Command {
     Hot,
     /// WebSocket throughput and memory per idle connection.
     Ws,
+    /// WebSockets at scale: memory per idle socket, a heartbeat to every socket, SIGTERM
+    /// with every socket open.
+    Fanout {
+        /// Sockets to hold (bounded by the descriptor hard limit).
+        #[arg(long, default_value_t = bench::fanout::ASKED)]
+        sockets: u64,
+    },
     /// Generator scaling.
     Generator,
     /// Demo start-up and SIGTERM to exit.
@@ -69,6 +76,9 @@ enum Command {
         #[arg(long)]
         series: usize,
     },
+    /// Serve the fan-out benchmark's WebSocket server (used by obs-bench itself).
+    #[command(hide = true)]
+    ServeFanout,
     /// Serve a WebSocket server for the memory benchmark (used by obs-bench itself).
     #[command(hide = true)]
     Serve {
@@ -167,6 +177,52 @@ fn drivers(effort: Effort) -> anyhow::Result<String> {
         effort.rounds,
         ratio(r.loadtest, r.wrk),
         table(&["driver", "requests/s", "÷ wrk"], &rows)
+    ))
+}
+
+fn fanout(effort: Effort, sockets: u64) -> anyhow::Result<String> {
+    // A tenth, a fifth and all of the sockets asked (as many as the descriptor limit
+    // allows), so the growth from one size to the next shows what more would cost.
+    let sizes = effort.pick(vec![sockets / 10, sockets / 5, sockets], vec![100, 200]);
+    let mut results = Vec::new();
+    for size in sizes {
+        results.push(bench::fanout::run(size, effort.pick(effort.rounds, 1))?);
+    }
+    let last = results.last().ok_or_else(|| anyhow::anyhow!("no size measured"))?;
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{} of {}", r.held, r.asked),
+                format!("{:.1}", r.kb_per_socket),
+                format!("{:.0}", r.broadcast_ms),
+                format!("{:.1}", r.broadcast_ms * 1000.0 / r.held as f64),
+                format!("{}", r.reached_all),
+                format!("{} of {}", r.close_frames, r.held),
+                format!("{:.0}", r.last_close_ms),
+                format!("{:.0}", r.exit_ms),
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "### 4b. WebSockets at scale\n\nOne obs server (the runtime's serve loop and shutdown, session accounting, lean buffers) in a child process, its clients on one tokio thread of the bench; descriptor hard limit {} (raised to it inside the bench only); heartbeat median of {} per size; SIGTERM with drain {:.0} ms and grace {:.0} ms.\n\n{}",
+        last.fd_hard_limit,
+        last.broadcasts,
+        last.drain_ms,
+        last.grace_ms,
+        table(
+            &[
+                "sockets held",
+                "KB per idle socket",
+                "heartbeat to all, ms",
+                "µs per socket",
+                "sockets that read every heartbeat",
+                "close frames after SIGTERM",
+                "last close frame, ms after SIGTERM",
+                "exit, ms after SIGTERM"
+            ],
+            &rows
+        )
     ))
 }
 
@@ -361,6 +417,7 @@ fn main() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::All);
     let sections: Vec<String> = match command {
         Command::Serve { kind } => return bench::websocket::serve(kind),
+        Command::ServeFanout => return bench::fanout::serve(),
         Command::SeriesMemory { registry, series } => return bench::series_memory::child(registry, series),
         Command::Soak {
             minutes,
@@ -394,6 +451,7 @@ fn main() -> anyhow::Result<()> {
         Command::Scrape => vec![scrape(effort)?],
         Command::Hot => vec![hot(effort)],
         Command::Ws => vec![ws(effort)?],
+        Command::Fanout { sockets } => vec![fanout(effort, sockets)?],
         Command::Generator => vec![generator(effort)?],
         Command::Lifecycle => vec![lifecycle(effort)?],
         Command::All => vec![
@@ -403,6 +461,7 @@ fn main() -> anyhow::Result<()> {
             scrape(effort)?,
             hot(effort),
             ws(effort)?,
+            fanout(effort, bench::fanout::ASKED)?,
             generator(effort)?,
             lifecycle(effort)?,
         ],

@@ -163,26 +163,35 @@ impl ChildServer {
             .args(["serve", "--kind", kind])
             .stdout(Stdio::piped())
             .spawn()?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("unexpected `{line}`"))?;
+        let port = listening_port(&mut child)?;
         Ok(Self { child, port })
     }
 
     fn rss_kb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN)
+        rss_kb_of(self.child.id())
     }
+}
+
+/// The port a `serve` child announces on its first line (`listening on PORT`).
+pub(crate) fn listening_port(child: &mut Child) -> anyhow::Result<u16> {
+    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    line.trim()
+        .strip_prefix("listening on ")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("unexpected `{line}`"))
+}
+
+/// Resident memory of process `pid`, in KB (NaN once it is gone).
+pub(crate) fn rss_kb_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 impl Drop for ChildServer {

@@ -129,3 +129,13 @@ fn the_soak_samples_the_demo_under_load_and_plots_it() {
     assert_eq!(svg.matches("<polyline").count(), 3);
     assert!(soak.markdown(5).contains("slope per minute after warm-up"));
 }
+
+#[test]
+fn websocket_fanout_reaches_every_socket_and_closes_each_on_sigterm() {
+    let r = bench::fanout::run(100, 2).expect("runs");
+    assert_eq!(r.held, 100);
+    assert_eq!(r.reached_all, 100, "every socket read every heartbeat");
+    assert_eq!(r.close_frames, 100, "every socket got its close frame");
+    assert!(r.exit_ms < r.grace_ms, "exited within the grace: {} ms", r.exit_ms);
+    assert!(r.kb_per_socket.is_finite());
+}
