@@ -59,7 +59,8 @@ pub fn spawn(make: impl FnOnce() -> Router + Send + 'static, logs: bool) -> Serv
     }
 }
 
-fn sink_subscriber() -> impl tracing::Subscriber + Send + Sync {
+/// The JSON log layer of a default spec, writing to a sink.
+pub fn sink_subscriber() -> impl tracing::Subscriber + Send + Sync {
     use tracing_subscriber_reexport::*;
     let spec = contract::load_bytes(b"service: {name: bench}\n", "bench.yaml")
         .expect("loads")

@@ -79,9 +79,14 @@ impl LogSettings {
         }
     }
 
+    /// Whether `key` contains one of the (lower-cased) redacted words, in any case;
+    /// compared in place, since every field of every line asks.
     fn is_sensitive(&self, key: &str) -> bool {
-        let key = key.to_ascii_lowercase();
-        self.redact.iter().any(|r| key.contains(r.as_str()))
+        let key = key.as_bytes();
+        self.redact.iter().any(|word| {
+            let word = word.as_bytes();
+            word.is_empty() || key.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word))
+        })
     }
 
     fn level_text(&self, word: &str) -> String {
@@ -249,7 +254,8 @@ impl SpecLayer {
             fields.remove("critical");
             level = LogLevel::Critical.as_str();
         }
-        let mut line = Map::new();
+        // Sized up front: growing an insertion-ordered map rehashes every key.
+        let mut line = Map::with_capacity(6 + settings.statics.len() + context.len() + fields.len());
         line.insert(keys.timestamp.clone(), Value::String(settings.timestamp()));
         line.insert(keys.level.clone(), Value::String(settings.level_text(level)));
         line.insert(keys.message.clone(), message);
@@ -355,7 +361,8 @@ where
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(fields) = span.extensions().get::<SpanFields>() {
-                    context.extend(fields.0.clone());
+                    // Entry by entry: cloning the map would copy its hash index too.
+                    context.extend(fields.0.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
                 innermost = Some(span.id());
             }
@@ -389,7 +396,8 @@ where
             }
         }
         let text = match self.settings.format {
-            LogFormat::Json => Value::Object(line.clone()).to_string(),
+            // Written straight from the map: no copy of it, and no `fmt` adapter in between.
+            LogFormat::Json => serde_json::to_string(&line).unwrap_or_default(),
             LogFormat::Text => self.text_line(&line),
         };
         if let Some(loki) = &self.loki {
@@ -403,8 +411,10 @@ where
                 errors.report(&line, &self.settings.keys, severity);
             }
         }
+        let mut text = text;
+        text.push('\n');
         let mut writer = (self.writer)();
-        let _ = writer.write_all(format!("{text}\n").as_bytes());
+        let _ = writer.write_all(text.as_bytes());
     }
 }
 
@@ -596,6 +606,7 @@ pub(crate) mod tests {
             tracing::info!(
                 user_password = "hunter2",
                 api_token = "t0k3n",
+                SESSION_TOKEN = "upper",
                 count = 3,
                 "WebSocket connected\n\"forged\": true"
             );
@@ -613,6 +624,7 @@ pub(crate) mod tests {
         assert_eq!(line["route"], "/api/notes");
         assert_eq!(line["user_password"], REDACTED);
         assert_eq!(line["api_token"], REDACTED);
+        assert_eq!(line["SESSION_TOKEN"], REDACTED, "in any case");
         assert_eq!(line["count"], 3);
         assert_eq!(
             String::from_utf8(buffer.lock().unwrap().clone())
