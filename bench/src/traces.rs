@@ -72,14 +72,28 @@ fn sink_writer() -> runtime::logging::MakeWriter {
     Arc::new(|| Box::new(std::io::sink()))
 }
 
-/// The instrumented router of a spec with the builtin HTTP metrics (so each request writes
-/// its line at info) and `tracing` as given.
-fn case(tracing: &str, log_layer_only: bool) -> Case {
-    let yaml = format!("service: {{name: bench}}\nmetrics: {{builtin: {{http: {{}}}}}}\n{tracing}");
+/// Which router a case serves.
+#[derive(Clone, Copy, PartialEq)]
+enum Served {
+    /// obs' instrumented router.
+    Instrumented,
+    /// Bare axum with an empty layer: the floor the middleware is measured over.
+    EmptyLayer,
+}
+
+/// A router of a spec with the builtin HTTP metrics (so each request writes its line at
+/// info, unless `more` sets the level higher) and `more` (tracing, logging) as given.
+fn case(more: &str, log_layer_only: bool, served: Served) -> Case {
+    let yaml = format!("service: {{name: bench}}\nmetrics: {{builtin: {{http: {{}}}}}}\n{more}");
     let spec = contract::load_bytes(yaml.as_bytes(), "bench.yaml").expect("loads").spec;
     let config = runtime::ServiceConfig::resolve(spec, |_| None).expect("resolves");
     let obs = runtime::Observability::new(config, |_| None).expect("binds");
-    let router = runtime::server::app(&obs, Router::new().route("/api/items/{id}", get(item)), obs.clone());
+    let router = match served {
+        Served::Instrumented => {
+            runtime::server::app(&obs, Router::new().route("/api/items/{id}", get(item)), obs.clone())
+        }
+        Served::EmptyLayer => crate::servers::bare_layered(),
+    };
     let dispatch = if log_layer_only {
         use runtime::logging::reexport::{registry, SubscriberExt};
         let settings = runtime::logging::LogSettings::from_spec(&obs.config.spec.logging, obs.log_statics());
@@ -88,6 +102,16 @@ fn case(tracing: &str, log_layer_only: bool) -> Case {
         Dispatch::new(obs.subscriber(sink_writer(), |_| None).expect("subscriber"))
     };
     Case { router, dispatch, obs }
+}
+
+/// The instrumented router under the runtime's own subscriber exporting 10% of traces to
+/// `port` with request lines off (`logging.level: warn`), for a profiler; call inside a
+/// tokio runtime.
+pub fn quiet_traced(port: u16) -> (Router, Dispatch, runtime::Observability) {
+    let more =
+        format!("tracing: {{otlp_endpoint: 'http://127.0.0.1:{port}', sample_ratio: 0.1}}\nlogging: {{level: warn}}\n");
+    let Case { router, dispatch, obs } = case(&more, false, Served::Instrumented);
+    (router, dispatch, obs)
 }
 
 /// Nanoseconds per request for each case, in the order of [`CASES`], and the spans the
@@ -100,13 +124,20 @@ pub struct TracesResult {
 }
 
 /// What each case is, for the table.
-pub const CASES: [&str; 5] = [
+pub const CASES: [&str; 7] = [
     "JSON line per request, no trace layer",
     "+ trace ids on the lines, export off",
     "+ OTLP/gRPC export, 10% sampled",
     "+ OTLP/gRPC export, 100% sampled",
     "+ OTLP/gRPC export, 100%, receiver down",
+    "empty layer (no middleware) under the subscriber below",
+    "no request lines (level warn), OTLP/gRPC export, 10% sampled",
 ];
+
+/// The cases [`CASES`] 5 and 6: the middleware with 10% export and no request lines, and
+/// the empty layer under the same subscriber, to subtract.
+pub const NO_LINES_FLOOR: usize = 5;
+pub const NO_LINES_TRACED: usize = 6;
 
 pub fn run(effort: Effort) -> anyhow::Result<TracesResult> {
     let (port, received) = receiver()?;
@@ -122,12 +153,15 @@ pub fn run(effort: Effort) -> anyhow::Result<TracesResult> {
     };
     let cases = {
         let _entered = runtime.enter();
+        let quiet = format!("{}logging: {{level: warn}}\n", export(port, "0.1"));
         [
-            case("", true),
-            case("", false),
-            case(&export(port, "0.1"), false),
-            case(&export(port, "1"), false),
-            case(&export(closed, "1"), false),
+            case("", true, Served::Instrumented),
+            case("", false, Served::Instrumented),
+            case(&export(port, "0.1"), false, Served::Instrumented),
+            case(&export(port, "1"), false, Served::Instrumented),
+            case(&export(closed, "1"), false, Served::Instrumented),
+            case(&quiet, false, Served::EmptyLayer),
+            case(&quiet, false, Served::Instrumented),
         ]
     };
     let requests = effort.pick(100_000, 200);

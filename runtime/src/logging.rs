@@ -111,6 +111,21 @@ pub(crate) struct SpanFields(pub(crate) Map<String, Value>);
 
 struct Collect<'a>(&'a mut Map<String, Value>);
 
+/// Finds a runtime event's declared level from its key field, collecting nothing else.
+struct DeclaredLevel<'a> {
+    events: &'a std::collections::HashMap<&'static str, (String, LogLevel)>,
+    level: Option<LogLevel>,
+}
+
+impl Visit for DeclaredLevel<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == crate::events::KEY_FIELD {
+            self.level = self.events.get(value).map(|(_, level)| *level);
+        }
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
 impl Visit for Collect<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.0
@@ -277,6 +292,30 @@ impl SpecLayer {
         Some(line)
     }
 
+    /// False for a runtime event whose declared level the filter does not let through (the
+    /// layer's own filter passes every runtime event so that its declared level decides).
+    fn declared_level_enabled(&self, event: &Event<'_>) -> bool {
+        let metadata = event.metadata();
+        let Some(levels) = &self.settings.levels else {
+            return true;
+        };
+        if metadata.target() != crate::events::TARGET {
+            return true;
+        }
+        let mut declared = DeclaredLevel {
+            events: &self.settings.events,
+            level: None,
+        };
+        event.record(&mut declared);
+        match declared.level {
+            Some(level) => levels.would_enable(
+                metadata.module_path().unwrap_or(metadata.target()),
+                &tracing_level(level),
+            ),
+            None => true,
+        }
+    }
+
     fn text_line(&self, line: &Map<String, Value>) -> String {
         let keys = &self.settings.keys;
         let get = |k: &str| line.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
@@ -356,6 +395,11 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !self.declared_level_enabled(event) {
+            // Decided before anything is collected: at `warn`, every request's info event
+            // would otherwise build its whole line only to be dropped.
+            return;
+        }
         let mut context = Map::new();
         let mut innermost = None;
         if let Some(scope) = ctx.event_scope(event) {
