@@ -37,17 +37,7 @@ pub struct Series<C> {
     pub cell: C,
 }
 
-/// Escapes a label value for the text exposition format.
-pub fn escape_label_value(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
+pub use super::open_series::escape_label_value;
 
 fn render_labels(names: &[String], values: &[&str]) -> Arc<str> {
     let mut text = String::new();
@@ -219,7 +209,7 @@ impl<C: Clone> Family<C> {
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cell) = open.get(&self.label_names, truncated) {
+            if let Some(cell) = open.get(truncated) {
                 return f(cell);
             }
         }
@@ -231,6 +221,11 @@ impl<C: Clone> Family<C> {
     /// as a drop as `visit` does). Callers that keep series aside (the HTTP layer's per-route
     /// cache) keep only the ones that are theirs, so every later overflow is still counted.
     pub fn resolve(&self, values: &[&str]) -> (C, bool) {
+        assert_eq!(
+            values.len(),
+            self.labels.len(),
+            "label values do not match the family's labels"
+        );
         if values.iter().any(|v| v.len() > MAX_LABEL_VALUE_BYTES) {
             return (self.series(values), false);
         }
@@ -245,7 +240,7 @@ impl<C: Clone> Family<C> {
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cell) = open.get(&self.label_names, values) {
+            if let Some(cell) = open.get(values) {
                 return (cell.clone(), true);
             }
         }
@@ -271,7 +266,7 @@ impl<C: Clone> Family<C> {
                 LabelValues::Open(max) => {
                     // Values count against the budget once a series carries them; series
                     // are never removed, so a value turned away now stays turned away.
-                    if open.has_seen(&self.label_names, i, value) || (open.distinct(i) as u64) < *max {
+                    if open.has_seen(i, value) || (open.distinct(i) as u64) < *max {
                         *value
                     } else {
                         folded = true;
@@ -281,7 +276,7 @@ impl<C: Clone> Family<C> {
             };
             capped.push(kept);
         }
-        if open.len() >= self.max_series && open.get(&self.label_names, &capped).is_none() {
+        if open.len() >= self.max_series && open.get(&capped).is_none() {
             // The family's own budget: every open label becomes `other`.
             folded = true;
             for (value, label) in capped.iter_mut().zip(&self.labels) {
@@ -293,11 +288,11 @@ impl<C: Clone> Family<C> {
         if folded {
             self.count_drop();
         }
-        if let Some(cell) = open.get(&self.label_names, &capped) {
+        if let Some(cell) = open.get(&capped) {
             return (cell.clone(), !folded);
         }
         let cell = (self.make)(&self.cells);
-        open.insert(&self.label_names, &capped, &self.open_labels, cell.clone());
+        open.insert(&capped, &self.open_labels, cell.clone());
         (cell, !folded)
     }
 
@@ -320,7 +315,7 @@ impl<C: Clone> Family<C> {
             closed.iter().for_each(|s| visit(&s.labels, &s.cell));
         }
         let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-        open.iter().for_each(|(labels, cell)| visit(labels, cell));
+        open.for_each(&self.label_names, visit);
     }
 
     /// How many series exist.
