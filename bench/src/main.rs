@@ -125,12 +125,13 @@ fn http(effort: Effort) -> String {
         ],
     ];
     format!(
-        "### 1. HTTP instrumentation overhead\n\nOne single-threaded server each, driven by {} with {} connections for {}s per round, {} rounds.\nobs ÷ axum-prometheus = {}.\n\n{}\n\nThe same routers called in memory (no sockets), CPU per request:\n\n{}",
+        "### 1. HTTP instrumentation overhead\n\nOne single-threaded server each, driven by {} with {} connections for {}s per round, {} rounds.\nobs ÷ axum-prometheus = {}. The logging server wrote {:.2} log lines per request.\n\n{}\n\nThe same routers called in memory (no sockets), CPU per request:\n\n{}",
         r.driver,
         effort.pick(32, 4),
         effort.pick(3, 1),
         effort.rounds,
         ratio(r.obs, r.axum_prometheus),
+        r.log_lines_per_request,
         table(&["server", "requests/s", "÷ bare"], &rows),
         table(&["router", "ns per request", "ns over bare"], &cpu_rows)
     )
@@ -255,8 +256,10 @@ fn scrape(effort: Effort) -> anyhow::Result<String> {
         memory.series.to_string(),
         format!("{:.0}", memory.obs),
         format!("{:.0}", memory.prometheus_client),
+        format!("{:.0}", memory.prometheus_client_pairs),
         format!("{:.0}", memory.prometheus),
         ratio(memory.obs, memory.prometheus_client),
+        ratio(memory.obs, memory.prometheus_client_pairs),
     ]];
     Ok(format!(
         "### 2. Encoding /metrics\n\nOne counter family with N label values, full text exposition per call.\n\n{}\n\nResident memory per series, each registry built alone in a child process:\n\n{}",
@@ -275,9 +278,11 @@ fn scrape(effort: Effort) -> anyhow::Result<String> {
             &[
                 "series",
                 "obs bytes per series",
-                "prometheus-client bytes per series",
+                "prometheus-client, derived label struct",
+                "prometheus-client, name/value pairs",
                 "prometheus bytes per series",
-                "obs ÷ prometheus-client"
+                "obs ÷ prometheus-client (struct)",
+                "obs ÷ prometheus-client (pairs)"
             ],
             &memory_rows
         )

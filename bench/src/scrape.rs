@@ -52,14 +52,14 @@ pub fn run(series: usize, effort: Effort) -> ScrapeResult {
     prom.register(Box::new(vec.clone())).expect("registered once");
     let mut client = prometheus_client::registry::Registry::default();
     let family = prometheus_client::metrics::family::Family::<
-        Vec<(String, String)>,
+        crate::series_memory::IdLabel,
         prometheus_client::metrics::counter::Counter,
     >::default();
     client.register("bench_requests", "Requests.", family.clone());
     for i in 0..series {
         vec.with_label_values(&[&i.to_string()]).inc_by(i as u64);
         family
-            .get_or_create(&vec![("id".to_string(), i.to_string())])
+            .get_or_create(&crate::series_memory::IdLabel { id: i.to_string() })
             .inc_by(i as u64);
     }
     let min = effort.pick(Duration::from_millis(300), Duration::from_millis(5));

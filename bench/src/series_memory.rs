@@ -1,5 +1,6 @@
 //! Memory per series: a child process builds one registry of N labelled counter series
-//! (obs, `prometheus-client`, or the `prometheus` crate) and reports how much its resident
+//! (obs, `prometheus-client` with a derived label struct or with name/value pairs, or the
+//! `prometheus` crate) and reports how much its resident
 //! set grew, so no implementation's allocations or freed pages blur another's.
 
 use std::process::Command;
@@ -8,8 +9,17 @@ use std::process::Command;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Registry {
     Obs,
+    /// prometheus-client with a derived label struct, as its documentation writes labels.
     PrometheusClient,
+    /// prometheus-client keyed by a vector of name/value pairs.
+    PrometheusClientPairs,
     Prometheus,
+}
+
+/// The label set prometheus-client's documentation derives for a family.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub(crate) struct IdLabel {
+    pub id: String,
 }
 
 impl Registry {
@@ -17,6 +27,7 @@ impl Registry {
         match self {
             Registry::Obs => "obs",
             Registry::PrometheusClient => "prometheus-client",
+            Registry::PrometheusClientPairs => "prometheus-client-pairs",
             Registry::Prometheus => "prometheus",
         }
     }
@@ -28,6 +39,7 @@ pub struct SeriesMemory {
     pub series: usize,
     pub obs: f64,
     pub prometheus_client: f64,
+    pub prometheus_client_pairs: f64,
     pub prometheus: f64,
 }
 
@@ -36,6 +48,7 @@ pub fn run(series: usize) -> anyhow::Result<SeriesMemory> {
         series,
         obs: in_child(Registry::Obs, series)?,
         prometheus_client: in_child(Registry::PrometheusClient, series)?,
+        prometheus_client_pairs: in_child(Registry::PrometheusClientPairs, series)?,
         prometheus: in_child(Registry::Prometheus, series)?,
     })
 }
@@ -82,6 +95,20 @@ pub fn child(registry: Registry, series: usize) -> anyhow::Result<()> {
             grown
         }
         Registry::PrometheusClient => {
+            let mut built = prometheus_client::registry::Registry::default();
+            let family = prometheus_client::metrics::family::Family::<
+                IdLabel,
+                prometheus_client::metrics::counter::Counter,
+            >::default();
+            built.register("bench_requests", "Requests.", family.clone());
+            for value in &values {
+                family.get_or_create(&IdLabel { id: value.clone() }).inc();
+            }
+            let grown = resident_bytes()? - before;
+            std::hint::black_box(built);
+            grown
+        }
+        Registry::PrometheusClientPairs => {
             let mut built = prometheus_client::registry::Registry::default();
             let family = prometheus_client::metrics::family::Family::<
                 Vec<(String, String)>,

@@ -59,21 +59,33 @@ pub fn spawn(make: impl FnOnce() -> Router + Send + 'static, logs: bool) -> Serv
     }
 }
 
-/// The JSON log layer of a default spec, writing to a sink.
+/// Lines the sink subscribers have written, so a run can show its log lines were made.
+pub static LINES_WRITTEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The JSON log layer of a default spec at its level (info), as a service runs it, writing
+/// to a sink (counted in [`LINES_WRITTEN`]).
 pub fn sink_subscriber() -> impl tracing::Subscriber + Send + Sync {
     use tracing_subscriber_reexport::*;
     let spec = contract::load_bytes(b"service: {name: bench}\n", "bench.yaml")
         .expect("loads")
         .spec;
-    let settings =
+    let mut settings =
         runtime::logging::LogSettings::from_spec(&spec.logging, vec![("service".into(), serde_json::json!("bench"))]);
-    let writer: runtime::logging::MakeWriter = std::sync::Arc::new(|| Box::new(std::io::sink()));
-    registry().with(runtime::logging::SpecLayer::new(settings, writer, None))
+    let levels = runtime::logging::filter(spec.logging.level, &spec.logging.targets, None).expect("the default levels");
+    settings.levels = Some(levels.clone());
+    let writer: runtime::logging::MakeWriter = std::sync::Arc::new(|| {
+        LINES_WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::new(std::io::sink())
+    });
+    registry().with(
+        runtime::logging::SpecLayer::new(settings, writer, None)
+            .with_filter(runtime::logging::with_runtime_events(levels)),
+    )
 }
 
 /// tracing-subscriber through the runtime's dependency, so versions always agree.
 mod tracing_subscriber_reexport {
-    pub use runtime::logging::reexport::{registry, SubscriberExt};
+    pub use runtime::logging::reexport::{registry, Layer, SubscriberExt};
 }
 
 pub async fn item(Path(id): Path<u64>) -> Json<serde_json::Value> {
@@ -198,26 +210,44 @@ pub struct HttpResult {
     pub obs_with_logs: f64,
     pub axum_prometheus: f64,
     pub driver: &'static str,
+    /// Log lines the logging server wrote per request it answered (about one, if the
+    /// lines were made), requests taken as its rate times the seconds driven.
+    pub log_lines_per_request: f64,
 }
 
 pub fn run(effort: Effort) -> HttpResult {
+    // The logging server is driven before the plain one in every round: tracing caches a
+    // callsite's interest when it is first hit, and a thread with no subscriber hitting
+    // the request event first made it "never" for every thread, so the logging server
+    // wrote nothing (its lines per request below show that they are written now).
     let servers = [
         spawn(bare, false),
         spawn(bare_layered, false),
-        spawn(instrumented, false),
         spawn(instrumented, true),
+        spawn(instrumented, false),
         spawn(axum_prometheus, false),
     ];
     let seconds = effort.pick(3, 1);
     let connections = effort.pick(32, 4);
-    let m = interleaved_over(effort.rounds, &servers, |s| drive(s.port, seconds, connections));
+    let logging_port = servers[2].port;
+    let (lines, requests) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0.0));
+    let m = interleaved_over(effort.rounds, &servers, |s| {
+        let before = LINES_WRITTEN.load(std::sync::atomic::Ordering::Relaxed);
+        let rps = drive(s.port, seconds, connections);
+        if s.port == logging_port {
+            lines.set(lines.get() + LINES_WRITTEN.load(std::sync::atomic::Ordering::Relaxed) - before);
+            requests.set(requests.get() + rps * seconds as f64);
+        }
+        rps
+    });
     HttpResult {
         bare: m[0],
         bare_layered: m[1],
-        obs: m[2],
-        obs_with_logs: m[3],
+        obs: m[3],
+        obs_with_logs: m[2],
         axum_prometheus: m[4],
         driver: if wrk_available() { "wrk -t1" } else { "built-in driver" },
+        log_lines_per_request: lines.get() as f64 / requests.get().max(1.0),
     }
 }
 

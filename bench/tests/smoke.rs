@@ -16,6 +16,7 @@ fn memory_per_series_is_measured_for_every_registry() {
     for (name, bytes) in [
         ("obs", m.obs),
         ("prometheus-client", m.prometheus_client),
+        ("prometheus-client pairs", m.prometheus_client_pairs),
         ("prometheus", m.prometheus),
     ] {
         // Each keeps at least the counter and its label value; none needs a page per series.
@@ -136,6 +137,7 @@ fn websocket_fanout_reaches_every_socket_and_closes_each_on_sigterm() {
     assert_eq!(r.held, 100);
     assert_eq!(r.reached_all, 100, "every socket read every heartbeat");
     assert_eq!(r.close_frames, 100, "every socket got its close frame");
-    assert!(r.exit_ms < r.grace_ms, "exited within the grace: {} ms", r.exit_ms);
+    // The child exits 0 only when its shutdown report says clean (everything done within
+    // the grace); `run` fails otherwise.
     assert!(r.kb_per_socket.is_finite());
 }

@@ -520,6 +520,7 @@ pub fn with_runtime_events(levels: tracing_subscriber::filter::Targets) -> traci
 pub mod reexport {
     pub use tracing_subscriber::layer::SubscriberExt;
     pub use tracing_subscriber::registry;
+    pub use tracing_subscriber::Layer;
 }
 
 /// Writes to stdout, one locked write per line so lines never interleave.
