@@ -1,7 +1,8 @@
-//! Target 1: HTTP instrumentation overhead. The same handler served four ways, each on its
-//! own single-threaded runtime: bare axum; with obs' middleware (RED metrics, request id,
-//! span) and no log output; the same writing every JSON log line (to a sink); and with
-//! axum-prometheus. Driven by wrk on loopback when installed, else by the built-in driver.
+//! Target 1: HTTP instrumentation overhead. The same handler served five ways, each on its
+//! own single-threaded runtime: bare axum; with an empty layer; with obs' middleware (RED
+//! metrics, request id, span) and no log output; the same writing every JSON log line (to
+//! a sink); and with axum-prometheus. Driven by wrk on loopback when installed, else by the
+//! built-in driver.
 
 use std::time::Duration;
 
@@ -216,7 +217,7 @@ pub struct HttpResult {
 }
 
 pub fn run(effort: Effort) -> HttpResult {
-    // The logging server is driven before the plain one in every round: tracing caches a
+    // The logging server is driven before the plain obs one in every round: tracing caches a
     // callsite's interest when it is first hit, and a thread with no subscriber hitting
     // the request event first made it "never" for every thread, so the logging server
     // wrote nothing (its lines per request below show that they are written now).
