@@ -223,7 +223,7 @@ impl FanoutServer {
     }
 
     fn rss_kb(&self) -> f64 {
-        crate::websocket::rss_kb_of(self.child.id())
+        crate::resident_kib(Some(self.child.id())).unwrap_or(f64::NAN)
     }
 }
 

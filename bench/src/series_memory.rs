@@ -141,12 +141,7 @@ pub fn child(registry: Registry, series: usize) -> anyhow::Result<()> {
 }
 
 fn resident_bytes() -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))?;
-    Ok(kib * 1024.0)
+    crate::resident_kib(None)
+        .map(|kib| kib * 1024.0)
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))
 }

@@ -207,15 +207,7 @@ impl Demo {
     }
 
     fn rss_kib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            })
-            .unwrap_or(0.0)
+        crate::resident_kib(Some(self.child.id())).unwrap_or(0.0)
     }
 
     fn alive(&self) -> bool {

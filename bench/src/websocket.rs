@@ -168,7 +168,7 @@ impl ChildServer {
     }
 
     fn rss_kb(&self) -> f64 {
-        rss_kb_of(self.child.id())
+        crate::resident_kib(Some(self.child.id())).unwrap_or(f64::NAN)
     }
 }
 
@@ -181,17 +181,6 @@ pub(crate) fn listening_port(child: &mut Child) -> anyhow::Result<u16> {
         .strip_prefix("listening on ")
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("unexpected `{line}`"))
-}
-
-/// Resident memory of process `pid`, in KB (NaN once it is gone).
-pub(crate) fn rss_kb_of(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
 }
 
 impl Drop for ChildServer {

@@ -418,6 +418,17 @@ mod tests {
     }
 
     #[test]
+    fn every_method_label_is_found_where_the_catalog_lists_it() {
+        for (slot, name) in contract::catalog::HTTP_METHODS.iter().enumerate() {
+            if *name == "OTHER" {
+                continue;
+            }
+            let method = axum::http::Method::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!((method_slot(&method), method_label(&method)), (slot, *name));
+        }
+    }
+
+    #[test]
     fn unknown_methods_are_other() {
         assert_eq!(method_label(&axum::http::Method::GET), "GET");
         assert_eq!(

@@ -439,7 +439,7 @@ where
                 return;
             }
         }
-        let text = match self.settings.format {
+        let mut text = match self.settings.format {
             // Written straight from the map: no copy of it, and no `fmt` adapter in between.
             LogFormat::Json => serde_json::to_string(&line).unwrap_or_default(),
             LogFormat::Text => self.text_line(&line),
@@ -455,7 +455,6 @@ where
                 errors.report(&line, &self.settings.keys, severity);
             }
         }
-        let mut text = text;
         text.push('\n');
         let mut writer = (self.writer)();
         let _ = writer.write_all(text.as_bytes());

@@ -186,34 +186,7 @@ impl<C: Clone> Family<C> {
     /// Runs `f` on the series for these label values (created if new, within the caps)
     /// without taking a handle of it: the hot path of a one-off update.
     pub fn visit<R>(&self, values: &[&str], f: impl FnOnce(&C) -> R) -> R {
-        assert_eq!(
-            values.len(),
-            self.labels.len(),
-            "label values do not match the family's labels"
-        );
-        // Copy only when a value is too long: the common case allocates nothing.
-        let owned: Vec<&str>;
-        let truncated: &[&str] = if values.iter().any(|v| v.len() > MAX_LABEL_VALUE_BYTES) {
-            owned = values.iter().map(|v| truncate(v)).collect();
-            &owned
-        } else {
-            values
-        };
-        if let Some(closed) = &self.closed {
-            if let Some(flat) = self.closed_position(truncated) {
-                return f(&closed[flat].cell);
-            }
-            // A value outside a closed set is a caller bug: count it, never create it.
-            self.count_drop();
-            return f(&self.detached);
-        }
-        {
-            let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cell) = open.get(truncated) {
-                return f(cell);
-            }
-        }
-        f(&self.create(truncated).0)
+        self.find(values, |cell, _| f(cell))
     }
 
     /// The series for these label values and whether it stands for exactly them: false
@@ -221,33 +194,45 @@ impl<C: Clone> Family<C> {
     /// as a drop as `visit` does). Callers that keep series aside (the HTTP layer's per-route
     /// cache) keep only the ones that are theirs, so every later overflow is still counted.
     pub fn resolve(&self, values: &[&str]) -> (C, bool) {
+        self.find(values, |cell, own| (cell.clone(), own))
+    }
+
+    /// Runs `f` on the series for these values (created if new, within the caps) and
+    /// whether it is the values' own (none cut to length or folded into `other`).
+    fn find<R>(&self, values: &[&str], f: impl FnOnce(&C, bool) -> R) -> R {
         assert_eq!(
             values.len(),
             self.labels.len(),
             "label values do not match the family's labels"
         );
-        if values.iter().any(|v| v.len() > MAX_LABEL_VALUE_BYTES) {
-            return (self.series(values), false);
-        }
+        // Copy only when a value is too long: the common case allocates nothing.
+        let cut = values.iter().any(|v| v.len() > MAX_LABEL_VALUE_BYTES);
+        let owned: Vec<&str>;
+        let truncated: &[&str] = if cut {
+            owned = values.iter().map(|v| truncate(v)).collect();
+            &owned
+        } else {
+            values
+        };
         if let Some(closed) = &self.closed {
-            return match self.closed_position(values) {
-                Some(flat) => (closed[flat].cell.clone(), true),
-                None => {
-                    self.count_drop();
-                    (self.detached.clone(), false)
-                }
-            };
+            if let Some(flat) = self.closed_position(truncated) {
+                return f(&closed[flat].cell, !cut);
+            }
+            // A value outside a closed set is a caller bug: count it, never create it.
+            self.count_drop();
+            return f(&self.detached, false);
         }
         {
             let open = self.open.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cell) = open.get(values) {
-                return (cell.clone(), true);
+            if let Some(cell) = open.get(truncated) {
+                return f(cell, !cut);
             }
         }
-        self.create(values)
+        let (cell, own) = self.create(truncated);
+        f(&cell, own && !cut)
     }
 
-    /// The slow path of [`Family::visit`]: a series not seen yet, under the write lock;
+    /// The slow path of [`Family::find`]: a series not seen yet, under the write lock;
     /// with whether it is the values' own series (false: folded into `other`).
     fn create(&self, truncated: &[&str]) -> (C, bool) {
         let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
