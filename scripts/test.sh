@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what is missing (Docker
 # engine, docker-compose, Prometheus and Alertmanager with promtool/amtool, wrk, redis-server
-# for the redis dependency check's test, postgresql for the postgres check's test), starts
-# dockerd when none runs, builds the local images, then runs formatting, lint and every test.
+# for the redis dependency check's test, postgresql for the postgres check's test, python3 and
+# its venv module) and kubernetes-validate from PyPI, starts dockerd when none runs, builds
+# the local images, then runs formatting, lint and every test.
 # CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,9 @@ install_debian_packages() {
   command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
   command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  # Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
+  python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   # Debian keeps the server binaries off PATH, under /usr/lib/postgresql/<major>/bin.
   compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
@@ -52,7 +56,23 @@ start_docker() {
   exit 1
 }
 
+# kubernetes-validate (PyPI), for the strict check of the generated Kubernetes manifests
+# (generator/tests/kubernetes.rs), in its own virtualenv under target/ so the machine's
+# Python stays untouched.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+install_kubernetes_validate() {
+  local venv="$PWD/target/tools/kubernetes-validate"
+  if [ "$("$venv/bin/kubernetes-validate" --version 2>/dev/null || true)" != "$KUBERNETES_VALIDATE_VERSION" ]; then
+    log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into target/tools"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  fi
+  export OBS_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
+}
+
 install_debian_packages
+install_kubernetes_validate
 start_docker
 
 # A one-off build gains nothing from incremental caches, which double target/'s size.

@@ -144,6 +144,25 @@ impl JsonSchema for EnvString {
     }
 }
 
+/// Whether an environment variable's name says it holds a secret: `POSTGRES_PASSWORD`,
+/// `API_TOKEN`, `JWT_SECRET`, `AWS_SECRET_ACCESS_KEY`…
+pub fn names_a_secret(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "ACCESS_KEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod elasticsearch;
 pub mod env_string;
 pub mod exposition;
 pub mod go_template;
+pub mod kubernetes;
 pub mod load;
 pub mod locate;
 pub mod model;

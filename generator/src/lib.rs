@@ -27,6 +27,8 @@ pub enum GenerateError {
         #[source]
         source: minijinja::Error,
     },
+    #[error("rendering {target} failed: {message}")]
+    Encode { target: &'static str, message: String },
     #[error("writing {path}: {source}; nothing in the output directory was changed")]
     Io {
         path: PathBuf,

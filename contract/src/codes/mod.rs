@@ -123,6 +123,8 @@ codes! {
     EvaluationIntervalZero = "evaluation-interval-zero", Error;
     HealthcheckRetries = "healthcheck-retries", Error;
     HealthcheckTimeout = "healthcheck-timeout", Error;
+    KubernetesLabelInvalid = "kubernetes-label-invalid", Error;
+    KubernetesNameInvalid = "kubernetes-name-invalid", Error;
     LabelBudgetZero = "label-budget-zero", Error;
     LabelDuplicate = "label-duplicate", Error;
     LabelNameInvalid = "label-name-invalid", Error;

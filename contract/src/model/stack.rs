@@ -43,6 +43,52 @@ pub struct Stack {
     /// for them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<StackDependency>,
+    /// Kubernetes manifests under `generated/kubernetes/` (a kustomize base): the app's
+    /// Deployments and Services with probes and shutdown timing from `health` and
+    /// `shutdown`, and the prometheus-operator and Grafana resources that monitor it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesStack>,
+}
+
+/// How the service runs on Kubernetes, and how the cluster's operators find what monitors it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesStack {
+    /// Namespace of every resource, e.g. `payments`; omitted: the service's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Image of the app's containers, e.g. `registry.example.com/api:1.4.2`; omitted:
+    /// `service.image` (kustomize's `images:` can still replace it per overlay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Pods per component; omitted: one per name in `replicas` (at least one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// How dashboards reach Grafana: `configmap` (a ConfigMap per dashboard labelled
+    /// `grafana_dashboard: "1"` for Grafana's dashboard sidecar, as kube-prometheus does) or
+    /// `grafana-operator` (a `GrafanaDashboard` resource per dashboard).
+    #[serde(default)]
+    pub dashboards: DashboardDelivery,
+    /// Labels added to the ServiceMonitors, the PrometheusRule and the AlertmanagerConfig,
+    /// so the Prometheus and Alertmanager resources' selectors pick them up (e.g.
+    /// `release: kube-prometheus-stack`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Labels of the Grafana instances a `GrafanaDashboard` is loaded into
+    /// (`instanceSelector.matchLabels`); omitted: `dashboards: grafana`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grafana_selector: Option<BTreeMap<String, String>>,
+}
+
+/// How the generated dashboards are delivered to Grafana on Kubernetes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DashboardDelivery {
+    /// ConfigMaps labelled `grafana_dashboard: "1"`, read by Grafana's dashboard sidecar.
+    #[default]
+    Configmap,
+    /// `GrafanaDashboard` resources (`grafana.integreatly.org/v1beta1`).
+    GrafanaOperator,
 }
 
 /// A service the app connects to (a database, a cache), run by compose from a public image.

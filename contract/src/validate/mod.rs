@@ -5,6 +5,7 @@ mod alerting;
 mod dashboards;
 mod dependencies;
 mod fragments;
+mod kubernetes;
 mod metrics;
 mod queries;
 mod secrets;
@@ -61,6 +62,7 @@ pub fn validate(loaded: &LoadedSpec, resolved: &Resolved) -> Report {
     dashboards::check_all(&mut checker);
     dependencies::check_all(&mut checker);
     secrets::check_all(&mut checker);
+    kubernetes::check_all(&mut checker);
     let mut diagnostics: Vec<Diagnostic> = checker.found.into_iter().map(|d| loaded.locate(d)).collect();
     diagnostics.sort_by(|a, b| (a.position, &a.path, a.id()).cmp(&(b.position, &b.path, b.id())));
     diagnostics.dedup();

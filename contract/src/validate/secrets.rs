@@ -3,6 +3,7 @@
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::env_string::names_a_secret;
 use crate::EnvString;
 
 use super::Checker;
@@ -56,7 +57,7 @@ pub(super) fn check_all(checker: &mut Checker) {
             if key.ends_with("_FILE") {
                 continue;
             }
-            if !holds_secret(key) {
+            if !names_a_secret(key) {
                 urls.push((path, value));
                 continue;
             }
@@ -118,25 +119,6 @@ pub(super) fn check_all(checker: &mut Checker) {
     }
 }
 
-/// Whether an environment variable's name says it holds a secret: `POSTGRES_PASSWORD`,
-/// `API_TOKEN`, `JWT_SECRET`, `AWS_SECRET_ACCESS_KEY`…
-fn holds_secret(key: &str) -> bool {
-    let key = key.to_ascii_uppercase();
-    [
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "TOKEN",
-        "API_KEY",
-        "APIKEY",
-        "ACCESS_KEY",
-        "PRIVATE_KEY",
-        "CREDENTIAL",
-    ]
-    .iter()
-    .any(|word| key.contains(word))
-}
-
 /// An empty value or a boolean switch (`MYSQL_ALLOW_EMPTY_PASSWORD: "yes"`) is no secret.
 fn is_flag(value: &str) -> bool {
     matches!(
@@ -191,7 +173,7 @@ mod tests {
             "GITHUB_TOKEN",
             "AWS_SECRET_ACCESS_KEY",
         ] {
-            assert!(holds_secret(key), "{key}");
+            assert!(names_a_secret(key), "{key}");
         }
         for key in [
             "POSTGRES_DB",
@@ -199,7 +181,7 @@ mod tests {
             "POSTGRES_HOST_AUTH_METHOD",
             "REDIS_PORT",
         ] {
-            assert!(!holds_secret(key), "{key}");
+            assert!(!names_a_secret(key), "{key}");
         }
         assert!(is_flag("yes") && is_flag("") && !is_flag("hunter2"));
     }

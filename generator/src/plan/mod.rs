@@ -4,6 +4,7 @@
 //! place.
 
 pub mod dashboards;
+pub mod environment;
 
 use contract::{LoadedSpec, Resolved};
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
 use crate::plan::dashboards::DASHBOARDS_DIR;
+use crate::plan::environment::app_variables;
 use crate::plan::Plan;
 use contract::resolve::stack_plan::{Dependency, Secret, StackPlan};
 use contract::Resolved;
@@ -125,55 +126,13 @@ fn in_stack(value: &EnvString, service: &str) -> EnvString {
 /// The environment variables the service reads, as the spec names them, with defaults that
 /// reach the stack's own trace receiver and Loki when the stack runs them.
 fn app_environment(spec: &Spec, plan: &StackPlan) -> BTreeMap<String, String> {
-    let mut values: Vec<EnvString> = vec![spec.service.environment.clone(), spec.service.version.clone()];
-    values.extend(spec.health.checks.iter().filter_map(|c| c.target.clone()));
-    if let Some(loki) = &spec.logging.loki {
-        let url = if plan.loki {
-            in_stack(&loki.url, "loki")
-        } else {
-            loki.url.clone()
-        };
-        values.extend([url, loki.enabled.clone()]);
-    }
-    if let Some(push) = spec
-        .metrics
-        .builtin
-        .lifecycle
-        .as_ref()
-        .and_then(|l| l.pushgateway.as_ref())
-    {
-        values.push(if plan.host_port("pushgateway").is_some() {
-            in_stack(push, "pushgateway")
-        } else {
-            push.clone()
-        });
-    }
-    if let Some(tracing) = &spec.tracing {
-        let endpoint = if plan.host_port("jaeger").is_some() {
-            in_stack(&tracing.otlp_endpoint, "jaeger")
-        } else {
-            tracing.otlp_endpoint.clone()
-        };
-        values.push(endpoint);
-        values.extend(tracing.insecure.iter().chain(tracing.console_export.iter()).cloned());
-    }
-    if let Some(es) = &spec.logging.elasticsearch {
-        values.extend([es.enabled.clone(), es.host.clone(), es.port.clone(), es.scheme.clone()]);
-        if es.auth {
-            values.extend(es.user.iter().chain(es.password.iter()).cloned());
-        }
-    }
-    if let Some(errors) = &spec.error_tracking {
-        let sentry = &errors.sentry;
-        values.push(sentry.dsn.clone());
-        values.extend(
-            sentry
-                .traces_sample_rate
-                .iter()
-                .chain(sentry.profiles_sample_rate.iter())
-                .cloned(),
-        );
-    }
+    let values: Vec<EnvString> = app_variables(spec, plan)
+        .into_iter()
+        .map(|variable| match variable.in_stack {
+            Some(service) => in_stack(&variable.value, service),
+            None => variable.value,
+        })
+        .collect();
     let mut environment: BTreeMap<String, String> = values.iter().filter_map(passthrough).collect();
     if let Some(var) = &spec.metrics.endpoint.bearer_token_env {
         // The runtime refuses to start without it; compose says so before it tries.

@@ -6,6 +6,7 @@ pub mod compose;
 pub mod docs;
 pub mod elasticsearch;
 pub mod grafana;
+pub mod kubernetes;
 pub mod prometheus;
 mod schema;
 
@@ -56,6 +57,8 @@ pub fn render_all(loaded: &LoadedSpec, resolved: &Resolved) -> Result<Tree, Gene
     grafana::render(&env, &plan, &mut tree)?;
     compose::render(&env, &plan, &mut tree)?;
     elasticsearch::render(&plan, &mut tree);
+    // Last of the configs: it embeds the rule files and dashboards rendered above.
+    kubernetes::render(&plan, &mut tree)?;
     docs::render(&env, &plan, &mut tree)?;
     Ok(tree)
 }
