@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what is missing (Docker
-# engine, docker-compose, Prometheus and Alertmanager with promtool/amtool, wrk, redis-server
-# for the redis dependency check's test, postgresql for the postgres check's test, python3 and
-# its venv module) and kubernetes-validate from PyPI, starts dockerd when none runs, builds
-# the local images, then runs formatting, lint and every test.
+# engine, docker-compose, Prometheus and Alertmanager with promtool/amtool, VictoriaMetrics
+# with vmagent and vmalert, wrk, redis-server for the redis dependency check's test,
+# postgresql for the postgres check's test, python3 and its venv module) and
+# kubernetes-validate from PyPI, starts dockerd when none runs, builds the local images,
+# then runs formatting, lint and every test.
 # CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ install_debian_packages() {
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
   command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
+  command -v vmalert >/dev/null 2>&1 || missing+=(victoria-metrics)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   # Debian's python3 makes virtualenvs only with python3-venv (ensurepip).

@@ -11,6 +11,8 @@
 #   obs-prometheus:local     Debian's /usr/bin/prometheus
 #   obs-alertmanager:local   Debian's /usr/bin/prometheus-alertmanager
 #   obs-pushgateway:local    Debian's /usr/bin/prometheus-pushgateway
+#   obs-victoria-metrics:local, obs-vmagent:local, obs-vmalert:local
+#                            Debian's victoria-metrics, vmagent and vmalert (the scale-out stack)
 #   obs-postgres:local       Debian's PostgreSQL, standing in for postgres:16-alpine
 #   obs-redis:local          Debian's redis-server, standing in for redis:7-alpine
 #
@@ -133,6 +135,18 @@ if [ -d /usr/share/prometheus/pushgateway ]; then
   mkdir -p "$root/usr/share/prometheus" && cp -r /usr/share/prometheus/pushgateway "$root/usr/share/prometheus/"
 fi
 import "$root" obs-pushgateway:local /bin/pushgateway
+
+# Debian's VictoriaMetrics binaries, standing in for the victoriametrics/* images of the
+# scale-out stack (stack.storage.victoriametrics). Each writes its data under a directory
+# the compose file mounts a volume on.
+for vm in victoria-metrics:/storage vmagent:/vmagent-data vmalert:; do
+  binary="${vm%%:*}" data="${vm#*:}"
+  root="$work/$binary"
+  rm -rf "$root" && mkdir -p "$root"
+  copy_with_libs "$(command -v "$binary")" "/bin/$binary" "$root"
+  if [ -n "$data" ]; then mkdir -p "$root$data" && chmod 0777 "$root$data"; fi
+  import "$root" "obs-$binary:local" "/bin/$binary"
+done
 
 # Debian's PostgreSQL, standing in for `postgres:16-alpine`: the server, initdb, pg_isready
 # (also on PATH in /usr/bin, for `healthcheck: [CMD, pg_isready, -U, <user>]`) and psql, the

@@ -41,6 +41,15 @@ fn local_image(image: &str) -> Option<String> {
         "prom/pushgateway" => {
             Some(std::env::var("OBS_PUSHGATEWAY_IMAGE").unwrap_or_else(|_| "obs-pushgateway:local".into()))
         }
+        "victoriametrics/victoria-metrics" => {
+            Some(std::env::var("OBS_VICTORIAMETRICS_IMAGE").unwrap_or_else(|_| "obs-victoria-metrics:local".into()))
+        }
+        "victoriametrics/vmagent" => {
+            Some(std::env::var("OBS_VMAGENT_IMAGE").unwrap_or_else(|_| "obs-vmagent:local".into()))
+        }
+        "victoriametrics/vmalert" => {
+            Some(std::env::var("OBS_VMALERT_IMAGE").unwrap_or_else(|_| "obs-vmalert:local".into()))
+        }
         "postgres" => Some(std::env::var("OBS_POSTGRES_IMAGE").unwrap_or_else(|_| "obs-postgres:local".into())),
         "redis" => Some(std::env::var("OBS_REDIS_IMAGE").unwrap_or_else(|_| "obs-redis:local".into())),
         _ => None,
@@ -146,6 +155,29 @@ impl Stack {
             if let Some(check) = service.get_mut("healthcheck") {
                 check["interval"] = "2s".into();
                 check["start_period"] = "1s".into();
+            }
+            // The scale-out stack's timings live in flags: evaluate, and keep one sample per
+            // series, every second, as the scrapes now come.
+            for argument in service
+                .get_mut("command")
+                .and_then(|c| c.as_sequence_mut())
+                .into_iter()
+                .flatten()
+            {
+                let text = argument.as_str().unwrap_or_default();
+                let flag = ["-evaluationInterval=", "-dedup.minScrapeInterval="]
+                    .into_iter()
+                    .find(|flag| text.starts_with(flag));
+                if let Some(flag) = flag {
+                    *argument = format!("{flag}1s").into();
+                }
+            }
+            // VictoriaMetrics answers a query for "now" as of 30 s ago by default (samples
+            // may still be arriving), so vmalert would see the test's traffic that late.
+            if image.starts_with("victoriametrics/victoria-metrics") {
+                if let Some(command) = service.get_mut("command").and_then(|c| c.as_sequence_mut()) {
+                    command.push("-search.latencyOffset=1s".into());
+                }
             }
         }
         for (service, variable, value) in &tuning.service_env {
@@ -464,17 +496,25 @@ fn redirect_receivers(path: &Path) {
 
 /// 1s scrape and evaluation; the named alerts' `for` shortened.
 fn speed_up_prometheus(dir: &Path, fast_alerts: &[(String, String)]) {
-    let config_path = dir.join("prometheus.yml");
-    let mut config = yaml(&config_path);
-    config["global"]["scrape_interval"] = "1s".into();
-    config["global"]["evaluation_interval"] = "1s".into();
-    for job in config["scrape_configs"].as_sequence_mut().into_iter().flatten() {
-        if let Some(mapping) = job.as_mapping_mut() {
-            mapping.remove("scrape_interval");
-            mapping.remove("scrape_timeout");
+    // prometheus.yml, and the scrape-only copy the scale-out stack's vmagent members read.
+    for (file, evaluates) in [("prometheus.yml", true), ("scrape.yml", false)] {
+        let config_path = dir.join(file);
+        if !config_path.is_file() {
+            continue;
         }
+        let mut config = yaml(&config_path);
+        config["global"]["scrape_interval"] = "1s".into();
+        if evaluates {
+            config["global"]["evaluation_interval"] = "1s".into();
+        }
+        for job in config["scrape_configs"].as_sequence_mut().into_iter().flatten() {
+            if let Some(mapping) = job.as_mapping_mut() {
+                mapping.remove("scrape_interval");
+                mapping.remove("scrape_timeout");
+            }
+        }
+        write_yaml(&config_path, &config);
     }
-    write_yaml(&config_path, &config);
     let Ok(entries) = std::fs::read_dir(dir.join("rules")) else {
         return;
     };

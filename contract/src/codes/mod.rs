@@ -210,6 +210,7 @@ codes! {
     SloUntested = "slo-untested", Warning;
     StackPortDuplicate = "stack-port-duplicate", Error;
     StackProfileInvalid = "stack-profile-invalid", Error;
+    StorageInvalid = "storage-invalid", Error;
     WebhookUrl = "webhook-url", Error;
     WebhookUrlEnv = "webhook-url-env", Error;
     WebhookUrlFile = "webhook-url-file", Warning;

@@ -48,6 +48,97 @@ pub struct Stack {
     /// `shutdown`, and the prometheus-operator and Grafana resources that monitor it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesStack>,
+    /// Where samples go beyond one Prometheus: a VictoriaMetrics scale-out stack, or
+    /// remote-write receivers (Mimir, Thanos) Prometheus also sends to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+}
+
+/// Where samples are kept when one Prometheus is not enough.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// Scale out on VictoriaMetrics: vmagent members scrape the targets (sharded, or each
+    /// target by several members for high availability) and remote-write to a
+    /// VictoriaMetrics server that deduplicates; vmalert evaluates the generated rules against
+    /// it and notifies the generated Alertmanager; Grafana queries it. Prometheus does not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victoriametrics: Option<VictoriaMetricsStorage>,
+    /// Long-term stores Prometheus also sends every sample to (Mimir, Thanos Receive, or any
+    /// Prometheus remote-write receiver); Prometheus keeps running the rules and alerts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<RemoteWrite>,
+}
+
+/// The VictoriaMetrics scale-out stack.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VictoriaMetricsStorage {
+    /// vmagent members sharing the targets.
+    #[serde(default = "VictoriaMetricsStorage::default_scrapers")]
+    pub scrapers: u32,
+    /// Members scraping each target: `scrapers` for a fully replicated (HA) set, 1 for plain
+    /// sharding; VictoriaMetrics keeps one sample per series per scrape interval.
+    #[serde(default = "VictoriaMetricsStorage::default_replication")]
+    pub replication: u32,
+    /// How long samples are kept; omitted: `stack.prometheus.retention`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Duration>,
+    /// Host port of VictoriaMetrics' HTTP API (queries, `/api/v1/write`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Image of VictoriaMetrics, e.g. `victoriametrics/victoria-metrics:v1.145.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Image of the vmagent members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmagent_image: Option<String>,
+    /// Image of vmalert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmalert_image: Option<String>,
+}
+
+impl VictoriaMetricsStorage {
+    fn default_scrapers() -> u32 {
+        2
+    }
+    fn default_replication() -> u32 {
+        2
+    }
+}
+
+/// A remote-write receiver.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWrite {
+    /// What receives: `mimir`, `thanos` (Thanos Receive) or `prometheus` (any other
+    /// receiver of the remote-write protocol); it decides the tenant header.
+    pub kind: RemoteWriteKind,
+    /// Push URL, e.g. `http://mimir:9009/api/v1/push` or `http://thanos-receive:19291/api/v1/receive`.
+    pub url: String,
+    /// Tenant, sent as `X-Scope-OrgID` (Mimir) or `THANOS-TENANT` (Thanos).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// The kind of remote-write receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteWriteKind {
+    Mimir,
+    Thanos,
+    Prometheus,
+}
+
+impl RemoteWriteKind {
+    /// The header a tenant travels in.
+    pub fn tenant_header(self) -> Option<&'static str> {
+        match self {
+            Self::Mimir => Some("X-Scope-OrgID"),
+            Self::Thanos => Some("THANOS-TENANT"),
+            Self::Prometheus => None,
+        }
+    }
 }
 
 /// How the service runs on Kubernetes, and how the cluster's operators find what monitors it.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::model::{Spec, StackDependency};
 use crate::topology::ComponentView;
-use crate::EnvString;
+use crate::{Duration, EnvString};
 
 /// The stack's shared decisions.
 #[derive(Debug, Clone)]
@@ -28,7 +28,36 @@ pub struct StackPlan {
     pub monitoring: Vec<Monitoring>,
     /// The services the app depends on (`stack.dependencies`), in the spec's order.
     pub dependencies: Vec<Dependency>,
+    /// The VictoriaMetrics scale-out that replaces Prometheus, when the spec asks for it.
+    pub scale_out: Option<ScaleOut>,
 }
+
+/// vmagent members scraping, VictoriaMetrics storing and deduplicating, vmalert evaluating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleOut {
+    /// vmagent members: compose services `vmagent-0` … `vmagent-<n-1>`.
+    pub scrapers: u32,
+    /// Members scraping each target.
+    pub replication: u32,
+    pub retention: Duration,
+    /// VictoriaMetrics keeps one sample per series per this interval: the scrape interval,
+    /// so the copies replicated scrapers send collapse into one.
+    pub dedup_interval: Duration,
+}
+
+impl ScaleOut {
+    /// The compose service of each vmagent member, in member order.
+    pub fn scraper_services(&self) -> Vec<String> {
+        (0..self.scrapers).map(|i| format!("{VMAGENT_PREFIX}{i}")).collect()
+    }
+}
+
+/// Compose services of vmagent members are this prefix and the member number.
+pub const VMAGENT_PREFIX: &str = "vmagent-";
+/// The port VictoriaMetrics serves its HTTP API on (queries and `/api/v1/write`).
+pub const VICTORIAMETRICS_PORT: u16 = 8428;
+/// The port vmalert serves its API and UI on.
+pub const VMALERT_PORT: u16 = 8880;
 
 /// A service the app depends on, as compose runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +167,26 @@ impl StackPlan {
         };
         let jaeger = stack.jaeger.as_ref().filter(|j| j.enabled);
         let elasticsearch = stack.elasticsearch.as_ref().filter(|e| e.enabled);
+        let scale_out = stack
+            .storage
+            .as_ref()
+            .and_then(|s| s.victoriametrics.as_ref())
+            .map(|vm| ScaleOut {
+                scrapers: vm.scrapers,
+                replication: vm.replication,
+                retention: vm.retention.unwrap_or(stack.prometheus.retention),
+                dedup_interval: stack.prometheus.scrape_interval,
+            });
+        let victoriametrics = stack.storage.as_ref().and_then(|s| s.victoriametrics.as_ref());
         let candidates = [
-            ("prometheus", 9090, true, stack.prometheus.port),
+            ("prometheus", 9090, scale_out.is_none(), stack.prometheus.port),
+            (
+                "victoriametrics",
+                VICTORIAMETRICS_PORT,
+                scale_out.is_some(),
+                victoriametrics.and_then(|vm| vm.port),
+            ),
+            ("vmalert", VMALERT_PORT, scale_out.is_some(), None),
             ("alertmanager", 9093, alertmanager, stack.alertmanager.port),
             ("grafana", 3000, stack.grafana.enabled, stack.grafana.port),
             ("loki", 3100, loki, stack.loki.as_ref().and_then(|l| l.port)),
@@ -178,6 +225,7 @@ impl StackPlan {
                 .iter()
                 .map(|d| Dependency::of(d, components))
                 .collect(),
+            scale_out,
         }
     }
 
@@ -189,6 +237,23 @@ impl StackPlan {
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all.dedup_by(|a, b| a.name == b.name);
         all
+    }
+
+    /// The URL Grafana and vmalert query inside the stack: Prometheus, or VictoriaMetrics.
+    pub fn query_url(&self) -> String {
+        match self.scale_out {
+            Some(_) => format!("http://victoriametrics:{VICTORIAMETRICS_PORT}"),
+            None => "http://prometheus:9090".into(),
+        }
+    }
+
+    /// The compose service that answers queries: `prometheus` or `victoriametrics`.
+    pub fn query_service(&self) -> &'static str {
+        if self.scale_out.is_some() {
+            "victoriametrics"
+        } else {
+            "prometheus"
+        }
     }
 
     /// The host port of a monitoring server that runs.

@@ -9,8 +9,10 @@ use super::service::is_compose_name;
 use super::{report_duplicates, Checker};
 
 /// The monitoring servers' compose service names, taken whether or not the spec runs them.
-const MONITORING: [&str; 6] = [
+const MONITORING: [&str; 8] = [
     "prometheus",
+    "victoriametrics",
+    "vmalert",
     "alertmanager",
     "grafana",
     "loki",
@@ -47,7 +49,7 @@ fn check_names(checker: &mut Checker) {
         }
         let taken_by = if containers.contains(name) {
             Some(format!("an app container is called `{name}`"))
-        } else if MONITORING.contains(&name.as_str()) {
+        } else if MONITORING.contains(&name.as_str()) || name.starts_with(crate::resolve::stack_plan::VMAGENT_PREFIX) {
             Some(format!("`{name}` is a monitoring server of the stack"))
         } else {
             None

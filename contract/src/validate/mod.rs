@@ -10,6 +10,7 @@ mod metrics;
 mod queries;
 mod secrets;
 mod service;
+mod storage;
 mod templates;
 
 pub use queries::unknown_series;
@@ -63,6 +64,7 @@ pub fn validate(loaded: &LoadedSpec, resolved: &Resolved) -> Report {
     dependencies::check_all(&mut checker);
     secrets::check_all(&mut checker);
     kubernetes::check_all(&mut checker);
+    storage::check_all(&mut checker);
     let mut diagnostics: Vec<Diagnostic> = checker.found.into_iter().map(|d| loaded.locate(d)).collect();
     diagnostics.sort_by(|a, b| (a.position, &a.path, a.id()).cmp(&(b.position, &b.path, b.id())));
     diagnostics.dedup();

@@ -15,7 +15,7 @@ use crate::output::Tree;
 use crate::plan::dashboards::DASHBOARDS_DIR;
 use crate::plan::environment::app_variables;
 use crate::plan::Plan;
-use contract::resolve::stack_plan::{Dependency, Secret, StackPlan};
+use contract::resolve::stack_plan::{Dependency, ScaleOut, Secret, StackPlan, VICTORIAMETRICS_PORT};
 use contract::Resolved;
 
 pub const PATH: &str = "docker-compose.yml";
@@ -27,6 +27,11 @@ pub const ALERTMANAGER_IMAGE: &str = "prom/alertmanager:v0.27.0";
 pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
 pub const LOKI_IMAGE: &str = "grafana/loki:3.1.0";
 pub const JAEGER_IMAGE: &str = "jaegertracing/all-in-one:1.57";
+pub const VICTORIAMETRICS_IMAGE: &str = "victoriametrics/victoria-metrics:v1.145.0";
+pub const VMAGENT_IMAGE: &str = "victoriametrics/vmagent:v1.145.0";
+pub const VMALERT_IMAGE: &str = "victoriametrics/vmalert:v1.145.0";
+/// Alertmanager as vmalert reaches it inside the compose network.
+const ALERTMANAGER_HOST: &str = "alertmanager:9093";
 pub const PUSHGATEWAY_IMAGE: &str = "prom/pushgateway:v1.9.0";
 pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.14.0";
 /// Grafana's own admin password before the first sign-in changes it.
@@ -266,12 +271,13 @@ fn dependency_services(plan: &StackPlan, volumes: &mut Vec<String>) -> Vec<Servi
     services
 }
 
-fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut Vec<String>) -> Vec<Service> {
-    let secrets = &plan.secrets;
+/// The Prometheus server: scrapes, evaluates the rules, sends alerts and, when the spec
+/// names receivers, remote-writes.
+fn prometheus_service(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut Vec<String>) -> Service {
     let stack = &spec.stack;
-    let profiles: Vec<String> = stack.profile.iter().cloned().collect();
+    let alertmanager = plan.alertmanager;
     let port = |name: &str| plan.port_mapping(name).into_iter().collect::<Vec<String>>();
-    let mut services = Vec::new();
+    let profiles: Vec<String> = stack.profile.iter().cloned().collect();
     let mut prometheus_env = BTreeMap::new();
     prometheus_env.extend(passthrough(&spec.service.environment));
     let mut prometheus_volumes = vec![
@@ -282,8 +288,7 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
         prometheus_volumes.push(format!("./{file}:/etc/prometheus/{file}:ro"));
     }
     volumes.push("prometheus-data".into());
-    let alertmanager = plan.alertmanager;
-    services.push(Service {
+    Service {
         name: "prometheus".into(),
         image: stack
             .prometheus
@@ -307,7 +312,140 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
             .collect(),
         profiles: profiles.clone(),
         ..Service::default()
+    }
+}
+
+/// VictoriaMetrics' `-retentionPeriod` takes one number and one unit (h, d, w, y): whole
+/// days when the retention is, else hours rounded up.
+fn retention_period(retention: contract::Duration) -> String {
+    const HOUR: u64 = 3_600_000;
+    const DAY: u64 = 24 * HOUR;
+    let millis = retention.as_millis();
+    if millis / DAY * DAY == millis {
+        format!("{}d", millis / DAY)
+    } else {
+        format!("{}h", millis.div_ceil(HOUR))
+    }
+}
+
+/// A value compose writes into a command: `${VAR:-default}` or the literal.
+fn command_value(value: &EnvString) -> String {
+    passthrough(value).map_or_else(|| value.default_value().unwrap_or_default().to_string(), |(_, v)| v)
+}
+
+/// The VictoriaMetrics scale-out in Prometheus' place: `scrapers` vmagent members sharing
+/// the targets (each scraped by `replication` of them) and writing to VictoriaMetrics, which
+/// keeps one sample per series per scrape interval; vmalert evaluating the generated rule
+/// files against it, writing recording rules and alert state back, notifying Alertmanager.
+fn scale_out_services(
+    spec: &Spec,
+    plan: &StackPlan,
+    scale_out: &ScaleOut,
+    apps: &[String],
+    volumes: &mut Vec<String>,
+) -> Vec<Service> {
+    let stack = &spec.stack;
+    let storage = stack.storage.as_ref().and_then(|s| s.victoriametrics.as_ref());
+    let profiles: Vec<String> = stack.profile.iter().cloned().collect();
+    let port = |name: &str| plan.port_mapping(name).into_iter().collect::<Vec<String>>();
+    let store = format!("http://victoriametrics:{VICTORIAMETRICS_PORT}");
+    let mut services = Vec::new();
+    volumes.push("victoriametrics-data".into());
+    services.push(Service {
+        name: "victoriametrics".into(),
+        image: storage
+            .and_then(|s| s.image.clone())
+            .unwrap_or_else(|| VICTORIAMETRICS_IMAGE.into()),
+        command: Some(vec![
+            "-storageDataPath=/storage".into(),
+            format!("-retentionPeriod={}", retention_period(scale_out.retention)),
+            format!("-dedup.minScrapeInterval={}", scale_out.dedup_interval),
+            format!("-httpListenAddr=:{VICTORIAMETRICS_PORT}"),
+        ]),
+        ports: port("victoriametrics"),
+        volumes: vec!["victoriametrics-data:/storage".into()],
+        profiles: profiles.clone(),
+        ..Service::default()
     });
+    for (member, name) in scale_out.scraper_services().into_iter().enumerate() {
+        let data = format!("{name}-data");
+        volumes.push(data.clone());
+        let mut mounts = vec![
+            "./prometheus:/etc/prometheus:ro".to_string(),
+            format!("{data}:/vmagent-data"),
+        ];
+        if let Some(file) = &plan.credentials_file {
+            mounts.push(format!("./{file}:/etc/prometheus/{file}:ro"));
+        }
+        services.push(Service {
+            name,
+            image: storage
+                .and_then(|s| s.vmagent_image.clone())
+                .unwrap_or_else(|| VMAGENT_IMAGE.into()),
+            command: Some(vec![
+                "-promscrape.config=/etc/prometheus/scrape.yml".into(),
+                format!("-remoteWrite.url={store}/api/v1/write"),
+                "-remoteWrite.tmpDataPath=/vmagent-data".into(),
+                format!("-promscrape.cluster.membersCount={}", scale_out.scrapers),
+                format!("-promscrape.cluster.memberNum={member}"),
+                format!("-promscrape.cluster.replicationFactor={}", scale_out.replication),
+            ]),
+            volumes: mounts,
+            depends_on: apps.iter().cloned().chain(["victoriametrics".to_string()]).collect(),
+            profiles: profiles.clone(),
+            ..Service::default()
+        });
+    }
+    let mut command = vec![
+        "-rule=/etc/prometheus/rules/*.yml".to_string(),
+        format!("-datasource.url={store}"),
+        format!("-remoteWrite.url={store}"),
+        format!("-remoteRead.url={store}"),
+        format!(
+            "-evaluationInterval={}",
+            stack
+                .prometheus
+                .evaluation_interval
+                .unwrap_or(stack.prometheus.scrape_interval)
+        ),
+        // What Prometheus' external labels give alerts in the single-server stack.
+        format!("-external.label=service={}", spec.service.name),
+        format!(
+            "-external.label=environment={}",
+            command_value(&spec.service.environment)
+        ),
+    ];
+    if plan.alertmanager {
+        command.push(format!("-notifier.url=http://{ALERTMANAGER_HOST}"));
+    }
+    services.push(Service {
+        name: "vmalert".into(),
+        image: storage
+            .and_then(|s| s.vmalert_image.clone())
+            .unwrap_or_else(|| VMALERT_IMAGE.into()),
+        command: Some(command),
+        ports: port("vmalert"),
+        volumes: vec!["./prometheus:/etc/prometheus:ro".into()],
+        depends_on: std::iter::once("victoriametrics".to_string())
+            .chain(plan.alertmanager.then(|| "alertmanager".to_string()))
+            .collect(),
+        profiles,
+        ..Service::default()
+    });
+    services
+}
+
+fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut Vec<String>) -> Vec<Service> {
+    let secrets = &plan.secrets;
+    let stack = &spec.stack;
+    let profiles: Vec<String> = stack.profile.iter().cloned().collect();
+    let port = |name: &str| plan.port_mapping(name).into_iter().collect::<Vec<String>>();
+    let mut services = Vec::new();
+    let alertmanager = plan.alertmanager;
+    match &plan.scale_out {
+        None => services.push(prometheus_service(spec, plan, apps, volumes)),
+        Some(scale_out) => services.extend(scale_out_services(spec, plan, scale_out, apps, volumes)),
+    }
     if alertmanager {
         volumes.push("alertmanager-data".into());
         services.push(Service {
@@ -357,7 +495,7 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
                 format!("./grafana/dashboards:{}:ro", DASHBOARDS_DIR),
                 "grafana-data:/var/lib/grafana".into(),
             ],
-            depends_on: vec!["prometheus".into()],
+            depends_on: vec![plan.query_service().into()],
             profiles: profiles.clone(),
             ..Service::default()
         });
@@ -498,6 +636,12 @@ pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Render
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_is_written_in_one_unit_victoriametrics_reads() {
+        assert_eq!(retention_period(contract::Duration::from_secs(15 * 86_400)), "15d");
+        assert_eq!(retention_period(contract::Duration::from_secs(90 * 60)), "2h");
+    }
 
     #[test]
     fn defaults_naming_this_host_point_at_the_stack_service() {

@@ -35,15 +35,29 @@ struct Job {
 }
 
 #[derive(Serialize)]
+struct RemoteWriteView {
+    url: String,
+    headers: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
 struct Config {
     header: String,
     scrape_interval: String,
-    evaluation_interval: String,
+    /// `None` in the scrape-only file the vmagent members read.
+    evaluation_interval: Option<String>,
     external_labels: BTreeMap<String, String>,
     rule_files: Vec<String>,
     alertmanager_target: Option<&'static str>,
+    remote_write: Vec<RemoteWriteView>,
     jobs: Vec<Job>,
 }
+
+/// The scrape-only config of the VictoriaMetrics scale-out: its vmagent members read the
+/// same jobs, and refuse what only a Prometheus server has (rules, alerting, evaluation).
+/// No external labels either: vmagent would stamp them on every sample as written (it does
+/// not expand `${VAR}`), where vmalert adds `service` and `environment` to alerts instead.
+pub const SCRAPE_CONFIG: &str = "prometheus/scrape.yml";
 
 /// The value Prometheus sees: `${VAR}` (expanded at start with
 /// `--enable-feature=expand-external-labels`) or the literal.
@@ -98,16 +112,34 @@ fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
             honor_labels: true,
         });
     }
+    let remote_write = spec
+        .stack
+        .storage
+        .iter()
+        .flat_map(|s| &s.remote_write)
+        .map(|receiver| RemoteWriteView {
+            url: receiver.url.clone(),
+            headers: receiver
+                .kind
+                .tenant_header()
+                .zip(receiver.tenant.clone())
+                .into_iter()
+                .collect(),
+        })
+        .collect();
     Config {
         header: header(loaded),
         scrape_interval: prometheus.scrape_interval.to_string(),
-        evaluation_interval: prometheus
-            .evaluation_interval
-            .unwrap_or(prometheus.scrape_interval)
-            .to_string(),
+        evaluation_interval: Some(
+            prometheus
+                .evaluation_interval
+                .unwrap_or(prometheus.scrape_interval)
+                .to_string(),
+        ),
         external_labels,
         rule_files: rules.files.iter().map(rule_file_path).collect(),
         alertmanager_target: stack.alertmanager.then_some(ALERTMANAGER_TARGET),
+        remote_write,
         jobs,
     }
 }
@@ -267,6 +299,17 @@ pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Render
         "prometheus/prometheus.yml.j2",
         &config(loaded, plan.resolved),
     )?;
+    if plan.resolved.stack.scale_out.is_some() {
+        let scrape_only = Config {
+            evaluation_interval: None,
+            external_labels: BTreeMap::new(),
+            rule_files: Vec::new(),
+            alertmanager_target: None,
+            remote_write: Vec::new(),
+            ..config(loaded, plan.resolved)
+        };
+        render_into(env, tree, SCRAPE_CONFIG, "prometheus/prometheus.yml.j2", &scrape_only)?;
+    }
     for file in &rules.files {
         let path = format!("prometheus/{}", rule_file_path(file));
         render_into(env, tree, &path, "prometheus/rules.yml.j2", &rules_view(loaded, file))?;

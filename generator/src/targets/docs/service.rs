@@ -349,6 +349,12 @@ fn uis(plan: &Plan<'_>) -> Vec<Ui> {
                 ..Ui::default()
             },
             "prometheus" => note("Prometheus", port, "targets, rules, alerts"),
+            "victoriametrics" => note(
+                "VictoriaMetrics",
+                port,
+                "the samples every vmagent member writes, one per series per scrape interval; Prometheus' query API and /vmui",
+            ),
+            "vmalert" => note("vmalert", port, "rules and alerts, evaluated against VictoriaMetrics"),
             "alertmanager" => note("Alertmanager", port, "silences, routing"),
             "loki" => note("Loki", port, "queried from Grafana"),
             "jaeger" => note("Jaeger", port, "traces (OTLP on 4317)"),

@@ -351,6 +351,8 @@ pub fn dashboard(model: &DashboardModel, service: &str) -> Dashboard {
 struct DatasourcesView {
     header: String,
     scrape_interval: String,
+    /// Prometheus, or VictoriaMetrics in the scale-out stack.
+    query_url: String,
     alertmanager: bool,
     loki: bool,
 }
@@ -374,6 +376,7 @@ pub fn render(env: &Environment<'_>, plan: &Plan<'_>, tree: &mut Tree) -> Render
     let datasources = DatasourcesView {
         header: header(loaded),
         scrape_interval: spec.stack.prometheus.scrape_interval.to_string(),
+        query_url: plan.resolved.stack.query_url(),
         alertmanager: plan.resolved.stack.alertmanager,
         loki: plan.resolved.stack.loki,
     };
