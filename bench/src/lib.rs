@@ -6,6 +6,7 @@ pub mod fanout;
 pub mod generator_scale;
 pub mod hot;
 pub mod lifecycle;
+pub mod scale_out;
 pub mod scrape;
 pub mod series_memory;
 pub mod servers;
@@ -52,6 +53,21 @@ pub fn seconds_per_call(min: Duration, mut f: impl FnMut()) -> f64 {
         calls += 1;
     }
     started.elapsed().as_secs_f64() / calls as f64
+}
+
+/// Runs `task` on a single-threaded tokio runtime of its own thread: a server the benchmark
+/// talks to, kept off the runtime that measures.
+pub fn spawn_runtime_thread<F>(task: impl FnOnce() -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(task());
+    });
 }
 
 /// How much effort a run spends: `smoke` proves the code runs in seconds.

@@ -46,6 +46,22 @@ enum Command {
     },
     /// Generator scaling.
     Generator,
+    /// How the scrape path grows: one Prometheus against 1, 2 and 4 vmagent shards writing
+    /// to VictoriaMetrics, over synthetic targets (Debian's binaries; not part of `all`).
+    ScaleOut {
+        /// Synthetic services per fleet size, one size per value.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![100, 400, 1000])]
+        services: Vec<usize>,
+        /// Series each service exposes.
+        #[arg(long, default_value_t = 1000)]
+        series: usize,
+        /// Scrape interval, seconds.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+        /// Seconds measured per case, after a warm-up of three intervals.
+        #[arg(long, default_value_t = 30)]
+        window: u64,
+    },
     /// Demo start-up and SIGTERM to exit.
     Lifecycle,
     /// The demo under mixed HTTP and WebSocket load for a long while: RSS, open fds and
@@ -289,6 +305,79 @@ fn scrape(effort: Effort) -> anyhow::Result<String> {
     ))
 }
 
+fn scale_out(services: &[usize], series: usize, interval: u64, window: u64) -> anyhow::Result<String> {
+    let missing = bench::scale_out::missing_binaries();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "not installed: {} (Debian's prometheus and victoria-metrics)",
+        missing.join(", ")
+    );
+    let interval = Duration::from_secs(interval.max(1));
+    let timing = bench::scale_out::Timing {
+        interval,
+        warm_up: interval * 3,
+        window: Duration::from_secs(window.max(1)),
+    };
+    let fleets: Vec<bench::scale_out::Fleet> = services
+        .iter()
+        .map(|&services| bench::scale_out::Fleet {
+            services,
+            series_per_service: series,
+        })
+        .collect();
+    let results = bench::scale_out::run(&fleets, timing)?;
+    // Prometheus stores what it scrapes itself: no separate store to measure.
+    let store = |m: &bench::scale_out::Measured, value: f64, decimals: usize| match m.scrapers {
+        bench::scale_out::Scrapers::Prometheus => "–".to_string(),
+        _ => format!("{value:.decimals$}"),
+    };
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|m| {
+            vec![
+                format!("{} × {}", m.fleet.services, m.fleet.series_per_service),
+                m.scrapers.label(),
+                format!("{:.0}", m.offered_per_second),
+                format!("{:.0}", m.ingested_per_second),
+                format!("{:.3}", m.kept_up()),
+                format!("{:.2}", m.scraper_cores),
+                store(m, m.store_cores, 2),
+                format!("{:.0}", m.scraper_mib),
+                store(m, m.store_mib, 0),
+                format!(
+                    "{:.0}",
+                    (m.scraper_mib + m.store_mib) * 1024.0 * 1024.0 / m.fleet.series() as f64
+                ),
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "### 5. How the scrape path grows
+
+Synthetic targets on loopback (values change every scrape), scrape interval {} s, warm-up {} s, {} s measured per case, cases one after another.
+
+{}",
+        timing.interval.as_secs(),
+        timing.warm_up.as_secs(),
+        timing.window.as_secs(),
+        table(
+            &[
+                "services × series",
+                "scrapers",
+                "samples offered/s",
+                "samples stored/s",
+                "stored ÷ offered",
+                "scraper cores",
+                "VictoriaMetrics cores",
+                "scraper MiB",
+                "VictoriaMetrics MiB",
+                "bytes per series, all processes",
+            ],
+            &rows
+        )
+    ))
+}
+
 fn hot(effort: Effort) -> String {
     let one = bench::hot::run(1, effort);
     let two = bench::hot::run(2, effort);
@@ -467,6 +556,19 @@ fn main() -> anyhow::Result<()> {
         Command::Fanout { sockets } => vec![fanout(effort, sockets)?],
         Command::Generator => vec![generator(effort)?],
         Command::Lifecycle => vec![lifecycle(effort)?],
+        Command::ScaleOut {
+            services,
+            series,
+            interval,
+            window,
+        } => {
+            let (services, series, interval, window) = if cli.smoke {
+                (vec![4], 50, 1, 2)
+            } else {
+                (services, series, interval, window)
+            };
+            vec![scale_out(&services, series, interval, window)?]
+        }
         Command::All => vec![
             http(effort),
             traces(effort)?,

@@ -43,19 +43,13 @@ fn receiver() -> anyhow::Result<(u16, Arc<AtomicU64>)> {
     let sink = Sink::default();
     let count = sink.0.clone();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let _ = port_tx.send(listener.local_addr().expect("address").port());
-            let _ = tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(sink))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-                .await;
-        });
+    crate::spawn_runtime_thread(move || async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let _ = port_tx.send(listener.local_addr().expect("address").port());
+        let _ = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(sink))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
     });
     let port = port_rx.recv_timeout(Duration::from_secs(10))?;
     Ok((port, count))

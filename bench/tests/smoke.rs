@@ -141,3 +141,23 @@ fn websocket_fanout_reaches_every_socket_and_closes_each_on_sigterm() {
     // the grace); `run` fails otherwise.
     assert!(r.kb_per_socket.is_finite());
 }
+
+#[test]
+fn the_scale_out_cases_all_store_what_the_targets_offer() {
+    let fleet = bench::scale_out::Fleet {
+        services: 4,
+        series_per_service: 50,
+    };
+    let timing = bench::scale_out::Timing {
+        interval: std::time::Duration::from_secs(1),
+        warm_up: std::time::Duration::from_secs(5),
+        window: std::time::Duration::from_secs(3),
+    };
+    let results = bench::scale_out::run(&[fleet], timing).expect("runs (Debian's prometheus and victoria-metrics)");
+    assert_eq!(results.len(), 4, "one Prometheus, then 1, 2 and 4 vmagent shards");
+    for m in &results {
+        // Every case stores about what is offered: the measurement sees real ingestion.
+        assert!(m.ingested_per_second > 0.5 * m.offered_per_second, "{m:?}");
+        assert!(m.scraper_mib > 0.0, "{m:?}");
+    }
+}

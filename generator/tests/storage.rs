@@ -40,6 +40,7 @@ fn render_with(storage: &str, dir: &Path) {
     let secrets = dir.join("generated/prometheus/secrets");
     std::fs::create_dir_all(&secrets).unwrap();
     std::fs::write(secrets.join("shop_metrics_token"), "token").unwrap();
+    std::fs::write(secrets.join("mimir_token"), "token").unwrap();
 }
 
 #[test]
@@ -161,7 +162,7 @@ fn vmalert_accepts_every_committed_rule_file() {
 fn mimir_and_thanos_receivers_pass_promtool_with_their_tenant_headers() {
     let dir = tempfile::tempdir().unwrap();
     render_with(
-        "    remote_write:\n      - {kind: mimir, url: 'http://mimir:9009/api/v1/push', tenant: checkout}\n      - {kind: thanos, url: 'http://thanos-receive:19291/api/v1/receive', tenant: checkout}\n      - {kind: prometheus, url: 'https://metrics.example.com/api/v1/write'}\n",
+        "    remote_write:\n      - {kind: mimir, url: 'http://mimir:9009/api/v1/push', tenant: checkout, bearer_token_file: secrets/mimir_token}\n      - {kind: thanos, url: 'http://thanos-receive:19291/api/v1/receive', tenant: checkout}\n      - {kind: prometheus, url: 'https://metrics.example.com/api/v1/write'}\n",
         dir.path(),
     );
     let config_path = dir.path().join("generated/prometheus/prometheus.yml");
@@ -171,6 +172,7 @@ fn mimir_and_thanos_receivers_pass_promtool_with_their_tenant_headers() {
     let receivers = config["remote_write"].as_sequence().unwrap();
     assert_eq!(receivers.len(), 3);
     assert_eq!(receivers[0]["headers"]["X-Scope-OrgID"], "checkout");
+    assert_eq!(receivers[0]["authorization"]["credentials_file"], "secrets/mimir_token");
     assert_eq!(receivers[1]["headers"]["THANOS-TENANT"], "checkout");
     assert!(receivers[2].get("headers").is_none());
     // Prometheus still runs the rules: nothing of the scale-out is rendered.

@@ -453,6 +453,23 @@ impl Stack {
         self.received(ALERT_SINK_SERVICE, ALERT_SINK_PORT, "/alerts").await
     }
 
+    /// The first notification Alertmanager delivered with `alertname` firing, waiting up to
+    /// `within`; panics with the logs of `service` when none arrives.
+    pub async fn delivered(&self, alertname: &str, within: Duration, service: Option<&str>) -> Value {
+        let delivered = eventually(within, &format!("{alertname} delivered"), || async {
+            let notifications = self.notifications().await?;
+            Ok(notifications.into_iter().find(|n| {
+                n["alerts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a["labels"]["alertname"] == alertname && a["status"] == "firing")
+            }))
+        })
+        .await;
+        delivered.unwrap_or_else(|e| panic!("{e}\n{}", self.logs(service)))
+    }
+
     /// Every push the app made to Loki's push API, in arrival order.
     pub async fn loki_pushes(&self) -> Result<Vec<Value>, String> {
         self.received(LOKI_SERVICE, LOKI_PORT, "/loki/api/v1/push").await

@@ -79,22 +79,9 @@ async fn ws_app_stack_runs_both_colours_alerts_through_alertmanager_and_logs_its
 
     // No replica has a client: the alert fires and Alertmanager delivers it to the
     // receiver its route names.
-    let delivered = eventually(
-        Duration::from_secs(60),
-        "NoActiveWebSocketConnections delivered",
-        || async {
-            let notifications = stack.notifications().await?;
-            Ok(notifications.into_iter().find(|n| {
-                n["alerts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|a| a["labels"]["alertname"] == "NoActiveWebSocketConnections" && a["status"] == "firing")
-            }))
-        },
-    )
-    .await;
-    let notification = delivered.unwrap_or_else(|e| panic!("{e}\n{}", stack.logs(None)));
+    let notification = stack
+        .delivered("NoActiveWebSocketConnections", Duration::from_secs(60), None)
+        .await;
     assert_eq!(notification["receiver"], "investigation", "{notification}");
     assert_eq!(notification["commonLabels"]["severity"], "warning", "{notification}");
 

@@ -119,6 +119,10 @@ pub struct RemoteWrite {
     /// Tenant, sent as `X-Scope-OrgID` (Mimir) or `THANOS-TENANT` (Thanos).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// File holding a bearer token Prometheus sends (a mounted secret, relative to the
+    /// directory of prometheus.yml, e.g. `secrets/mimir_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
 }
 
 /// The kind of remote-write receiver.
@@ -165,6 +169,11 @@ pub struct KubernetesStack {
     /// `release: kube-prometheus-stack`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Variables read from the Secret even though their names do not say they hold one
+    /// (`SENTRY_DSN`, a `DATABASE_URL` with a password); names holding `PASSWORD`, `TOKEN`,
+    /// `SECRET`, `API_KEY`… and the metrics token always are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_variables: Vec<String>,
     /// Labels of the Grafana instances a `GrafanaDashboard` is loaded into
     /// (`instanceSelector.matchLabels`); omitted: `dashboards: grafana`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -128,7 +128,7 @@ fn is_flag(value: &str) -> bool {
 }
 
 /// Why a URL holds a secret: user info with a password, or a token-like query parameter.
-fn credential_in_url(url: &str) -> Option<&'static str> {
+pub(super) fn credential_in_url(url: &str) -> Option<&'static str> {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') && authority.split('@').next().is_some_and(|user| user.contains(':')) {

@@ -34,15 +34,37 @@ pub(super) fn check_all(checker: &mut Checker) {
                 .with_help("use `replication: scrapers` for high availability, 1 for plain sharding"),
             );
         }
-        let retention = vm.retention.unwrap_or(checker.spec.stack.prometheus.retention);
+        let (retention, retention_path) = match vm.retention {
+            Some(retention) => (retention, "stack.storage.victoriametrics.retention"),
+            None => (checker.spec.stack.prometheus.retention, "stack.prometheus.retention"),
+        };
         if retention.as_millis() < 86_400_000 {
             found.push(
                 Diagnostic::new(
                     Code::StorageInvalid,
-                    "stack.storage.victoriametrics.retention",
+                    retention_path,
                     format!("VictoriaMetrics keeps data for at least a day, not {retention}"),
                 )
-                .with_help("use `retention: 1d` or more"),
+                .with_help("set `stack.storage.victoriametrics.retention: 1d` or more"),
+            );
+        }
+        let alerts = checker
+            .rules
+            .files
+            .iter()
+            .flat_map(|f| &f.groups)
+            .flat_map(|g| &g.rules)
+            .any(|r| matches!(r, crate::rules::Rule::Alert(_)));
+        if alerts && !checker.stack.alertmanager {
+            found.push(
+                Diagnostic::new(
+                    Code::StorageInvalid,
+                    "stack.storage.victoriametrics",
+                    "vmalert refuses to evaluate alerts with no Alertmanager to notify, and this stack runs none",
+                )
+                .with_help(
+                    "declare `alertmanager:` with a route and a receiver (and keep `stack.alertmanager.enabled`)",
+                ),
             );
         }
         if !storage.remote_write.is_empty() {
@@ -67,6 +89,18 @@ pub(super) fn check_all(checker: &mut Checker) {
                     format!("`{}` is not an http(s) URL", receiver.url),
                 )
                 .with_help("e.g. `http://mimir:9009/api/v1/push` or `http://thanos-receive:19291/api/v1/receive`"),
+            );
+        }
+        if let Some(reason) = super::secrets::credential_in_url(&receiver.url) {
+            found.push(
+                Diagnostic::new(
+                    Code::SecretInline,
+                    format!("{path}.url"),
+                    format!("the URL carries {reason}"),
+                )
+                .with_help(
+                    "keep credentials out of obs.yaml: put the token in a file and name it in `bearer_token_file`",
+                ),
             );
         }
         if receiver.tenant.is_some() && receiver.kind == RemoteWriteKind::Prometheus {

@@ -38,6 +38,7 @@ struct Job {
 struct RemoteWriteView {
     url: String,
     headers: BTreeMap<&'static str, String>,
+    credentials_file: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -125,6 +126,7 @@ fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
                 .zip(receiver.tenant.clone())
                 .into_iter()
                 .collect(),
+            credentials_file: receiver.bearer_token_file.clone(),
         })
         .collect();
     Config {

@@ -110,7 +110,7 @@ logging:
     index_prefix: shop
 shutdown: {drain: 7s, grace: 20s}
 stack:
-  kubernetes: {replicas: 3, image: "registry.example.com/shop:1.2.3"}
+  kubernetes: {replicas: 3, image: "registry.example.com/shop:1.2.3", secret_variables: [ES_USER]}
 "#;
 
     fn manifests() -> std::collections::BTreeMap<String, String> {
@@ -135,9 +135,14 @@ stack:
         assert_eq!(token["optional"], false, "the runtime refuses to start without it");
         assert_eq!(find("ES_PASSWORD")["valueFrom"]["secretKeyRef"]["key"], "ES_PASSWORD");
         assert_eq!(find("ES_HOST")["valueFrom"]["configMapKeyRef"]["name"], "shop-api-env");
+        // Declared a secret: from the Secret, its default kept out of the ConfigMap.
+        assert_eq!(find("ES_USER")["valueFrom"]["secretKeyRef"]["key"], "ES_USER");
         let config = &files["kubernetes/config.yaml"];
         assert!(
-            config.contains("ES_HOST: localhost") && !config.contains("PASSWORD") && !config.contains("TOKEN"),
+            config.contains("ES_HOST: localhost")
+                && !config.contains("PASSWORD")
+                && !config.contains("TOKEN")
+                && !config.contains("ES_USER"),
             "{config}"
         );
         assert_eq!(deployment["metadata"]["name"], "shop-api");

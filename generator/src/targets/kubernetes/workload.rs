@@ -53,6 +53,12 @@ struct Variable {
 fn variables(plan: &Plan<'_>) -> Vec<Variable> {
     let spec = &plan.loaded.spec;
     let mut out: Vec<Variable> = Vec::new();
+    let declared_secret: Vec<String> = spec
+        .stack
+        .kubernetes
+        .iter()
+        .flat_map(|k| k.secret_variables.iter().cloned())
+        .collect();
     for variable in app_variables(spec, &plan.resolved.stack) {
         let EnvString::Env { var, default } = variable.value else {
             continue;
@@ -60,7 +66,7 @@ fn variables(plan: &Plan<'_>) -> Vec<Variable> {
         if out.iter().any(|v| v.name == var) {
             continue;
         }
-        let secret = contract::env_string::names_a_secret(&var);
+        let secret = contract::env_string::names_a_secret(&var) || declared_secret.contains(&var);
         out.push(Variable {
             secret,
             required: secret && default.is_none(),
@@ -167,7 +173,7 @@ fn deployment(plan: &Plan<'_>, component: &ComponentView, variables: &[Variable]
         json!({
             "httpGet": http_get(&spec.health.liveness.path),
             "periodSeconds": STARTUP_PERIOD_SECS,
-            "timeoutSeconds": timeout.min(STARTUP_PERIOD_SECS),
+            "timeoutSeconds": timeout,
             "failureThreshold": (secs(container.start_period, 1) + interval * u64::from(container.retries.max(1)))
                 .div_ceil(STARTUP_PERIOD_SECS),
         }),
