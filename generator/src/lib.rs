@@ -2,6 +2,7 @@
 //! with what is on disk, and writes them atomically.
 
 pub mod diagnostics_doc;
+pub mod diff;
 pub mod drift;
 pub mod output;
 pub mod plan;

@@ -42,6 +42,24 @@ enum Command {
         #[arg(long, conflicts_with = "code")]
         markdown: bool,
     },
+    /// Compare two specs by what they mean (metrics, alerts, rules, SLOs, dashboards,
+    /// routing), for a pull request; breaking changes first.
+    Diff {
+        /// The old spec; with `--base`, omitted (the old one is NEW at that commit).
+        old: Option<PathBuf>,
+        /// The new spec.
+        #[arg(default_value = "obs.yaml")]
+        new: PathBuf,
+        /// Compare NEW with itself at this git commit (`main`, `HEAD~1`, a hash).
+        #[arg(long, conflicts_with = "old")]
+        base: Option<String>,
+        /// `markdown` (a pull-request comment) or `json`.
+        #[arg(long, default_value = "markdown", value_parser = ["markdown", "json"])]
+        format: String,
+        /// Exit 1 when a change is breaking.
+        #[arg(long, value_parser = ["breaking"])]
+        fail_on: Option<String>,
+    },
     /// Compare a running service's /metrics with the spec; exit 1 on any difference.
     Drift {
         /// The exposition to check, e.g. http://127.0.0.1:8000/metrics.
@@ -86,6 +104,13 @@ fn main() -> ExitCode {
             0
         }
         Some(Command::Explain { code, markdown }) => run_explain(code.as_deref(), markdown),
+        Some(Command::Diff {
+            old,
+            new,
+            base,
+            format,
+            fail_on,
+        }) => run_diff(old.as_deref(), &new, base.as_deref(), &format, fail_on.is_some()),
         Some(Command::Drift {
             url,
             spec,
@@ -99,6 +124,64 @@ fn main() -> ExitCode {
         ),
     };
     ExitCode::from(code)
+}
+
+/// The old spec's text: a file, or NEW as git has it at `base`.
+fn old_spec(old: Option<&Path>, new: &Path, base: Option<&str>) -> Result<(String, String), String> {
+    match (old, base) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map(|text| (text, path.display().to_string()))
+            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        (None, Some(base)) => {
+            // `./` makes the path relative to the working directory, as the user typed it.
+            let object = format!("{base}:./{}", new.display());
+            let output = std::process::Command::new("git")
+                .args(["show", &object])
+                .output()
+                .map_err(|e| format!("cannot run git: {e}"))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "git show {object}: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ));
+            }
+            let text = String::from_utf8(output.stdout).map_err(|_| format!("{object} is not UTF-8"))?;
+            Ok((text, object))
+        }
+        (None, None) => Err("give the old spec (`diff OLD NEW`) or a commit to compare with (`--base main`)".into()),
+    }
+}
+
+fn run_diff(old: Option<&Path>, new: &Path, base: Option<&str>, format: &str, fail_on_breaking: bool) -> u8 {
+    let (old_text, old_name) = match old_spec(old, new, base) {
+        Ok(found) => found,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+    };
+    let old_checked = match contract::load_bytes(old_text.as_bytes(), &old_name)
+        .map_err(GenerateError::from)
+        .and_then(generator::Checked::new)
+    {
+        Ok(checked) => checked,
+        Err(error) => return report_failure(&error),
+    };
+    let new_checked = match check(new) {
+        Ok(checked) => checked,
+        Err(error) => return report_failure(&error),
+    };
+    let changes = generator::diff::compare(&old_checked, &new_checked);
+    if format == "json" {
+        let report = serde_json::json!({"old": old_name, "new": new.display().to_string(), "changes": changes});
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!(
+            "{}",
+            generator::diff::markdown(&changes, &old_name, &new.display().to_string())
+        );
+    }
+    u8::from(fail_on_breaking && changes.iter().any(|c| c.breaking))
 }
 
 fn specs(args: &GenerateArgs) -> Result<Vec<(PathBuf, PathBuf)>, String> {
