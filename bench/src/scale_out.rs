@@ -136,8 +136,12 @@ fn start_targets(fleet: Fleet) -> anyhow::Result<u16> {
     Ok(port)
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// `count` distinct free ports: all bound at once, then released for the children.
+fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 /// A Prometheus-format scrape config of every synthetic service.
@@ -165,11 +169,13 @@ impl Drop for Process {
     }
 }
 
-fn spawn(binary: &str, args: &[String]) -> anyhow::Result<Process> {
+/// Starts `binary` with its output in `log`, read back when a case fails.
+fn spawn(binary: &str, args: &[String], log: &Path) -> anyhow::Result<Process> {
+    let output = std::fs::File::create(log)?;
     let child = Command::new(binary)
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(output)
         .spawn()
         .map_err(|e| {
             anyhow::anyhow!("cannot start {binary} ({e}); install Debian's prometheus and victoria-metrics")
@@ -252,7 +258,7 @@ fn start(scrapers: Scrapers, config: &str) -> anyhow::Result<Running> {
     let path = |p: &Path| p.to_string_lossy().into_owned();
     match scrapers {
         Scrapers::Prometheus => {
-            let port = free_port()?;
+            let port = free_ports(1)?[0];
             let prometheus = spawn(
                 "prometheus",
                 &[
@@ -260,6 +266,7 @@ fn start(scrapers: Scrapers, config: &str) -> anyhow::Result<Running> {
                     format!("--storage.tsdb.path={}", path(&dir.path().join("data"))),
                     format!("--web.listen-address=127.0.0.1:{port}"),
                 ],
+                &dir.path().join("prometheus.log"),
             )?;
             Ok(Running {
                 scrapers: vec![prometheus],
@@ -270,17 +277,19 @@ fn start(scrapers: Scrapers, config: &str) -> anyhow::Result<Running> {
             })
         }
         Scrapers::VmAgents(shards) => {
-            let store_port = free_port()?;
+            let ports = free_ports(shards + 1)?;
+            let store_port = ports[0];
             let store = spawn(
                 "victoria-metrics",
                 &[
                     format!("-storageDataPath={}", path(&dir.path().join("vm"))),
                     format!("-httpListenAddr=127.0.0.1:{store_port}"),
                 ],
+                &dir.path().join("victoria-metrics.log"),
             )?;
             let mut agents = Vec::new();
             for member in 0..shards {
-                let port = free_port()?;
+                let port = ports[member + 1];
                 agents.push(spawn(
                     "vmagent",
                     &[
@@ -294,6 +303,7 @@ fn start(scrapers: Scrapers, config: &str) -> anyhow::Result<Running> {
                         format!("-promscrape.cluster.membersCount={shards}"),
                         format!("-promscrape.cluster.memberNum={member}"),
                     ],
+                    &dir.path().join(format!("vmagent{member}.log")),
                 )?);
             }
             Ok(Running {
@@ -326,23 +336,67 @@ fn mib(pids: &[u32]) -> f64 {
         / 1024.0
 }
 
-/// Runs one case against the fleet's targets (served on `target_port`) and measures it.
+/// Attempts per case: a child that dies or a counter that cannot be read (a port taken
+/// between choosing and binding it, on a busy machine) costs one fresh start.
+const ATTEMPTS: usize = 3;
+
+/// Runs one case against the fleet's targets (served on `target_port`) and measures it,
+/// starting it afresh when an attempt fails; the last failure is the error.
 fn measure(fleet: Fleet, target_port: u16, scrapers: Scrapers, timing: Timing) -> anyhow::Result<Measured> {
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        match measure_once(fleet, target_port, scrapers, timing) {
+            Ok(measured) => return Ok(measured),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("no attempt ran")))
+}
+
+/// The first child of a case that has exited, with the end of its log.
+fn exited(running: &mut Running) -> Option<String> {
+    let dir = running._dir.path().to_path_buf();
+    for process in running.scrapers.iter_mut().chain(running.store.iter_mut()) {
+        if let Ok(Some(status)) = process.0.try_wait() {
+            let logs: Vec<String> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .map(|text| text.lines().rev().take(5).collect::<Vec<_>>().join(" | "))
+                .collect();
+            return Some(format!("a child exited ({status}): {}", logs.join(" || ")));
+        }
+    }
+    None
+}
+
+fn measure_once(fleet: Fleet, target_port: u16, scrapers: Scrapers, timing: Timing) -> anyhow::Result<Measured> {
     let config = scrape_config(fleet, target_port, timing.interval);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let running = start(scrapers, &config)?;
+        let mut running = start(scrapers, &config)?;
         wait_up(&running.counter_url, Duration::from_secs(30)).await?;
         tokio::time::sleep(timing.warm_up).await;
         let scraper_pids = pids(&running.scrapers);
         let store_pids = pids(running.store.as_slice());
         let scraper_cpu: Vec<f64> = scraper_pids.iter().map(|p| cpu_seconds(*p)).collect();
         let store_cpu: Vec<f64> = store_pids.iter().map(|p| cpu_seconds(*p)).collect();
-        let first = scraped_sum(&running.counter_url, running.counter).await.unwrap_or(0.0);
+        let counter = |running: &Running| (running.counter_url.clone(), running.counter);
+        let (url, name) = counter(&running);
+        let first = scraped_sum(&url, name)
+            .await
+            .ok_or_else(|| anyhow::anyhow!("{url} has no {name}"))?;
         let started = Instant::now();
         tokio::time::sleep(timing.window).await;
-        let last = scraped_sum(&running.counter_url, running.counter).await.unwrap_or(0.0);
+        let last = scraped_sum(&url, name)
+            .await
+            .ok_or_else(|| anyhow::anyhow!("{url} has no {name}"))?;
         let seconds = started.elapsed().as_secs_f64();
+        if let Some(failure) = exited(&mut running) {
+            anyhow::bail!("{}: {failure}", scrapers.label());
+        }
         Ok(Measured {
             fleet,
             scrapers,

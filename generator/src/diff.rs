@@ -209,7 +209,23 @@ fn metrics(old: &Side, new: &Side, out: &mut Vec<Change>) {
                     .find(|l| l.name == *label)
                     .and_then(|l| l.values.clone())
             };
-            if let (Some(was_values), Some(now_values)) = (value_set(was), value_set(now)) {
+            let (was_set, now_set) = (value_set(was), value_set(now));
+            if was_set.is_some() != now_set.is_some() {
+                let show = |closed: bool| {
+                    if closed {
+                        "a closed set of values"
+                    } else {
+                        "open values"
+                    }
+                };
+                let what = format!(
+                    "label `{label}` changed from {} to {}: the handle's parameter changes type",
+                    show(was_set.is_some()),
+                    show(now_set.is_some())
+                );
+                out.push(change(Area::Metric, name, what, true));
+            }
+            if let (Some(was_values), Some(now_values)) = (was_set, now_set) {
                 let dropped: Vec<String> = was_values.iter().filter(|v| !now_values.contains(v)).cloned().collect();
                 if !dropped.is_empty() {
                     let what = format!("label `{label}` no longer takes {}", listed(&dropped));
@@ -221,6 +237,34 @@ fn metrics(old: &Side, new: &Side, out: &mut Vec<Change>) {
                     out.push(change(Area::Metric, name, what, false));
                 }
             }
+        }
+        let order = |f: &Family| {
+            f.label_names()
+                .filter(|l| old_labels.contains(l) && new_labels.contains(l))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        if order(was) != order(now) {
+            let what = format!(
+                "label order {} → {}: handles take label values by position",
+                listed(&order(was)),
+                listed(&order(now))
+            );
+            out.push(change(Area::Metric, name, what, true));
+        }
+        if was.components != now.components {
+            let show =
+                |c: &Option<Vec<String>>| c.as_ref().map_or_else(|| "every component".to_string(), |c| listed(c));
+            let what = format!(
+                "exposed by {} → {}: a component that loses it loses its handle",
+                show(&was.components),
+                show(&now.components)
+            );
+            out.push(change(Area::Metric, name, what, true));
+        }
+        if was.max_series != now.max_series {
+            let what = format!("series budget {} → {}", was.max_series, now.max_series);
+            out.push(change(Area::Metric, name, what, false));
         }
         if was.buckets != now.buckets {
             let show = |f: &Family| f.buckets.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");
@@ -242,7 +286,12 @@ fn metrics(old: &Side, new: &Side, out: &mut Vec<Change>) {
 /// The receivers an alert reaches, as the spec's routes send it: matched on its labels
 /// and on those Prometheus adds (`alertname`, and `service` from the external labels).
 fn receivers_for(side: &Side, alert: &contract::rules::AlertView) -> Vec<String> {
-    let Some(am) = &side.spec().alertmanager else {
+    let Some(am) = side
+        .spec()
+        .alertmanager
+        .as_ref()
+        .filter(|_| side.0.resolved.stack.alertmanager)
+    else {
         return Vec::new();
     };
     let mut labels = alert.labels.clone();
@@ -250,6 +299,11 @@ fn receivers_for(side: &Side, alert: &contract::rules::AlertView) -> Vec<String>
     labels
         .entry("service".into())
         .or_insert_with(|| side.spec().service.name.clone());
+    if let Some(environment) = side.spec().service.environment.default_value() {
+        labels
+            .entry("environment".into())
+            .or_insert_with(|| environment.to_string());
+    }
     let mut reached = Vec::new();
     for route in &am.routes {
         let equal = route.match_.iter().all(|(k, v)| labels.get(k) == Some(v));
@@ -270,6 +324,15 @@ fn receivers_for(side: &Side, alert: &contract::rules::AlertView) -> Vec<String>
     reached
 }
 
+/// Receivers as a phrase: `team and pager`, or that no Alertmanager receives.
+fn receivers_text(receivers: &[String]) -> String {
+    if receivers.is_empty() {
+        "no Alertmanager".into()
+    } else {
+        receivers.join(" and ")
+    }
+}
+
 fn alerts(old: &Side, new: &Side, out: &mut Vec<Change>) {
     let collect = |side: &'_ Side| -> BTreeMap<String, contract::rules::AlertView> {
         side.rules()
@@ -285,7 +348,7 @@ fn alerts(old: &Side, new: &Side, out: &mut Vec<Change>) {
     }
     for (name, alert) in after.iter().filter(|(n, _)| !before.contains_key(*n)) {
         let severity = alert.labels.get("severity").cloned().unwrap_or_default();
-        let what = format!("added ({severity}, to {})", receivers_for(new, alert).join(" and "));
+        let what = format!("added ({severity}, to {})", receivers_text(&receivers_for(new, alert)));
         out.push(change(Area::Alert, name, what, false));
     }
     for (name, was) in &before {
@@ -314,8 +377,8 @@ fn alerts(old: &Side, new: &Side, out: &mut Vec<Change>) {
         if routed_before != routed_after {
             parts.push(format!(
                 "routed to {} → {}",
-                routed_before.join(" and "),
-                routed_after.join(" and ")
+                receivers_text(&routed_before),
+                receivers_text(&routed_after)
             ));
         }
         if !parts.is_empty() {
@@ -340,9 +403,10 @@ fn recording_rules(old: &Side, new: &Side, out: &mut Vec<Change>) {
     };
     let (before, after) = (collect(old), collect(new));
     for name in before.keys().filter(|n| !after.contains_key(*n)) {
-        let users = new.users_of(name.split('{').next().unwrap_or(name));
-        let what = "removed: queries of the recorded series find nothing".to_string();
-        out.push(change(Area::RecordingRule, name, what, !users.is_empty()));
+        // A valid new spec queries no series it no longer records; queries elsewhere
+        // (other dashboards, ad-hoc) are not visible from here.
+        let what = "removed: queries of the recorded series elsewhere find nothing".to_string();
+        out.push(change(Area::RecordingRule, name, what, false));
     }
     for name in after.keys().filter(|n| !before.contains_key(*n)) {
         out.push(change(Area::RecordingRule, name, "added".into(), false));
@@ -416,10 +480,21 @@ fn dashboards(old: &Side, new: &Side, out: &mut Vec<Change>) {
     }
     for (uid, was) in &before {
         let Some(now) = after.get(uid) else { continue };
+        // Titles need not be unique: the second "p95" is `p95 (2)`.
         let queries = |d: &DashboardModel| -> BTreeMap<String, Vec<String>> {
+            let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
             d.panels
                 .iter()
-                .map(|p| (p.title.clone(), p.targets.iter().map(|t| t.expr.clone()).collect()))
+                .map(|p| {
+                    let count = seen.entry(p.title.as_str()).or_default();
+                    *count += 1;
+                    let key = if *count == 1 {
+                        p.title.clone()
+                    } else {
+                        format!("{} ({count})", p.title)
+                    };
+                    (key, p.targets.iter().map(|t| t.expr.clone()).collect())
+                })
                 .collect()
         };
         let (a, b) = (queries(was), queries(now));
@@ -478,18 +553,42 @@ fn routing(old: &Side, new: &Side, out: &mut Vec<Change>) {
             .map(|r| {
                 let mut matchers: Vec<String> = r.match_.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
                 matchers.extend(r.match_re.iter().map(|(k, v)| format!("{k}=~\"{v}\"")));
-                format!(
-                    "{{{}}} → {}{}",
-                    matchers.join(", "),
-                    r.receiver,
-                    if r.continue_ { " (continue)" } else { "" }
-                )
+                let mut text = format!("{{{}}} → {}", matchers.join(", "), r.receiver);
+                if r.continue_ {
+                    text.push_str(" (continue)");
+                }
+                if let Some(group_by) = &r.group_by {
+                    text.push_str(&format!(" grouped by {}", group_by.join(",")));
+                }
+                if let Some(repeat) = r.repeat_interval {
+                    text.push_str(&format!(" repeating every {repeat}"));
+                }
+                text
             })
             .collect()
     };
     let (was, now) = (routes(a), routes(b));
     if was != now {
         let what = format!("routes [{}] → [{}]", was.join("; "), now.join("; "));
+        out.push(change(Area::Routing, "route tree", what, false));
+    }
+    let grouping = |am: &Option<contract::Alertmanager>| {
+        am.as_ref().map(|am| {
+            let r = &am.route;
+            let show = |d: Option<contract::Duration>| d.map_or_else(|| "default".to_string(), |d| d.to_string());
+            format!(
+                "grouped by {}, wait {}, interval {}, repeat {}, critical mutes warning: {}",
+                r.group_by.join(","),
+                show(r.group_wait),
+                show(r.group_interval),
+                show(r.repeat_interval),
+                am.inhibit_warning_by_critical
+            )
+        })
+    };
+    if grouping(a) != grouping(b) {
+        let show = |g: Option<String>| g.unwrap_or_else(|| "no Alertmanager".into());
+        let what = format!("{} → {}", show(grouping(a)), show(grouping(b)));
         out.push(change(Area::Routing, "route tree", what, false));
     }
     let root = |am: &Option<contract::Alertmanager>| am.as_ref().map(|am| am.route.receiver.clone());

@@ -45,13 +45,12 @@ enum Command {
     /// Compare two specs by what they mean (metrics, alerts, rules, SLOs, dashboards,
     /// routing), for a pull request; breaking changes first.
     Diff {
-        /// The old spec; with `--base`, omitted (the old one is NEW at that commit).
-        old: Option<PathBuf>,
-        /// The new spec.
-        #[arg(default_value = "obs.yaml")]
-        new: PathBuf,
+        /// `OLD NEW`; with `--base`, only `NEW` (default `obs.yaml`), compared with itself
+        /// at that commit.
+        #[arg(num_args = 0..=2, value_name = "SPEC")]
+        specs: Vec<PathBuf>,
         /// Compare NEW with itself at this git commit (`main`, `HEAD~1`, a hash).
-        #[arg(long, conflicts_with = "old")]
+        #[arg(long)]
         base: Option<String>,
         /// `markdown` (a pull-request comment) or `json`.
         #[arg(long, default_value = "markdown", value_parser = ["markdown", "json"])]
@@ -105,12 +104,19 @@ fn main() -> ExitCode {
         }
         Some(Command::Explain { code, markdown }) => run_explain(code.as_deref(), markdown),
         Some(Command::Diff {
-            old,
-            new,
+            specs,
             base,
             format,
             fail_on,
-        }) => run_diff(old.as_deref(), &new, base.as_deref(), &format, fail_on.is_some()),
+        }) => match (specs.as_slice(), base.as_deref()) {
+            ([old, new], None) => run_diff(Some(old), new, None, &format, fail_on.is_some()),
+            ([], Some(base)) => run_diff(None, Path::new("obs.yaml"), Some(base), &format, fail_on.is_some()),
+            ([new], Some(base)) => run_diff(None, new, Some(base), &format, fail_on.is_some()),
+            _ => {
+                eprintln!("error: give `diff OLD NEW`, or `diff --base REF [NEW]`");
+                2
+            }
+        },
         Some(Command::Drift {
             url,
             spec,
@@ -133,8 +139,19 @@ fn old_spec(old: Option<&Path>, new: &Path, base: Option<&str>) -> Result<(Strin
             .map(|text| (text, path.display().to_string()))
             .map_err(|e| format!("cannot read {}: {e}", path.display())),
         (None, Some(base)) => {
-            // `./` makes the path relative to the working directory, as the user typed it.
-            let object = format!("{base}:./{}", new.display());
+            // `./` makes the path relative to the working directory, as the user typed it;
+            // git names no file by an absolute path.
+            let relative = match new.strip_prefix(std::env::current_dir().unwrap_or_default()) {
+                Ok(inside) => inside.to_path_buf(),
+                Err(_) if new.is_absolute() => {
+                    return Err(format!(
+                        "{} is outside the working directory; run diff from inside the repository",
+                        new.display()
+                    ))
+                }
+                Err(_) => new.to_path_buf(),
+            };
+            let object = format!("{base}:./{}", relative.display());
             let output = std::process::Command::new("git")
                 .args(["show", &object])
                 .output()

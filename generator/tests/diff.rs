@@ -42,6 +42,11 @@ fn breaking_is_what_breaks_code_or_queries() {
     };
     assert_eq!(breaking("metric-renamed.yaml").len(), 1);
     assert!(breaking("metric-renamed.yaml")[0].starts_with("orders_total"));
+    let handles = breaking("handles-changed.yaml");
+    assert!(
+        handles.len() == 1 && handles[0].starts_with("basket_size"),
+        "{handles:?}"
+    );
     let labels = breaking("labels-changed.yaml");
     assert_eq!(labels.len(), 2, "{labels:?}");
     for case in [
@@ -124,6 +129,13 @@ fn base_compares_the_spec_with_a_commit_and_errors_are_located() {
     git(&["commit", "-qm", "base"]);
     std::fs::copy(fixtures().join("alert-changed.yaml"), dir.path().join("obs.yaml")).unwrap();
     let output = generator(&["diff", "--base", "HEAD"], dir.path());
+    let named = generator(&["diff", "--base", "HEAD", "obs.yaml"], dir.path());
+    assert_eq!(
+        named.stdout,
+        output.stdout,
+        "{}",
+        String::from_utf8_lossy(&named.stderr)
+    );
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -157,8 +169,9 @@ fn every_committed_spec_compares_cleanly_with_itself() {
         }
     }
     for spec in specs {
-        let spec = checked(&spec);
-        let changes = generator::diff::compare(&spec, &spec);
-        assert!(changes.is_empty(), "{}: {changes:?}", spec.loaded.file);
+        // Loaded twice, so the comparison walks two models.
+        let (old, new) = (checked(&spec), checked(&spec));
+        let changes = generator::diff::compare(&old, &new);
+        assert!(changes.is_empty(), "{}: {changes:?}", spec.display());
     }
 }
