@@ -482,15 +482,33 @@ impl Builder<'_> {
     }
 
     fn runtime(&mut self) {
-        let capped: Vec<String> = self
+        let capped_families: Vec<&Family> = self
             .families
             .iter()
             .filter(|f| f.labels.iter().any(|l| l.values.is_none()))
-            .map(|f| f.name.clone())
             .collect();
-        if capped.is_empty() {
+        if capped_families.is_empty() {
             return; // nothing can overflow, so there is nothing to count
         }
+        // Only the components that expose a capped family count drops: elsewhere the
+        // counter would be a family of zeros for metrics the process does not have.
+        let components = if capped_families.iter().any(|f| f.components.is_none()) {
+            None
+        } else {
+            // Declared components only: a misspelt one is validation's to report, once, on
+            // the family that names it.
+            let declared: Vec<String> = crate::topology::components(self.spec)
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+            let named: Vec<&String> = capped_families
+                .iter()
+                .flat_map(|f| f.components.iter().flatten())
+                .collect();
+            let union: Vec<String> = declared.iter().filter(|c| named.contains(c)).cloned().collect();
+            (union.len() < declared.len()).then_some(union)
+        };
+        let capped: Vec<String> = capped_families.iter().map(|f| f.name.clone()).collect();
         let label = Label {
             name: "metric".into(),
             help: Some("The metric whose label value was folded into `other`.".into()),
@@ -503,6 +521,9 @@ impl Builder<'_> {
             vec![label],
             "metrics",
         );
+        if let Some(family) = self.families.last_mut() {
+            family.components = components;
+        }
     }
 
     /// A counter of the runtime's own bookkeeping, on every component, its budget the
@@ -700,6 +721,24 @@ mod tests {
             assert!(catalog.get(name).is_some(), "{name} missing");
         }
         assert!(catalog.get("queue_depth").is_none());
+    }
+
+    #[test]
+    fn the_drop_counter_is_on_the_components_with_capped_families() {
+        let two = "service:\n  name: s\n  components: [{name: api}, {name: worker}, {name: cron}]\nmetrics:\n  builtin:\n    http: {components: [api]}\n";
+        let catalog = Catalog::from_spec(&spec(two));
+        let dropped = catalog.get(SERIES_DROPPED).unwrap();
+        assert_eq!(dropped.components, Some(vec!["api".to_string()]));
+        let jobs = two.replace(
+            "components: [api]}",
+            "components: [api]}\n    jobs: {components: [worker, cron]}",
+        );
+        let catalog = Catalog::from_spec(&spec(&jobs));
+        assert_eq!(
+            catalog.get(SERIES_DROPPED).unwrap().components,
+            None,
+            "every component has one"
+        );
     }
 
     #[test]

@@ -18,14 +18,17 @@ pub struct ParsedFamily {
     pub name: String,
     pub kind: Option<String>,
     pub help: Option<String>,
+    /// The OpenMetrics `# UNIT` of the family, when given.
+    pub unit: Option<String>,
     pub samples: Vec<Sample>,
 }
 
-/// Why an exposition could not be read.
+/// Why an exposition could not be read, and where (1-based line and column, in characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[error("line {line}, column {column}: {message}")]
 pub struct ParseError {
     pub line: usize,
+    pub column: usize,
     pub message: String,
 }
 
@@ -68,35 +71,51 @@ fn unescape_help(text: &str) -> String {
     out
 }
 
-fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+/// The labels between `{` and `}`; an error carries the character offset in `text` where
+/// reading stopped.
+fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, (usize, String)> {
     let mut labels = BTreeMap::new();
-    let mut chars = text.chars().peekable();
+    let mut chars = text.chars().enumerate().peekable();
+    let at = |chars: &mut std::iter::Peekable<std::iter::Enumerate<std::str::Chars<'_>>>| {
+        chars.peek().map(|(i, _)| *i).unwrap_or(text.chars().count())
+    };
     loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+        while chars.peek().is_some_and(|(_, c)| *c == ',' || c.is_whitespace()) {
             chars.next();
         }
         if chars.peek().is_none() {
             return Ok(labels);
         }
-        let name: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=')).collect();
-        if chars.next() != Some('=') || chars.next() != Some('"') {
-            return Err(format!("label `{}` has no quoted value", name.trim()));
+        let start = at(&mut chars);
+        let name: String = std::iter::from_fn(|| chars.next_if(|(_, c)| *c != '=').map(|(_, c)| c)).collect();
+        if chars.next().map(|(_, c)| c) != Some('=') {
+            return Err((start, format!("label `{}` has no quoted value", name.trim())));
+        }
+        let quote = at(&mut chars);
+        if chars.next().map(|(_, c)| c) != Some('"') {
+            return Err((quote, format!("label `{}` has no quoted value", name.trim())));
         }
         let mut value = String::new();
         loop {
-            match chars.next() {
-                Some('\\') => match chars.next() {
+            let position = at(&mut chars);
+            match chars.next().map(|(_, c)| c) {
+                Some('\\') => match chars.next().map(|(_, c)| c) {
                     Some('n') => value.push('\n'),
                     Some(c) => value.push(c),
-                    None => return Err("unterminated escape".into()),
+                    None => return Err((position, "unterminated escape".into())),
                 },
                 Some('"') => break,
                 Some(c) => value.push(c),
-                None => return Err(format!("label `{}` is not closed", name.trim())),
+                None => return Err((quote, format!("label `{}` is not closed", name.trim()))),
             }
         }
         labels.insert(name.trim().to_string(), value);
     }
+}
+
+/// The 1-based column of byte offset `at` in `line`, counted in characters.
+fn column(line: &str, at: usize) -> usize {
+    line[..at.min(line.len())].chars().count() + 1
 }
 
 /// Parses a whole exposition into families in order of appearance.
@@ -112,19 +131,23 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, ParseError> {
             families.len() - 1
         })
     };
-    for (number, line) in text.lines().enumerate() {
+    for (number, raw) in text.lines().enumerate() {
         let number = number + 1;
-        let line = line.trim();
+        let line = raw.trim();
+        // Byte offset of `line` in `raw`, so that columns count from the real line start.
+        let indent = raw.len() - raw.trim_start().len();
+        let error = |at: usize, message: String| ParseError {
+            line: number,
+            column: column(raw, indent + at),
+            message,
+        };
         if line.is_empty() || line == "# EOF" {
             continue;
         }
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let mut parts = rest.split_whitespace();
             let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
-                return Err(ParseError {
-                    line: number,
-                    message: "TYPE needs a name and a type".into(),
-                });
+                return Err(error(0, "TYPE needs a name and a type".into()));
             };
             let i = family_index(&mut families, &mut by_name, name);
             families[i].kind = Some(kind.to_string());
@@ -136,6 +159,14 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, ParseError> {
             families[i].help = Some(unescape_help(help));
             continue;
         }
+        if let Some(rest) = line.strip_prefix("# UNIT ") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(name), Some(unit)) = (parts.next(), parts.next()) {
+                let i = family_index(&mut families, &mut by_name, name);
+                families[i].unit = Some(unit.to_string());
+            }
+            continue;
+        }
         if line.starts_with('#') {
             continue;
         }
@@ -145,30 +176,28 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, ParseError> {
                 let close = line
                     .rfind('}')
                     .filter(|close| *close > open)
-                    .ok_or_else(|| ParseError {
-                        line: number,
-                        message: "`{` is not closed".into(),
-                    })?;
-                let labels =
-                    parse_labels(&line[open + 1..close]).map_err(|message| ParseError { line: number, message })?;
+                    .ok_or_else(|| error(open, "`{` is not closed".into()))?;
+                let inside = &line[open + 1..close];
+                let labels = parse_labels(inside).map_err(|(at, message)| {
+                    let byte = inside.char_indices().nth(at).map_or(inside.len(), |(b, _)| b);
+                    error(open + 1 + byte, message)
+                })?;
                 (&line[..open], labels, &line[close + 1..])
             }
             None => {
-                let split = line.find(char::is_whitespace).ok_or_else(|| ParseError {
-                    line: number,
-                    message: "a sample needs a value".into(),
-                })?;
+                let split = line
+                    .find(char::is_whitespace)
+                    .ok_or_else(|| error(line.len(), "a sample needs a value".into()))?;
                 (&line[..split], BTreeMap::new(), &line[split..])
             }
         };
-        let value_text = rest.split_whitespace().next().ok_or_else(|| ParseError {
-            line: number,
-            message: format!("`{name}` has no value"),
-        })?;
-        let value = parse_value(value_text).ok_or_else(|| ParseError {
-            line: number,
-            message: format!("`{value_text}` is not a number"),
-        })?;
+        let value_at = line.len() - rest.trim_start().len();
+        let value_text = rest
+            .split_whitespace()
+            .next()
+            .ok_or_else(|| error(line.len(), format!("`{name}` has no value")))?;
+        let value =
+            parse_value(value_text).ok_or_else(|| error(value_at, format!("`{value_text}` is not a number")))?;
         // A sample belongs to the family declared with its name or its base name.
         let owner = if by_name.contains_key(name) {
             name.to_string()
@@ -191,7 +220,9 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, ParseError> {
 impl ParsedFamily {
     /// The family's name as obs declares it: OpenMetrics names counters without `_total`.
     pub fn declared_name(&self) -> String {
-        let counter_samples_total = self.samples.iter().all(|s| s.name == format!("{}_total", self.name));
+        let total = format!("{}_total", self.name);
+        let created = format!("{}_created", self.name);
+        let counter_samples_total = self.samples.iter().all(|s| s.name == total || s.name == created);
         if self.kind.as_deref() == Some("counter")
             && !self.name.ends_with("_total")
             && (self.samples.is_empty() || counter_samples_total)
@@ -247,11 +278,33 @@ up 1
     fn reads_openmetrics_counter_names() {
         let families = parse("# TYPE a counter\na_total 1\n# EOF\n").unwrap();
         assert_eq!(families[0].declared_name(), "a_total");
+        let families = parse("# TYPE a counter\na_total 1\na_created 1.7e9\n# EOF\n").unwrap();
+        assert_eq!(families[0].declared_name(), "a_total");
     }
 
     #[test]
-    fn reports_the_broken_line() {
-        assert_eq!(parse("# TYPE a gauge\na{x=\"1\" 2\n").unwrap_err().line, 2);
-        assert_eq!(parse("a one\n").unwrap_err().line, 1);
+    fn reads_openmetrics_units() {
+        let families = parse("# TYPE b_seconds gauge\n# UNIT b_seconds seconds\nb_seconds 1\n# EOF\n").unwrap();
+        assert_eq!(families[0].unit.as_deref(), Some("seconds"));
+        assert_eq!(parse("# TYPE c gauge\nc 1\n").unwrap()[0].unit, None);
+    }
+
+    #[test]
+    fn reports_the_broken_line_and_column() {
+        let at = |text: &str| {
+            let error = parse(text).unwrap_err();
+            (error.line, error.column)
+        };
+        assert_eq!(at("# TYPE a gauge\na{x=\"1\" 2\n"), (2, 2));
+        assert_eq!(at("a one\n"), (1, 3));
+        assert_eq!(at("  a one\n"), (1, 5));
+        assert_eq!(at("a{x=\"1\",y=2} 1\n"), (1, 11));
+        assert_eq!(at("a{x=\"1\",y} 1\n"), (1, 9));
+        assert_eq!(at("é{x=\"1\"} one\n"), (1, 10));
+        assert_eq!(at("<html>\n"), (1, 7));
+        assert_eq!(
+            parse("a one\n").unwrap_err().to_string(),
+            "line 1, column 3: `one` is not a number"
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod diagnostics_doc;
 pub mod diff;
 pub mod drift;
+pub mod init;
 pub mod output;
 pub mod plan;
 pub mod render;

@@ -1,8 +1,10 @@
 //! The `generator` command: render `generated/` from obs.yaml, check it is current,
-//! validate a spec, print the JSON Schema, compare a running service with its spec.
+//! validate a spec, print the JSON Schema, compare a running service with its spec, write a
+//! first spec from a running service.
 //!
-//! Exit codes: 0 success; 1 the spec is invalid, generated files are stale, or a running
-//! service drifted from its spec; 2 usage, I/O or network error.
+//! Exit codes: 0 success; 1 the spec is invalid, generated files are stale, a running
+//! service drifted from its spec, or `init` found its output file already there; 2 usage,
+//! I/O or network error.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,6 +60,25 @@ enum Command {
         /// Exit 1 when a change is breaking.
         #[arg(long, value_parser = ["breaking"])]
         fail_on: Option<String>,
+    },
+    /// Write an obs.yaml declaring what a running service already exposes: every metric
+    /// family (builtin groups where they match), with starter alerts and a dashboard proposed.
+    Init {
+        /// The exposition: a URL (`http://127.0.0.1:8000/metrics`) or a file holding one.
+        #[arg(long, value_name = "URL|FILE")]
+        from: String,
+        /// The spec to write; `-` prints it.
+        #[arg(long, default_value = "obs.yaml")]
+        output: PathBuf,
+        /// The service's name; default: the name of the directory the spec goes into.
+        #[arg(long)]
+        service: Option<String>,
+        /// Replace the output file if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Give up fetching after this many seconds.
+        #[arg(long, default_value = "10")]
+        timeout_seconds: u64,
     },
     /// Compare a running service's /metrics with the spec; exit 1 on any difference.
     Drift {
@@ -117,6 +138,19 @@ fn main() -> ExitCode {
                 2
             }
         },
+        Some(Command::Init {
+            from,
+            output,
+            service,
+            force,
+            timeout_seconds,
+        }) => run_init(&generator::init::Options {
+            from: generator::init::Source::parse(&from),
+            service,
+            output,
+            force,
+            timeout: std::time::Duration::from_secs(timeout_seconds),
+        }),
         Some(Command::Drift {
             url,
             spec,
@@ -331,6 +365,46 @@ fn run_drift(spec: &Path, url: &str, component: Option<&str>, timeout: std::time
         Err(error) => {
             eprintln!("error: {error}");
             2
+        }
+    }
+}
+
+fn run_init(options: &generator::init::Options) -> u8 {
+    match generator::init::run(options) {
+        Ok(written) => {
+            print_warnings(&written.report);
+            let inference = &written.inference;
+            let groups: Vec<&str> = inference.groups.iter().map(|g| g.builtin().as_str()).collect();
+            let target = if options.output == Path::new("-") {
+                "the spec".to_string()
+            } else {
+                options.output.display().to_string()
+            };
+            eprintln!(
+                "{target}: {} families read; builtin groups [{}], {} custom metrics, {} left undeclared; drift against this exposition: {}; PROPOSAL comments mark suggested alerts and the dashboard",
+                inference.families,
+                groups.join(", "),
+                inference.custom.len(),
+                inference.skipped.len(),
+                match written.drift.len() {
+                    0 => "nothing".to_string(),
+                    n => format!("{n} finding(s), listed in the spec's header"),
+                },
+            );
+            if options.output != Path::new("-") {
+                eprintln!(
+                    "next: generator check --spec {0}; generator drift --spec {0} --url <the service's /metrics>",
+                    options.output.display()
+                );
+            }
+            0
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            match error {
+                generator::init::InitError::Exists(_) => 1,
+                _ => 2,
+            }
         }
     }
 }

@@ -234,7 +234,7 @@ pub async fn rules_and_dashboards_return_data(
 }
 
 /// The live `/metrics` of one process matches the spec: nothing undeclared, nothing
-/// declared missing, types and labels as declared.
+/// declared missing, types and labels as declared; and `init` from it round-trips.
 pub async fn exposition_matches_spec(resolved: &Resolved, component: &str, url: &str) {
     let text = generator::drift::fetch_async(url, Duration::from_secs(10))
         .await
@@ -244,6 +244,25 @@ pub async fn exposition_matches_spec(resolved: &Resolved, component: &str, url: 
         report.findings.is_empty(),
         "{url} drifted from the spec: {:#?}",
         report.findings
+    );
+    init_round_trip(&text, url, component);
+}
+
+/// `generator init` against the same running process: the spec it writes passes `check`,
+/// and the process matches that spec under `drift` with no finding.
+pub fn init_round_trip(text: &str, url: &str, service: &str) {
+    let source = generator::init::Source::Url(url.to_string());
+    let written = generator::init::from_text(text, &source, service, "init.yaml")
+        .unwrap_or_else(|e| panic!("init --from {url}: {e}"));
+    let loaded = contract::load_bytes(written.text.as_bytes(), "init.yaml").unwrap();
+    let checked = generator::Checked::new(loaded)
+        .unwrap_or_else(|e| panic!("init --from {url} wrote a spec check refuses: {e}\n{}", written.text));
+    let again = generator::drift::check_text(&checked.resolved, None, text, url).unwrap();
+    assert!(
+        again.findings.is_empty(),
+        "{url} drifted from the spec init wrote from it: {:#?}\n{}",
+        again.findings,
+        written.text
     );
 }
 

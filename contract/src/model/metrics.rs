@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::Decimal;
 
 /// The metrics the service exposes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// Where the exposition is served.
@@ -26,6 +26,19 @@ pub struct Metrics {
 impl Metrics {
     pub(crate) fn default_max_series() -> u64 {
         1000
+    }
+}
+
+// By hand, so that a spec with no `metrics` section gets the same budget as one with
+// `metrics: {}`.
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            endpoint: MetricsEndpoint::default(),
+            builtin: Builtins::default(),
+            custom: Vec::new(),
+            default_max_series: Self::default_max_series(),
+        }
     }
 }
 

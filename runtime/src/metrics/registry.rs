@@ -81,9 +81,20 @@ impl Registry {
         };
         let exposed: Vec<&CatalogFamily> = catalog.for_component(component).collect();
         // The drop counter first, so every capped family can hold its own child of it.
+        let own_capped: Vec<String> = exposed
+            .iter()
+            .filter(|f| f.labels.iter().any(|l| l.values.is_none()))
+            .map(|f| f.name.clone())
+            .collect();
         let dropped: Option<Arc<Metric>> = exposed.iter().find(|f| f.name == SERIES_DROPPED).map(|f| {
+            // Series for this component's capped families only: another component's, at
+            // zero here, would read as metrics this process has.
+            let mut labels = schema(f);
+            if let Some(metric) = labels.first_mut() {
+                metric.values = LabelValues::Closed(own_capped.clone());
+            }
             Arc::new(Metric::Counter(Family::new(
-                schema(f),
+                labels,
                 f.max_series,
                 FamilyCells::default(),
                 |_| Counter::default(),
@@ -382,3 +393,29 @@ macro_rules! typed_family {
 typed_family!(CounterFamily, Counter, Counter);
 typed_family!(GaugeFamily, Gauge, Gauge);
 typed_family!(HistogramFamily, Histogram, Histogram);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_component_counts_drops_only_for_its_own_capped_families() {
+        let spec: contract::Spec = serde_yaml::from_str(
+            "service:\n  name: s\n  components: [{name: api}, {name: worker}]\nmetrics:\n  builtin:\n    http: {components: [api]}\n    jobs: {components: [worker]}\n",
+        )
+        .unwrap();
+        let catalog = contract::Resolved::of(&spec).catalog;
+        let api = Registry::from_catalog(&catalog, "api").encode(Format::Text);
+        assert!(
+            api.contains(r#"obs_series_dropped_total{metric="http_requests_total"} 0"#),
+            "{api}"
+        );
+        assert!(!api.contains(r#"metric="jobs_processed_total""#), "{api}");
+        let worker = Registry::from_catalog(&catalog, "worker").encode(Format::Text);
+        assert!(
+            worker.contains(r#"obs_series_dropped_total{metric="jobs_processed_total"} 0"#),
+            "{worker}"
+        );
+        assert!(!worker.contains(r#"metric="http_requests_total""#), "{worker}");
+    }
+}
