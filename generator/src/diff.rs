@@ -304,20 +304,7 @@ fn receivers_for(side: &Side, alert: &contract::rules::AlertView) -> Vec<String>
             .entry("environment".into())
             .or_insert_with(|| environment.to_string());
     }
-    let mut reached = Vec::new();
-    for route in &am.routes {
-        let equal = route.match_.iter().all(|(k, v)| labels.get(k) == Some(v));
-        let regex = route.match_re.iter().all(|(k, pattern)| {
-            regex::Regex::new(&format!("^(?:{pattern})$"))
-                .is_ok_and(|re| re.is_match(labels.get(k).map(String::as_str).unwrap_or("")))
-        });
-        if equal && regex {
-            reached.push(route.receiver.clone());
-            if !route.continue_ {
-                return reached;
-            }
-        }
-    }
+    let mut reached: Vec<String> = am.routes_for(&labels).into_iter().map(|r| r.receiver.clone()).collect();
     if reached.is_empty() {
         reached.push(am.route.receiver.clone());
     }

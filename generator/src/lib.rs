@@ -1,6 +1,7 @@
 //! The generator: turns a validated obs.yaml into the files of `generated/`, compares them
 //! with what is on disk, and writes them atomically.
 
+pub mod backtest;
 pub mod diagnostics_doc;
 pub mod diff;
 pub mod drift;

@@ -80,6 +80,9 @@ enum Command {
         #[arg(long, default_value = "10")]
         timeout_seconds: u64,
     },
+    /// Replay every alert of the spec (SLO burn-rate alerts included) over what a Prometheus
+    /// recorded: when each would have fired and resolved, notifications a day, which never fired.
+    Backtest(BacktestArgs),
     /// Compare a running service's /metrics with the spec; exit 1 on any difference.
     Drift {
         /// The exposition to check, e.g. http://127.0.0.1:8000/metrics.
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
             force,
             timeout: std::time::Duration::from_secs(timeout_seconds),
         }),
+        Some(Command::Backtest(args)) => run_backtest(args),
         Some(Command::Drift {
             url,
             spec,
@@ -406,6 +410,94 @@ fn run_init(options: &generator::init::Options) -> u8 {
                 _ => 2,
             }
         }
+    }
+}
+
+#[derive(Args, Debug)]
+struct BacktestArgs {
+    /// The Prometheus holding the data, e.g. http://127.0.0.1:9090.
+    #[arg(long)]
+    prometheus: String,
+    /// Start: now-7d, -24h, RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds.
+    #[arg(long, allow_hyphen_values = true)]
+    from: String,
+    /// End, in the same forms.
+    #[arg(long, default_value = "now", allow_hyphen_values = true)]
+    to: String,
+    /// Only this alert (repeatable).
+    #[arg(long = "alert")]
+    alerts: Vec<String>,
+    /// The spec whose alerts to replay.
+    #[arg(long, default_value = "obs.yaml")]
+    spec: PathBuf,
+    /// Replay these Prometheus rule files instead of the spec's rules (repeatable).
+    #[arg(long = "rules")]
+    rules: Vec<PathBuf>,
+    /// Evaluation interval of groups that set none (default: the spec's).
+    #[arg(long)]
+    evaluation_interval: Option<String>,
+    /// `table`, `markdown` or `json`.
+    #[arg(long, default_value = "table", value_parser = ["table", "markdown", "json"])]
+    format: String,
+    /// Give up on one query after this many seconds.
+    #[arg(long, default_value = "60")]
+    timeout_seconds: u64,
+}
+
+fn run_backtest(args: BacktestArgs) -> u8 {
+    use generator::backtest;
+    let fail = |error: backtest::BacktestError| match error {
+        backtest::BacktestError::Spec(error) => report_failure(&error),
+        other => {
+            eprintln!("error: {other}");
+            2
+        }
+    };
+    let interval = match args.evaluation_interval.as_deref().map(contract::Duration::parse) {
+        None => None,
+        Some(Ok(interval)) => Some(interval),
+        Some(Err(error)) => {
+            eprintln!("error: --evaluation-interval: {error}");
+            return 2;
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    let times = backtest::parse_time("--from", &args.from, now)
+        .and_then(|from| Ok((from, backtest::parse_time("--to", &args.to, now)?)));
+    let (from_ms, to_ms) = match times {
+        Ok(times) => times,
+        Err(error) => return fail(error),
+    };
+    let (checked, rules) = match backtest::load_rules(&args.spec, &args.rules, interval) {
+        Ok(loaded) => loaded,
+        Err(error) => return fail(error),
+    };
+    let rules = match backtest::select(rules, &args.alerts) {
+        Ok(rules) => rules,
+        Err(error) => return fail(error),
+    };
+    let options = backtest::Options {
+        prometheus: args.prometheus,
+        from_ms,
+        to_ms,
+        alerts: args.alerts,
+        timeout: std::time::Duration::from_secs(args.timeout_seconds),
+    };
+    let recorded = backtest::recorded_names(&checked);
+    let alertmanager = checked.loaded.spec.alertmanager.as_ref();
+    match backtest::run_blocking(&rules, &recorded, alertmanager, &options) {
+        Ok(report) => {
+            match args.format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&report.json()).unwrap_or_default()),
+                "markdown" => print!("{}", report.markdown()),
+                _ => print!("{}", report.table()),
+            }
+            u8::from(!report.failed().is_empty())
+        }
+        Err(error) => fail(error),
     }
 }
 

@@ -7,6 +7,7 @@
 //! compose stacks (`compose`) run on their own bridge network and publish their ports on
 //! 127.0.0.1. `expect` holds what every end-to-end test checks against the spec.
 
+pub mod alert_history;
 pub mod compose;
 pub mod expect;
 

@@ -3,8 +3,9 @@
 //! shortened and targets mapped to loopback in a test-only copy). Checks that both targets
 //! are up; that every declared metric reaches Prometheus with its type and labels; that
 //! every recording rule and every dashboard query returns data; that the live drift check
-//! is clean; and that an alert fires and reaches a webhook with the spec's labels and
-//! annotations.
+//! is clean; that an alert fires and reaches a webhook with the spec's labels and
+//! annotations; and that `backtest` of the same rule files over what this Prometheus
+//! recorded agrees with the `ALERTS` Prometheus wrote.
 
 use std::time::Duration;
 
@@ -114,6 +115,7 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
     })
     .await;
     assert!(up.is_ok(), "{}\n{}", up.unwrap_err(), diagnose().await);
+    let recording_from = now_ms();
 
     // 2. Traffic on both replicas, then give Prometheus a few scrapes and rule evaluations.
     tokio::join!(drive_traffic(blue_port), drive_traffic(green_port));
@@ -172,5 +174,46 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
         alert["annotations"]["runbook_url"],
         "https://runbooks.example.com/ws-counter/NoActiveWebSocketConnections"
     );
+
+    // 4. Backtest: the rule files this Prometheus ran, replayed over what it recorded,
+    // fire where its own ALERTS say it fired, within one evaluation step (1 s here).
+    let to = now_ms();
+    let rule_files: Vec<std::path::PathBuf> = ["alerts.yml", "slos.yml"]
+        .iter()
+        .map(|file| prom_config.path().join("rules").join(file))
+        .filter(|path| path.exists())
+        .collect();
+    let rules = generator::backtest::rules_from_files(&rule_files, contract::Duration::from_secs(1)).unwrap();
+    let options = generator::backtest::Options {
+        prometheus: prometheus.base.clone(),
+        from_ms: recording_from,
+        to_ms: to,
+        alerts: vec![],
+        timeout: Duration::from_secs(30),
+    };
+    let recorded_names: Vec<String> = resolved.rules.recorded_names().map(String::from).collect();
+    let report = generator::backtest::run(&rules, &recorded_names, spec.alertmanager.as_ref(), &options)
+        .await
+        .unwrap();
+    assert!(report.failed().is_empty(), "{}", report.table());
+    let no_sockets = report
+        .alerts
+        .iter()
+        .find(|a| a.name == "NoActiveWebSocketConnections")
+        .unwrap();
+    assert!(!no_sockets.fired().is_empty(), "{}", report.table());
+    let firings = alert_history::firings(&prometheus, recording_from, to, 1000).await;
+    assert!(
+        alert_history::assert_agrees(&report, &firings, 1000) >= 1,
+        "{}\n{firings:#?}",
+        report.table()
+    );
     drop(green);
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

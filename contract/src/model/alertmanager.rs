@@ -24,6 +24,41 @@ pub struct Alertmanager {
     pub receivers: Vec<Receiver>,
 }
 
+/// Alertmanager's `repeat_interval` when a spec sets none.
+pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
+
+impl Alertmanager {
+    /// The child routes an alert with these labels takes, as Alertmanager walks them: each
+    /// matching route in order until one without `continue`. Empty: the root route takes it.
+    pub fn routes_for(&self, labels: &BTreeMap<String, String>) -> Vec<&Route> {
+        let mut taken = Vec::new();
+        for route in &self.routes {
+            let equal = route.match_.iter().all(|(k, v)| labels.get(k) == Some(v));
+            let regex = route.match_re.iter().all(|(k, pattern)| {
+                regex::Regex::new(&format!("^(?:{pattern})$"))
+                    .is_ok_and(|re| re.is_match(labels.get(k).map(String::as_str).unwrap_or("")))
+            });
+            if equal && regex {
+                taken.push(route);
+                if !route.continue_ {
+                    break;
+                }
+            }
+        }
+        taken
+    }
+
+    /// How often a still-firing alert with these labels is notified again: its first
+    /// route's `repeat_interval`, else the root's, else Alertmanager's default of 4h.
+    pub fn repeat_interval_for(&self, labels: &BTreeMap<String, String>) -> Duration {
+        self.routes_for(labels)
+            .first()
+            .and_then(|route| route.repeat_interval)
+            .or(self.route.repeat_interval)
+            .unwrap_or(DEFAULT_REPEAT_INTERVAL)
+    }
+}
+
 /// The root route: where alerts go when no child route matches.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
