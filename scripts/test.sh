@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian machine: installs what is missing (Docker
 # engine, docker-compose, Prometheus and Alertmanager with promtool/amtool, VictoriaMetrics
 # with vmagent and vmalert, wrk, redis-server for the redis dependency check's test,
-# postgresql for the postgres check's test, python3 and its venv module) and
+# postgresql for the postgres check's test, python3 and its venv module, chromium for the
+# dashboard preview's browser test) and
 # kubernetes-validate from PyPI, starts dockerd when none runs, builds the local images,
 # then runs formatting, lint and every test.
 # CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
@@ -31,6 +32,8 @@ install_debian_packages() {
   # Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
   python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  # Headless, for the dashboard preview's browser test (integration-tests/src/browser.rs).
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # Debian keeps the server binaries off PATH, under /usr/lib/postgresql/<major>/bin.
   compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
   if [ "${#missing[@]}" -eq 0 ]; then

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod init;
 pub mod output;
 pub mod plan;
+pub mod preview;
 pub mod render;
 pub mod targets;
 

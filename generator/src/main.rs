@@ -83,6 +83,19 @@ enum Command {
     /// Replay every alert of the spec (SLO burn-rate alerts included) over what a Prometheus
     /// recorded: when each would have fired and resolved, notifications a day, which never fired.
     Backtest(BacktestArgs),
+    /// Serve a local web page that draws every generated dashboard from a live Prometheus,
+    /// without Grafana.
+    Preview {
+        /// The Prometheus to read, e.g. http://127.0.0.1:9090.
+        #[arg(long)]
+        prometheus: String,
+        /// The spec whose dashboards to draw.
+        #[arg(long, default_value = "obs.yaml")]
+        spec: PathBuf,
+        /// Where to listen (3001: the generated stacks' Grafana has 3000).
+        #[arg(long, default_value = "127.0.0.1:3001")]
+        listen: String,
+    },
     /// Compare a running service's /metrics with the spec; exit 1 on any difference.
     Drift {
         /// The exposition to check, e.g. http://127.0.0.1:8000/metrics.
@@ -155,6 +168,11 @@ fn main() -> ExitCode {
             timeout: std::time::Duration::from_secs(timeout_seconds),
         }),
         Some(Command::Backtest(args)) => run_backtest(args),
+        Some(Command::Preview {
+            prometheus,
+            spec,
+            listen,
+        }) => run_preview(&spec, &prometheus, &listen),
         Some(Command::Drift {
             url,
             spec,
@@ -467,10 +485,15 @@ fn run_backtest(args: BacktestArgs) -> u8 {
         .unwrap_or_default();
     let times = backtest::parse_time("--from", &args.from, now)
         .and_then(|from| Ok((from, backtest::parse_time("--to", &args.to, now)?)));
-    let (from_ms, to_ms) = match times {
+    let (from_ms, mut to_ms) = match times {
         Ok(times) => times,
         Err(error) => return fail(error),
     };
+    if to_ms > now {
+        // Past now nothing is recorded yet: every alert would seem to resolve at now.
+        eprintln!("note: --to is in the future; replaying up to now");
+        to_ms = now;
+    }
     let (checked, rules) = match backtest::load_rules(&args.spec, &args.rules, interval) {
         Ok(loaded) => loaded,
         Err(error) => return fail(error),
@@ -499,6 +522,61 @@ fn run_backtest(args: BacktestArgs) -> u8 {
         }
         Err(error) => fail(error),
     }
+}
+
+fn run_preview(spec: &Path, prometheus: &str, listen: &str) -> u8 {
+    let checked = match check(spec) {
+        Ok(checked) => checked,
+        Err(error) => return report_failure(&error),
+    };
+    let dashboards = match generator::render(&checked).map(|tree| generator::preview::dashboards(&tree)) {
+        Ok(Ok(dashboards)) => dashboards,
+        Ok(Err(message)) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+        Err(error) => return report_failure(&error),
+    };
+    let scrape = checked.loaded.spec.stack.prometheus.scrape_interval.as_secs_f64();
+    let preview = std::sync::Arc::new(generator::preview::Preview::new(dashboards, prometheus, scrape));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the server: {error}");
+            return 2;
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("error: cannot listen on {listen}: {error}");
+                return 2;
+            }
+        };
+        let address = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| listen.to_string());
+        eprintln!(
+            "preview of {} dashboard(s) from {prometheus} on http://{address}/ (Ctrl-C stops it)",
+            preview.dashboards.len()
+        );
+        tokio::select! {
+            served = generator::preview::serve(listener, preview) => match served {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("error: serving the preview: {error}");
+                    2
+                }
+            },
+            _ = tokio::signal::ctrl_c() => 0,
+        }
+    })
 }
 
 fn run_explain(code: Option<&str>, markdown: bool) -> u8 {

@@ -8,6 +8,7 @@
 //! 127.0.0.1. `expect` holds what every end-to-end test checks against the spec.
 
 pub mod alert_history;
+pub mod browser;
 pub mod compose;
 pub mod expect;
 

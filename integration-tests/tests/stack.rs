@@ -5,7 +5,8 @@
 //! every recording rule and every dashboard query returns data; that the live drift check
 //! is clean; that an alert fires and reaches a webhook with the spec's labels and
 //! annotations; and that `backtest` of the same rule files over what this Prometheus
-//! recorded agrees with the `ALERTS` Prometheus wrote.
+//! recorded agrees with the `ALERTS` Prometheus wrote; and that `preview` draws every panel
+//! of every generated dashboard from that Prometheus in headless Chromium.
 
 use std::time::Duration;
 
@@ -117,7 +118,12 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
     assert!(up.is_ok(), "{}\n{}", up.unwrap_err(), diagnose().await);
     let recording_from = now_ms();
 
-    // 2. Traffic on both replicas, then give Prometheus a few scrapes and rule evaluations.
+    // 2. Traffic on both replicas, twice: a counter born in the first round has no increase
+    // until it moves again (Prometheus takes a series' first sample as its start), so rates
+    // and ratios over it only have values after the second. Then a few scrapes and rule
+    // evaluations.
+    tokio::join!(drive_traffic(blue_port), drive_traffic(green_port));
+    tokio::time::sleep(Duration::from_secs(2)).await;
     tokio::join!(drive_traffic(blue_port), drive_traffic(green_port));
     tokio::time::sleep(Duration::from_secs(6)).await;
 
@@ -208,7 +214,73 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
         "{}\n{firings:#?}",
         report.table()
     );
+
+    // 5. Preview: each generated dashboard opened in headless Chromium against this
+    // Prometheus; every panel that reads Prometheus drew data, Loki's log panels say why not.
+    let checked = generator::check(&workspace().join("obs.yaml")).unwrap();
+    let dashboards = generator::preview::dashboards(&generator::render(&checked).unwrap()).unwrap();
+    assert_eq!(dashboards.len(), 2);
+    let uids: Vec<String> = dashboards.iter().map(|d| d.uid.clone()).collect();
+    let preview_port = serve_preview(dashboards, &prometheus.base).await;
+    for uid in &uids {
+        // Refresh off: a dump taken on a refresh tick would catch the panels mid-draw.
+        let url = format!("http://127.0.0.1:{preview_port}/#{uid}&refresh=off");
+        let dom = tokio::task::spawn_blocking(move || browser::dom(&url, 30_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            browser::body_attribute(&dom, "data-state"),
+            "done",
+            "{uid}: the page never settled"
+        );
+        let panels = browser::panels(&dom);
+        assert!(panels.len() >= 4, "{uid}: {panels:#?}");
+        for panel in &panels {
+            let expected = match panel.kind.as_str() {
+                "logs" => "unsupported",
+                "text" => "static",
+                _ => "drawn",
+            };
+            assert_eq!(panel.state, expected, "{uid}: {panel:#?}");
+            if expected == "drawn" {
+                assert!(panel.series >= 1, "{uid}: {panel:#?}");
+            }
+        }
+        if let Some(dir) = std::env::var_os("OBS_PREVIEW_SCREENSHOTS") {
+            let path = std::path::Path::new(&dir).join(format!("{uid}.png"));
+            let url = format!("http://127.0.0.1:{preview_port}/#{uid}&range=5m&refresh=off");
+            tokio::task::spawn_blocking(move || browser::screenshot(&url, 30_000, &path))
+                .await
+                .unwrap();
+        }
+    }
+    // Against a Prometheus that is not there, each panel says so instead of staying blank.
+    let gone = format!("http://127.0.0.1:{}", free_port());
+    let dashboards = generator::preview::dashboards(&generator::render(&checked).unwrap()).unwrap();
+    let broken_port = serve_preview(dashboards, &gone).await;
+    let url = format!("http://127.0.0.1:{broken_port}/#ws-overview&refresh=off");
+    let dom = tokio::task::spawn_blocking(move || browser::dom(&url, 30_000))
+        .await
+        .unwrap();
+    let panels = browser::panels(&dom);
+    assert!(!panels.is_empty());
+    for panel in &panels {
+        assert_eq!(panel.state, "error", "{panel:#?}");
+        assert!(
+            panel.message.contains(&format!("cannot reach Prometheus at {gone}")),
+            "{panel:#?}"
+        );
+    }
     drop(green);
+}
+
+/// Serves the preview of `dashboards` on a loopback port for the rest of the test.
+async fn serve_preview(dashboards: Vec<generator::preview::Dashboard>, prometheus: &str) -> u16 {
+    let preview = std::sync::Arc::new(generator::preview::Preview::new(dashboards, prometheus, 1.0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(generator::preview::serve(listener, preview));
+    port
 }
 
 fn now_ms() -> i64 {

@@ -103,8 +103,12 @@ impl Indicator {
     fn of(slo: &Slo) -> Option<Self> {
         if let (Some(errors), Some(total)) = (&slo.sli.errors, &slo.sli.total) {
             return Some(Self {
+                // `> 0` on the total: a window without traffic has no ratio rather than
+                // 0/0 = NaN, which would poison every average taken over it (the period's
+                // error ratio, so the budget, for a whole period). `or vector(0)`: a service
+                // that never failed has no error series, and its ratio is 0, not absent.
                 bad_ratio: format!(
-                    "sum(rate({}[{{w}}])) / sum(rate({}[{{w}}]))",
+                    "(sum(rate({}[{{w}}])) or vector(0)) / (sum(rate({}[{{w}}])) > 0)",
                     errors.trim(),
                     total.trim()
                 ),
@@ -124,7 +128,7 @@ impl Indicator {
         };
         Some(Self {
             bad_ratio: format!(
-                "1 - (sum(rate({}_bucket{{{bucket_matchers}}}[{{w}}])) / sum(rate({count}[{{w}}])))",
+                "1 - (sum(rate({}_bucket{{{bucket_matchers}}}[{{w}}])) / (sum(rate({count}[{{w}}])) > 0))",
                 latency.metric
             ),
             total: format!("sum(rate({count}[{{w}}]))"),

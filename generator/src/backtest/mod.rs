@@ -251,12 +251,18 @@ pub async fn run(
         .await?;
     let mut alerts = Vec::new();
     for rule in rules {
-        let times = query::times(options.from_ms, options.to_ms, rule.interval_ms);
-        let outcome = match client
-            .presence(&rule.expr, options.from_ms, options.to_ms, rule.interval_ms)
-            .await
-        {
-            Ok(present) => Ok(evaluate::replay(&times, &present, rule.for_ms, rule.keep_firing_for_ms)),
+        // Start `for` + `keep_firing_for` early, on the same grid, so that an alert already
+        // pending or firing at --from is in the state Prometheus had it in then.
+        let step = rule.interval_ms.max(1);
+        let warm_up = (rule.for_ms + rule.keep_firing_for_ms + step - 1) / step * step;
+        let start = options.from_ms - warm_up;
+        let times = query::times(start, options.to_ms, step);
+        let outcome = match client.presence(&rule.expr, start, options.to_ms, step).await {
+            Ok(present) => {
+                let mut episodes = evaluate::replay(&times, &present, rule.for_ms, rule.keep_firing_for_ms);
+                episodes.retain(|e| e.resolved_at.is_none_or(|resolved| resolved > options.from_ms));
+                Ok(episodes)
+            }
             Err(error) => Err(error.to_string()),
         };
         let mut notes = Vec::new();

@@ -2,7 +2,6 @@
 //! (`/api/v1/query_range`), in pieces that respect Prometheus's limit of 11,000 points per
 //! series, and says plainly why when it cannot.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::evaluate::Labels;
@@ -69,16 +68,21 @@ impl RangeClient {
         })
     }
 
-    /// The label sets the expression returned at each of `times(from, to, step)`.
+    /// The label sets the expression returned at each of `times(from, to, step)`. A point
+    /// is placed in the nearest evaluation slot (a server that rounds the range to its own
+    /// grid still lands each answer once).
     pub async fn presence(&self, expr: &str, from: i64, to: i64, step: i64) -> Result<Vec<Vec<Labels>>, QueryError> {
-        let all = times(from, to, step);
-        let index: BTreeMap<i64, usize> = all.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-        let mut present: Vec<Vec<Labels>> = vec![Vec::new(); all.len()];
+        let step = step.max(1);
+        let slots = times(from, to, step).len();
+        let mut present: Vec<Vec<Labels>> = vec![Vec::new(); slots];
         for (start, end) in pieces(from, to, step) {
             for (labels, stamps) in self.range(expr, start, end, step).await? {
                 for stamp in stamps {
-                    if let Some(&i) = index.get(&stamp) {
-                        present[i].push(labels.clone());
+                    let slot = (stamp - from + step / 2).div_euclid(step);
+                    if let Some(here) = usize::try_from(slot).ok().and_then(|i| present.get_mut(i)) {
+                        if !here.contains(&labels) {
+                            here.push(labels.clone());
+                        }
                     }
                 }
             }
@@ -95,6 +99,8 @@ impl RangeClient {
             ("start", seconds(start)),
             ("end", seconds(end)),
             ("step", step_text),
+            // VictoriaMetrics otherwise aligns the range to its cache's grid.
+            ("nocache", "1".to_string()),
         ];
         let response = self.client.post(&url).form(&form).send().await.map_err(|e| {
             let mut message = e.to_string();
