@@ -20,6 +20,10 @@ pub const LOG_DROP_REASONS: [&str; 2] = ["queue_full", "rejected"];
 /// The runtime's count of connections it closed on its own, by reason.
 pub const CONNECTIONS_CLOSED: &str = "obs_http_connections_closed_total";
 pub const CONNECTION_CLOSE_REASONS: [&str; 2] = ["header_timeout", "shed"];
+/// Units whose names Prometheus conventions put at the end of a metric name.
+pub const BASE_UNITS: [&str; 9] = [
+    "seconds", "bytes", "ratio", "meters", "volts", "amperes", "joules", "grams", "celsius",
+];
 /// HTTP methods with a value of their own; the rest count as `OTHER`.
 pub const HTTP_METHODS: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"];
 

@@ -51,16 +51,6 @@ fn type_name(kind: MetricType) -> &'static str {
     kind.as_str()
 }
 
-/// Label names a sample carries besides the family's own (`le` on buckets).
-fn own_labels(sample: &crate::exposition::Sample) -> BTreeSet<String> {
-    sample
-        .labels
-        .keys()
-        .filter(|k| !(k.as_str() == "le" && sample.name.ends_with("_bucket")))
-        .cloned()
-        .collect()
-}
-
 fn check_family(declared: &Family, found: &ParsedFamily, findings: &mut Vec<Finding>) {
     let name = &declared.name;
     let expected_type = type_name(declared.kind);
@@ -82,7 +72,7 @@ fn check_family(declared: &Family, found: &ParsedFamily, findings: &mut Vec<Find
     let mut series: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
     let mut unknown: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for sample in &found.samples {
-        let labels = own_labels(sample);
+        let labels: BTreeSet<String> = sample.own_labels().map(|(name, _)| name.to_string()).collect();
         if labels != expected && !reported_labels {
             reported_labels = true;
             findings.push(Finding {

@@ -217,6 +217,17 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, ParseError> {
     Ok(families)
 }
 
+impl Sample {
+    /// The sample's labels besides the family's own (`le` on a bucket), as name and value.
+    pub fn own_labels(&self) -> impl Iterator<Item = (&str, &str)> {
+        let bucket = self.name.ends_with("_bucket");
+        self.labels
+            .iter()
+            .filter(move |(name, _)| !(bucket && name.as_str() == "le"))
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+}
+
 impl ParsedFamily {
     /// The family's name as obs declares it: OpenMetrics names counters without `_total`.
     pub fn declared_name(&self) -> String {

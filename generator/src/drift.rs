@@ -36,17 +36,9 @@ pub enum DriftError {
 
 /// Fetches an exposition (text format requested) within `timeout`; `https://` works.
 pub async fn fetch_async(url: &str, timeout: Duration) -> Result<String, DriftError> {
-    let fail = |error: &dyn std::error::Error| {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        DriftError::Fetch {
-            url: url.to_string(),
-            message,
-        }
+    let fail = |error: &dyn std::error::Error| DriftError::Fetch {
+        url: url.to_string(),
+        message: crate::error_chain(error),
     };
     let mut builder = reqwest::Client::builder().timeout(timeout).no_proxy();
     // A service behind a private CA: trust the same bundle the runtime does.

@@ -18,6 +18,18 @@ use contract::{LoadedSpec, Report, Resolved};
 
 pub use output::{Drift, Tree, Written};
 
+/// An error with its causes, `outer: cause: root`: reqwest's "error sending request" alone
+/// says nothing.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
+}
+
 /// Why generation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {

@@ -506,7 +506,6 @@ fn run_backtest(args: BacktestArgs) -> u8 {
         prometheus: args.prometheus,
         from_ms,
         to_ms,
-        alerts: args.alerts,
         timeout: std::time::Duration::from_secs(args.timeout_seconds),
     };
     let recorded = backtest::recorded_names(&checked);

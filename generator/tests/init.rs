@@ -5,11 +5,14 @@
 //! exposition and never replaces a file unless told. The live round trip against the demo
 //! and every example's running service is in integration-tests (`expect::exposition_matches_spec`).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{generator, stderr};
 use contract::conformance::DriftKind;
 use generator::init::{from_text, Source};
 
@@ -226,18 +229,6 @@ fn the_written_spec_renders_and_promtool_passes_its_proposed_alerts() {
         let overview = std::fs::read_dir(out.join("grafana/dashboards")).unwrap().count();
         assert_eq!(overview, 1, "{name}: the proposed overview dashboard is rendered");
     }
-}
-
-fn generator(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_generator"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Answers every request on a loopback port with `status` and `body` until `count`

@@ -44,6 +44,14 @@ pub fn workspace() -> PathBuf {
 }
 
 /// A port nothing listens on right now.
+/// Milliseconds since the Unix epoch, as Prometheus's API takes times.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -7,12 +7,12 @@
 //! reported in its row, the others still replayed.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use generator::backtest::{self, Options};
 use integration_tests::alert_history::{assert_agrees, firings};
-use integration_tests::{free_port, start_prometheus, Prometheus};
+use integration_tests::{free_port, now_ms, start_prometheus, Prometheus};
 
 const SPEC: &str = r#"
 service: {name: queues}
@@ -58,10 +58,6 @@ fn backlog(elapsed: f64) -> (u32, u32) {
     };
     let b = if (12.0..26.0).contains(&elapsed) { 40 } else { 1 };
     (a, b)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 #[tokio::test]
@@ -123,7 +119,6 @@ async fn backtest_agrees_with_prometheus_evaluating_the_same_rules() {
         prometheus: prometheus.base.clone(),
         from_ms: from,
         to_ms: to,
-        alerts: vec![],
         timeout: Duration::from_secs(30),
     };
     let report = backtest::run(&rules, &[], checked.loaded.spec.alertmanager.as_ref(), &options)

@@ -194,7 +194,6 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
         prometheus: prometheus.base.clone(),
         from_ms: recording_from,
         to_ms: to,
-        alerts: vec![],
         timeout: Duration::from_secs(30),
     };
     let recorded_names: Vec<String> = resolved.rules.recorded_names().map(String::from).collect();
@@ -281,11 +280,4 @@ async fn serve_preview(dashboards: Vec<generator::preview::Dashboard>, prometheu
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(generator::preview::serve(listener, preview));
     port
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }

@@ -8,10 +8,7 @@ use crate::model::MetricType;
 
 use super::{report_duplicates, Checker};
 
-/// Units whose names Prometheus conventions put at the end of a metric name.
-const BASE_UNITS: [&str; 9] = [
-    "seconds", "bytes", "ratio", "meters", "volts", "amperes", "joules", "grams", "celsius",
-];
+use crate::catalog::BASE_UNITS;
 
 pub(super) fn check_all(checker: &mut Checker) {
     check_metric_names(checker);

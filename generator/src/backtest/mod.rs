@@ -187,8 +187,6 @@ pub struct Options {
     pub prometheus: String,
     pub from_ms: i64,
     pub to_ms: i64,
-    /// Only these alerts (all when empty).
-    pub alerts: Vec<String>,
     pub timeout: Duration,
 }
 

@@ -102,18 +102,16 @@ impl RangeClient {
             // VictoriaMetrics otherwise aligns the range to its cache's grid.
             ("nocache", "1".to_string()),
         ];
-        let response = self.client.post(&url).form(&form).send().await.map_err(|e| {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            QueryError::Unreachable {
+        let response = self
+            .client
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| QueryError::Unreachable {
                 url: self.base.clone(),
-                message,
-            }
-        })?;
+                message: crate::error_chain(&e),
+            })?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| QueryError::Unreadable {
             expr: expr.to_string(),

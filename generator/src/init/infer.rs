@@ -9,7 +9,7 @@ use contract::catalog::{
     LOG_LINES_DROPPED, LOG_LINES_SUPPRESSED, OVERFLOW_VALUE, SERIES_DROPPED, UNMATCHED_ROUTE,
 };
 use contract::conformance::{compare, DriftKind};
-use contract::exposition::{ParsedFamily, Sample};
+use contract::exposition::ParsedFamily;
 use contract::{Decimal, MetricType};
 
 /// A label with at most this many values seen, none of them identifier-like, is written as
@@ -18,11 +18,6 @@ pub const CLOSED_AT_MOST: usize = 10;
 
 /// Labels holding HTTP or gRPC status codes: open, however few codes the scrape showed.
 const STATUS_LABELS: [&str; 4] = ["status", "code", "status_code", "grpc_code"];
-
-/// Base units a name may end in, as obs's `metric-unit-missing` check knows them.
-const BASE_UNITS: [&str; 9] = [
-    "seconds", "bytes", "ratio", "meters", "volts", "amperes", "joules", "grams", "celsius",
-];
 
 /// The budget of an open label: twice what was seen and at least ten more, rounded up to
 /// a multiple of ten, so values quiet at scrape time still fit while a runaway label stops
@@ -180,12 +175,17 @@ impl Group {
         builtins
     }
 
-    /// The families this group declares, as the catalog expands it.
-    pub fn families(&self) -> Vec<contract::catalog::Family> {
+    /// The catalog of a spec holding only this group.
+    fn catalog(&self) -> Catalog {
         let mut spec = minimal_spec();
         spec.metrics.builtin = self.builtins();
-        let group = self.builtin();
         Catalog::from_spec(&spec)
+    }
+
+    /// The families this group declares, as the catalog expands it.
+    pub fn families(&self) -> Vec<contract::catalog::Family> {
+        let group = self.builtin();
+        self.catalog()
             .families
             .into_iter()
             .filter(|f| f.origin == Origin::Builtin(group))
@@ -232,7 +232,7 @@ fn minimal_spec() -> contract::Spec {
 fn label_values(family: &ParsedFamily) -> Vec<(String, BTreeSet<String>)> {
     let mut values: Vec<(String, BTreeSet<String>)> = Vec::new();
     for sample in &family.samples {
-        for (name, value) in own_labels(sample) {
+        for (name, value) in sample.own_labels() {
             match values.iter_mut().find(|(n, _)| n == name) {
                 Some((_, set)) => {
                     set.insert(value.to_string());
@@ -244,21 +244,12 @@ fn label_values(family: &ParsedFamily) -> Vec<(String, BTreeSet<String>)> {
     values
 }
 
-fn own_labels(sample: &Sample) -> impl Iterator<Item = (&str, &str)> {
-    let bucket = sample.name.ends_with("_bucket");
-    sample
-        .labels
-        .iter()
-        .filter(move |(name, _)| !(bucket && name.as_str() == "le"))
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-}
-
 /// Series of a family: its distinct label sets, `le` left out.
 fn series_count(family: &ParsedFamily) -> usize {
     family
         .samples
         .iter()
-        .map(|s| own_labels(s).collect::<Vec<_>>())
+        .map(|s| s.own_labels().collect::<Vec<_>>())
         .collect::<BTreeSet<_>>()
         .len()
 }
@@ -302,7 +293,7 @@ fn unit(family: &ParsedFamily, name: &str) -> Option<String> {
             return Some(unit.to_string());
         }
     }
-    BASE_UNITS
+    contract::catalog::BASE_UNITS
         .iter()
         .find(|unit| stem.ends_with(&format!("_{unit}")))
         .map(|unit| unit.to_string())
@@ -423,7 +414,7 @@ fn custom_metric(family: &ParsedFamily, capped: Capped, default_max_series: u64)
     let label_sets: BTreeSet<Vec<&str>> = family
         .samples
         .iter()
-        .map(|sample| own_labels(sample).map(|(name, _)| name).collect())
+        .map(|sample| sample.own_labels().map(|(name, _)| name).collect())
         .collect();
     if label_sets.len() > 1 {
         let sets: Vec<String> = label_sets.iter().map(|set| format!("{{{}}}", set.join(", "))).collect();
@@ -565,17 +556,19 @@ fn candidate_groups(by_name: &BTreeMap<String, &ParsedFamily>, capped: &dyn Fn(&
 /// Whether every family of `group` is exposed as the group declares it; the first
 /// mismatch otherwise.
 fn accept(group: &Group, exposed: &[ParsedFamily]) -> Result<Vec<String>, String> {
-    let declared = group.families();
-    let names: BTreeSet<String> = declared.iter().map(|f| f.name.clone()).collect();
-    let mut spec = minimal_spec();
-    spec.metrics.builtin = group.builtins();
-    let catalog = Catalog::from_spec(&spec);
+    let catalog = group.catalog();
+    let names: Vec<String> = catalog
+        .families
+        .iter()
+        .filter(|f| f.origin == Origin::Builtin(group.builtin()))
+        .map(|f| f.name.clone())
+        .collect();
     let mismatch = compare(&catalog, "app", exposed)
         .into_iter()
         .find(|finding| names.contains(&finding.metric) && finding.kind != DriftKind::Undeclared);
     match mismatch {
         Some(finding) => Err(format!("{}: {}", finding.metric, finding.detail)),
-        None => Ok(declared.into_iter().map(|f| f.name).collect()),
+        None => Ok(names),
     }
 }
 

@@ -465,8 +465,9 @@ fn alerts(out: &mut String, inference: &Inference, header: &Header) {
     comment(
         out,
         0,
-        "PROPOSAL: starter alerts from what the service exposes. Each has a promtool test that \
-         `generator` renders into generated/; tune thresholds and `for` to your traffic.",
+        "PROPOSAL: starter alerts from what the service exposes; the target-down and no-traffic \
+         alerts carry promtool tests that `generator` renders into generated/. Tune thresholds \
+         and `for` to your traffic.",
     );
     out.push_str("alerts:\n  - group: availability\n    rules:\n");
     let _ = write!(

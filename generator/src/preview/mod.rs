@@ -131,17 +131,15 @@ async fn forward(State(preview): State<Arc<Preview>>, Path(path): Path<String>, 
     let response = match preview.client.get(&url).send().await {
         Ok(response) => response,
         Err(error) => {
-            let mut message = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
             return api_error(
                 StatusCode::BAD_GATEWAY,
                 "unreachable",
-                format!("cannot reach Prometheus at {}: {message}", preview.prometheus),
-            );
+                format!(
+                    "cannot reach Prometheus at {}: {}",
+                    preview.prometheus,
+                    crate::error_chain(&error)
+                ),
+            )
         }
     };
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -223,7 +221,7 @@ mod tests {
         let get = |path: &str| client.get(format!("http://127.0.0.1:{port}{path}")).send();
         let answer = get("/api/prometheus/query?query=up").await.unwrap();
         assert_eq!(answer.status().as_u16(), 502);
-        let body: Value = answer.json().await.unwrap();
+        let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
         assert_eq!(body["errorType"], "unreachable");
         assert!(
             body["error"]
