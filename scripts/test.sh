@@ -4,7 +4,8 @@
 # with vmagent and vmalert, wrk, redis-server for the redis dependency check's test,
 # postgresql for the postgres check's test, python3 and its venv module, chromium for the
 # dashboard preview's browser test) and
-# kubernetes-validate from PyPI, starts dockerd when none runs, builds the local images,
+# kubernetes-validate from PyPI, Prometheus 3.5, promtool 3.5 and Alertmanager 0.33 from
+# Debian sid (unpacked under target/tools/sid), starts dockerd when none runs, builds the local images,
 # then runs formatting, lint and every test.
 # CI runs exactly this (.ci/run). Safe to run again: each step skips what is already done.
 set -euo pipefail
@@ -76,8 +77,53 @@ install_kubernetes_validate() {
   export OBS_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
 }
 
+# Prometheus and promtool 3.5 (the current LTS) and Alertmanager 0.33 from Debian sid,
+# unpacked under target/tools/sid/root: every generated rule file and promtool test runs
+# under both promtool majors (generator/tests/prometheus_tools.rs) and the end-to-end stacks
+# run on Prometheus 3 (integration-tests/images/build.sh builds its image). apt works on a
+# private state (its own sources list, lists and cache under target/tools/sid/apt), with the
+# mirror this machine's own apt sources name, so the machine's apt setup stays untouched.
+SID_PACKAGES=(prometheus promtool prometheus-alertmanager)
+install_sid_tools() {
+  local tools="$PWD/target/tools/sid"
+  local root="$tools/root"
+  export OBS_SID_ROOT="$root"
+  if [ -x "$root/usr/bin/prometheus" ] && [ -x "$root/usr/bin/promtool" ] && [ -x "$root/usr/bin/amtool" ]; then
+    log "Debian sid tools present ($("$root/usr/bin/prometheus" --version 2>&1 | head -n 1))"
+    return
+  fi
+  local mirror
+  mirror="$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | tr ' ' '\n' | grep -v -e security -e '^$' | head -n 1 || true)"
+  if [ -z "$mirror" ]; then
+    mirror="$(awk '$1 == "deb" && !/security/ { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|ftp):/) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null || true)"
+  fi
+  if [ -z "$mirror" ]; then
+    echo "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list" >&2
+    exit 1
+  fi
+  log "fetching ${SID_PACKAGES[*]} from Debian sid ($mirror) into target/tools/sid"
+  local apt="$tools/apt"
+  rm -rf "$apt" "$root"
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$root"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" >"$apt/sources.list"
+  local options=(
+    -o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+    -o APT::Sandbox::User=root -o Acquire::Languages=none
+  )
+  apt-get -qq "${options[@]}" update
+  (cd "$apt" && apt-get -qq "${options[@]}" download "${SID_PACKAGES[@]}")
+  local deb
+  for deb in "$apt"/*.deb; do
+    dpkg-deb -x "$deb" "$root"
+  done
+  rm -rf "$apt"
+  "$root/usr/bin/prometheus" --version 2>&1 | head -n 1
+}
+
 install_debian_packages
 install_kubernetes_validate
+install_sid_tools
 start_docker
 
 # A one-off build gains nothing from incremental caches, which double target/'s size.

@@ -1,8 +1,9 @@
 //! The generated Prometheus and Alertmanager files of obs.yaml and every example, checked
 //! by the real tools: `promtool check config`, `promtool check rules`, `promtool test
 //! rules`, `amtool check-config`, and `amtool config routes test` for every route the spec
-//! declares. scripts/test.sh installs the tools (Debian `prometheus`,
-//! `prometheus-alertmanager`).
+//! declares. Every check runs under both majors: promtool 2.42 and amtool 0.25 from Debian
+//! bookworm (on PATH) and promtool 3.5 and amtool 0.33 from Debian sid, which
+//! scripts/test.sh installs and unpacks under target/tools/sid (or `OBS_SID_ROOT`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,16 +30,58 @@ fn trees() -> Vec<(PathBuf, PathBuf)> {
     trees
 }
 
-fn run(tool: &str, args: &[&str]) -> (bool, String) {
+/// A tool of Debian sid's current release, as scripts/test.sh unpacks it.
+fn sid_tool(name: &str) -> PathBuf {
+    let root = std::env::var_os("OBS_SID_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/tools/sid/root"));
+    let path = root.join("usr/bin").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: ./scripts/test.sh fetches promtool 3.5 and amtool 0.33 from Debian sid",
+        path.display()
+    );
+    path
+}
+
+/// promtool 2.42 (Debian bookworm) and 3.5 (Debian sid).
+fn promtools() -> [PathBuf; 2] {
+    [PathBuf::from("promtool"), sid_tool("promtool")]
+}
+
+/// amtool 0.25 (Debian bookworm) and 0.33 (Debian sid).
+fn amtools() -> [PathBuf; 2] {
+    [PathBuf::from("amtool"), sid_tool("amtool")]
+}
+
+fn run(tool: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (bool, String) {
+    let tool = tool.as_ref();
     let output = Command::new(tool).args(args).output().unwrap_or_else(|error| {
-        panic!("cannot run {tool} ({error}); install Debian's prometheus and prometheus-alertmanager, or run ./scripts/test.sh")
+        panic!("cannot run {} ({error}); install Debian's prometheus and prometheus-alertmanager, or run ./scripts/test.sh", tool.to_string_lossy())
     });
     let text = format!(
-        "{}{}",
+        "{} {}{}",
+        version_line(tool),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.success(), text)
+}
+
+/// The tool's version line, so a failure says which release failed.
+fn version_line(tool: &std::ffi::OsStr) -> String {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .map(|o| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            format!("[{}]\n", text.lines().next().unwrap_or_default())
+        })
+        .unwrap_or_default()
 }
 
 fn yml_files(dir: &Path) -> Vec<PathBuf> {
@@ -56,15 +99,17 @@ fn yml_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn promtool_accepts_every_config_and_rules_file() {
-    for (_, generated) in trees() {
-        let config = generated.join("prometheus/prometheus.yml");
-        let (ok, output) = run("promtool", &["check", "config", config.to_str().unwrap()]);
-        assert!(ok, "promtool check config {}:\n{output}", config.display());
-        let rules = yml_files(&generated.join("prometheus/rules"));
-        assert!(!rules.is_empty(), "{} has no rules", generated.display());
-        for file in rules {
-            let (ok, output) = run("promtool", &["check", "rules", file.to_str().unwrap()]);
-            assert!(ok, "promtool check rules {}:\n{output}", file.display());
+    for promtool in promtools() {
+        for (_, generated) in trees() {
+            let config = generated.join("prometheus/prometheus.yml");
+            let (ok, output) = run(&promtool, &["check", "config", config.to_str().unwrap()]);
+            assert!(ok, "promtool check config {}:\n{output}", config.display());
+            let rules = yml_files(&generated.join("prometheus/rules"));
+            assert!(!rules.is_empty(), "{} has no rules", generated.display());
+            for file in rules {
+                let (ok, output) = run(&promtool, &["check", "rules", file.to_str().unwrap()]);
+                assert!(ok, "promtool check rules {}:\n{output}", file.display());
+            }
         }
     }
 }
@@ -80,18 +125,22 @@ fn the_focused_fixture_passes_every_tool() {
     // The scrape token is a deployment secret; promtool insists the file exists.
     std::fs::create_dir_all(prometheus.join("secrets")).unwrap();
     std::fs::write(prometheus.join("secrets/shop_metrics_token"), "token").unwrap();
-    let (ok, output) = run(
-        "promtool",
-        &["check", "config", prometheus.join("prometheus.yml").to_str().unwrap()],
-    );
-    assert!(ok, "{output}");
-    for file in yml_files(&prometheus.join("tests")) {
-        let (ok, output) = run("promtool", &["test", "rules", file.to_str().unwrap()]);
-        assert!(ok, "{}:\n{output}", file.display());
+    for promtool in promtools() {
+        let (ok, output) = run(
+            &promtool,
+            &["check", "config", prometheus.join("prometheus.yml").to_str().unwrap()],
+        );
+        assert!(ok, "{output}");
+        for file in yml_files(&prometheus.join("tests")) {
+            let (ok, output) = run(&promtool, &["test", "rules", file.to_str().unwrap()]);
+            assert!(ok, "{}:\n{output}", file.display());
+        }
     }
     let alertmanager = dir.path().join("alertmanager/alertmanager.yml");
-    let (ok, output) = run("amtool", &["check-config", alertmanager.to_str().unwrap()]);
-    assert!(ok, "{output}");
+    for amtool in amtools() {
+        let (ok, output) = run(&amtool, &["check-config", alertmanager.to_str().unwrap()]);
+        assert!(ok, "{output}");
+    }
     assert_eq!(
         routes_to(&alertmanager, &["alertname=X", "severity=critical", "team=checkout"]),
         ["pager", "mail"]
@@ -100,20 +149,34 @@ fn the_focused_fixture_passes_every_tool() {
 
 #[test]
 fn promtool_unit_tests_pass() {
-    let mut ran = 0;
-    for (_, generated) in trees() {
-        for file in yml_files(&generated.join("prometheus/tests")) {
-            let (ok, output) = run("promtool", &["test", "rules", file.to_str().unwrap()]);
-            assert!(ok, "promtool test rules {}:\n{output}", file.display());
-            ran += 1;
+    for promtool in promtools() {
+        let mut ran = 0;
+        for (_, generated) in trees() {
+            for file in yml_files(&generated.join("prometheus/tests")) {
+                let (ok, output) = run(&promtool, &["test", "rules", file.to_str().unwrap()]);
+                assert!(ok, "promtool test rules {}:\n{output}", file.display());
+                ran += 1;
+            }
         }
+        assert!(ran >= 5, "only {ran} test files ran");
     }
-    assert!(ran >= 5, "only {ran} test files ran");
 }
 
 /// Copies the demo's rules and tests with one replacement applied to the rules, and runs
-/// the named test file: the generated tests must be able to fail.
+/// the named test file under each promtool: the generated tests must be able to fail on
+/// both majors. The first that passes is returned, else the last failure.
 fn run_mutated(from: &str, to: &str, test_file: &str) -> (bool, String) {
+    let mut last = (false, String::new());
+    for promtool in promtools() {
+        last = run_mutated_with(&promtool, from, to, test_file);
+        if last.0 {
+            break;
+        }
+    }
+    last
+}
+
+fn run_mutated_with(promtool: &Path, from: &str, to: &str, test_file: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let generated = workspace().join("generated/prometheus");
     let mut replaced = false;
@@ -130,7 +193,7 @@ fn run_mutated(from: &str, to: &str, test_file: &str) -> (bool, String) {
     }
     assert!(replaced, "`{from}` is not in the demo's rules");
     run(
-        "promtool",
+        promtool,
         &[
             "test",
             "rules",
@@ -169,30 +232,43 @@ fn promtool_unit_tests_fail_without_the_traffic_guard() {
 
 #[test]
 fn amtool_accepts_every_alertmanager_config() {
-    let mut checked = 0;
-    for (_, generated) in trees() {
-        let config = generated.join("alertmanager/alertmanager.yml");
-        if !config.exists() {
-            continue;
+    for amtool in amtools() {
+        let mut checked = 0;
+        for (_, generated) in trees() {
+            let config = generated.join("alertmanager/alertmanager.yml");
+            if !config.exists() {
+                continue;
+            }
+            let (ok, output) = run(&amtool, &["check-config", config.to_str().unwrap()]);
+            assert!(ok, "amtool check-config {}:\n{output}", config.display());
+            checked += 1;
         }
-        let (ok, output) = run("amtool", &["check-config", config.to_str().unwrap()]);
-        assert!(ok, "amtool check-config {}:\n{output}", config.display());
-        checked += 1;
+        assert!(checked >= 2);
     }
-    assert!(checked >= 2);
 }
 
+/// The receivers `labels` reach, the same under both amtools.
 fn routes_to(config: &Path, labels: &[&str]) -> Vec<String> {
     let config_flag = format!("--config.file={}", config.display());
     let mut args = vec!["config", "routes", "test", config_flag.as_str()];
     args.extend(labels);
-    let output = Command::new("amtool").args(&args).output().expect("amtool runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .collect()
+    let answers: Vec<Vec<String>> = amtools()
+        .iter()
+        .map(|amtool| {
+            let output = Command::new(amtool).args(&args).output().expect("amtool runs");
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        answers[0], answers[1],
+        "amtool 0.25 and 0.33 route {labels:?} differently"
+    );
+    answers[0].clone()
 }
 
 #[test]

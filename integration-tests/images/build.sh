@@ -8,8 +8,10 @@
 #   <example>:latest         each example service, under the image name and binary path its
 #                            generated docker-compose.yml uses (the SERVICES table below)
 #   obs-sink:local           stands in for Alertmanager receivers, Loki and Elasticsearch in e2e stacks
-#   obs-prometheus:local     Debian's /usr/bin/prometheus
-#   obs-alertmanager:local   Debian's /usr/bin/prometheus-alertmanager
+#   obs-prometheus3:local    Prometheus 3.5 LTS from Debian sid (scripts/test.sh unpacks it
+#                            under target/tools/sid/root, or OBS_SID_ROOT)
+#   obs-prometheus:local     Debian bookworm's /usr/bin/prometheus (2.42)
+#   obs-alertmanager:local   Alertmanager 0.33 from Debian sid
 #   obs-pushgateway:local    Debian's /usr/bin/prometheus-pushgateway
 #   obs-victoria-metrics:local, obs-vmagent:local, obs-vmalert:local
 #                            Debian's victoria-metrics, vmagent and vmalert (the scale-out stack)
@@ -120,12 +122,24 @@ copy_with_libs "$(command -v prometheus)" /bin/prometheus "$root"
 mkdir -p "$root/usr/share/prometheus" && cp -r /usr/share/prometheus/web "$root/usr/share/prometheus/"
 import "$root" obs-prometheus:local /bin/prometheus
 
+sid="${OBS_SID_ROOT:-$(pwd)/target/tools/sid/root}"
+if [ ! -x "$sid/usr/bin/prometheus" ] || [ ! -x "$sid/usr/bin/prometheus-alertmanager" ]; then
+  echo "no Prometheus 3 / Alertmanager from Debian sid under $sid: run scripts/test.sh, which fetches them" >&2
+  exit 1
+fi
+root="$work/prometheus3"
+rm -rf "$root" && mkdir -p "$root/prometheus" "$root/etc/prometheus"
+chmod 0777 "$root/prometheus"
+copy_with_libs "$sid/usr/bin/prometheus" /bin/prometheus "$root"
+mkdir -p "$root/usr/share/prometheus" && cp -r "$sid/usr/share/prometheus/web" "$root/usr/share/prometheus/"
+import "$root" obs-prometheus3:local /bin/prometheus
+
 root="$work/alertmanager"
 rm -rf "$root" && mkdir -p "$root/alertmanager" "$root/etc/alertmanager"
 chmod 0777 "$root/alertmanager"
-copy_with_libs "$(command -v prometheus-alertmanager)" /bin/alertmanager "$root"
+copy_with_libs "$sid/usr/bin/prometheus-alertmanager" /bin/alertmanager "$root"
 # Debian's build reads its notification templates (default.tmpl) and UI from disk.
-mkdir -p "$root/usr/share/prometheus" && cp -r /usr/share/prometheus/alertmanager "$root/usr/share/prometheus/"
+mkdir -p "$root/usr/share/prometheus" && cp -r "$sid/usr/share/prometheus/alertmanager" "$root/usr/share/prometheus/"
 import "$root" obs-alertmanager:local /bin/alertmanager
 
 root="$work/pushgateway"

@@ -25,8 +25,35 @@ pub fn demo_image() -> String {
     std::env::var("OBS_DEMO_IMAGE").unwrap_or_else(|_| "obs-demo:latest".into())
 }
 
+/// Prometheus 3.5 LTS (Debian sid's build), what generated stacks target by default.
 pub fn prometheus_image() -> String {
-    std::env::var("OBS_PROMETHEUS_IMAGE").unwrap_or_else(|_| "obs-prometheus:local".into())
+    PrometheusBuild::Lts3.image()
+}
+
+/// A Prometheus the end-to-end tests run on: the current LTS, which generated stacks target
+/// by default, and Debian bookworm's 2.42, the 2.x a spec may still target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrometheusBuild {
+    Lts3,
+    Debian2,
+}
+
+impl PrometheusBuild {
+    pub fn image(self) -> String {
+        match self {
+            Self::Lts3 => std::env::var("OBS_PROMETHEUS_IMAGE").unwrap_or_else(|_| "obs-prometheus3:local".into()),
+            Self::Debian2 => std::env::var("OBS_PROMETHEUS2_IMAGE").unwrap_or_else(|_| "obs-prometheus:local".into()),
+        }
+    }
+
+    /// Feature flags the generated command carries for this major: 2.x expands
+    /// `${VAR}` in external labels only when asked, 3.x always does.
+    fn feature_flags(self) -> &'static [&'static str] {
+        match self {
+            Self::Lts3 => &[],
+            Self::Debian2 => &["--enable-feature=expand-external-labels"],
+        }
+    }
 }
 
 pub fn alertmanager_image() -> String {
@@ -94,14 +121,24 @@ pub async fn start_prometheus(config: &Path, port: u16) -> ContainerAsync<Generi
 
 /// [`start_prometheus`] with more command-line flags (`--rules.alert.resend-delay=2s`).
 pub async fn start_prometheus_with(config: &Path, port: u16, flags: &[&str]) -> ContainerAsync<GenericImage> {
+    start_prometheus_on(PrometheusBuild::Lts3, config, port, flags).await
+}
+
+/// [`start_prometheus_with`] on the given Prometheus build.
+pub async fn start_prometheus_on(
+    build: PrometheusBuild,
+    config: &Path,
+    port: u16,
+    flags: &[&str],
+) -> ContainerAsync<GenericImage> {
+    let image = build.image();
     let mut cmd = vec![
         "--config.file=/etc/prometheus/prometheus.yml".to_string(),
         "--storage.tsdb.path=/prometheus".to_string(),
         format!("--web.listen-address=127.0.0.1:{port}"),
-        "--enable-feature=expand-external-labels".to_string(),
     ];
-    cmd.extend(flags.iter().map(|flag| flag.to_string()));
-    generic(&prometheus_image())
+    cmd.extend(build.feature_flags().iter().chain(flags).map(|flag| flag.to_string()));
+    generic(&image)
         .with_wait_for(WaitFor::message_on_stderr("Server is ready to receive web requests."))
         .with_network("host")
         .with_env_var("APP_ENV", "e2e")
@@ -110,7 +147,7 @@ pub async fn start_prometheus_with(config: &Path, port: u16, flags: &[&str]) -> 
         .with_startup_timeout(Duration::from_secs(60))
         .start()
         .await
-        .unwrap_or_else(|e| panic!("{} did not start: {e}", prometheus_image()))
+        .unwrap_or_else(|e| panic!("{image} did not start: {e}"))
 }
 
 /// Starts Alertmanager on 127.0.0.1:`port`, clustering off.

@@ -1,5 +1,6 @@
-//! The generated stack of the top-level obs.yaml against real software: two demo replicas
-//! (blue, green), Prometheus and Alertmanager with the generated configuration (intervals
+//! The generated stack of the top-level obs.yaml against real software, once on Prometheus
+//! 3.5 LTS and once on Debian's 2.42: two demo replicas (blue, green), Prometheus and
+//! Alertmanager with the generated configuration (intervals
 //! shortened and targets mapped to loopback in a test-only copy). Checks that both targets
 //! are up; that every declared metric reaches Prometheus with its type and labels; that
 //! every recording rule and every dashboard query returns data; that the live drift check
@@ -75,8 +76,22 @@ async fn drive_traffic(port: u16) {
     drop(vanishing);
 }
 
+/// The two runs share the machine's two cores; one at a time keeps their timings honest.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
-async fn generated_stack_scrapes_records_alerts_and_notifies() {
+async fn generated_stack_scrapes_records_alerts_and_notifies_on_prometheus_3() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    generated_stack_scrapes_records_alerts_and_notifies(PrometheusBuild::Lts3).await;
+}
+
+#[tokio::test]
+async fn generated_stack_scrapes_records_alerts_and_notifies_on_prometheus_2() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    generated_stack_scrapes_records_alerts_and_notifies(PrometheusBuild::Debian2).await;
+}
+
+async fn generated_stack_scrapes_records_alerts_and_notifies(build: PrometheusBuild) {
     let generated = workspace().join("generated");
     let spec = contract::load_file(&workspace().join("obs.yaml")).unwrap().spec;
     let resolved = contract::Resolved::of(&spec);
@@ -98,7 +113,7 @@ async fn generated_stack_scrapes_records_alerts_and_notifies() {
         start_demo(green_port, "green"),
         start_alertmanager(am_config.path(), alertmanager_port)
     );
-    let prometheus_container = start_prometheus(prom_config.path(), prometheus_port).await;
+    let prometheus_container = start_prometheus_on(build, prom_config.path(), prometheus_port, &[]).await;
     let prometheus = Prometheus::new(prometheus_port);
     let diagnose = || async {
         format!(
