@@ -6,6 +6,7 @@ pub mod fanout;
 pub mod generator_scale;
 pub mod hot;
 pub mod lifecycle;
+pub mod native;
 pub mod scale_out;
 pub mod scrape;
 pub mod series_memory;

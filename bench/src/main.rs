@@ -33,6 +33,8 @@ enum Command {
     Traces,
     /// Encoding /metrics.
     Scrape,
+    /// Classic against native histograms: series, bytes, encode time.
+    Native,
     /// Counting on the hot path.
     Hot,
     /// WebSocket throughput and memory per idle connection.
@@ -245,6 +247,49 @@ fn fanout(effort: Effort, sockets: u64) -> anyhow::Result<String> {
                 "close frames after SIGTERM",
                 "last close frame, ms after SIGTERM",
                 "exit, ms after SIGTERM"
+            ],
+            &rows
+        )
+    ))
+}
+
+fn native(effort: Effort) -> anyhow::Result<String> {
+    let results = [
+        bench::native::demo(effort.pick(20_000, 200), effort)?,
+        bench::native::large(effort.pick(1_000_000, 1_400), effort.pick(20, 3), effort)?,
+    ];
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .flat_map(|r| {
+            let classic_text = r.forms[0].clone();
+            r.forms.iter().map(move |f| {
+                vec![
+                    r.workload.clone(),
+                    r.label_sets.to_string(),
+                    f.name.to_string(),
+                    f.stored_series.to_string(),
+                    f.bytes.to_string(),
+                    format!("{:.3}", f.encode * 1000.0),
+                    ratio(f.stored_series as f64, classic_text.stored_series as f64),
+                    ratio(f.bytes as f64, classic_text.bytes as f64),
+                    ratio(f.encode, classic_text.encode),
+                ]
+            })
+        })
+        .collect();
+    Ok(format!(
+        "### Classic against native histograms\n\nThe same observations in each form; series are what Prometheus stores from one scrape, ratios against the classic text exposition.\n\n{}",
+        table(
+            &[
+                "workload",
+                "label sets",
+                "form",
+                "series stored",
+                "bytes",
+                "encode ms",
+                "series ÷ classic",
+                "bytes ÷ classic",
+                "time ÷ classic"
             ],
             &rows
         )
@@ -551,6 +596,7 @@ fn main() -> anyhow::Result<()> {
         Command::Drivers => vec![drivers(effort)?],
         Command::Traces => vec![traces(effort)?],
         Command::Scrape => vec![scrape(effort)?],
+        Command::Native => vec![native(effort)?],
         Command::Hot => vec![hot(effort)],
         Command::Ws => vec![ws(effort)?],
         Command::Fanout { sockets } => vec![fanout(effort, sockets)?],
@@ -574,6 +620,7 @@ fn main() -> anyhow::Result<()> {
             traces(effort)?,
             drivers(effort)?,
             scrape(effort)?,
+            native(effort)?,
             hot(effort),
             ws(effort)?,
             fanout(effort, bench::fanout::ASKED)?,

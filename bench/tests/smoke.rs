@@ -11,6 +11,27 @@ fn scrape_encodes_the_same_series_three_ways() {
 }
 
 #[test]
+fn native_histograms_store_fewer_series_than_classic_ones() {
+    for r in [
+        bench::native::demo(200, Effort::SMOKE).unwrap(),
+        bench::native::large(1_400, 3, Effort::SMOKE).unwrap(),
+    ] {
+        let [classic_text, classic_protobuf, native] = &r.forms[..] else {
+            panic!("{r:?}")
+        };
+        assert_eq!(classic_text.stored_series, classic_protobuf.stored_series);
+        // Each label set is one native series against at least its +Inf bucket, sum and count.
+        assert!(
+            native.stored_series + 2 * r.label_sets <= classic_text.stored_series,
+            "{r:?}"
+        );
+        for form in &r.forms {
+            assert!(form.bytes > 0 && form.encode > 0.0, "{r:?}");
+        }
+    }
+}
+
+#[test]
 fn memory_per_series_is_measured_for_every_registry() {
     let m = bench::series_memory::run(20_000).expect("children measure");
     for (name, bytes) in [

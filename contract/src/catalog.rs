@@ -127,8 +127,10 @@ pub struct Family {
     pub help: String,
     pub unit: Option<String>,
     pub labels: Vec<Label>,
-    /// Histogram bucket bounds (empty for other types).
+    /// Histogram bucket bounds (empty for other types, and for native-only histograms).
     pub buckets: Vec<Decimal>,
+    /// A native histogram's schema; `None` for classic histograms and other types.
+    pub native_schema: Option<i8>,
     /// Most label combinations before values fold into `other`.
     pub max_series: u64,
     /// Components exposing it; `None` means all.
@@ -156,8 +158,36 @@ impl Family {
             .is_none_or(|names| names.iter().any(|n| n == component))
     }
 
-    /// Series names this family puts in the exposition (`_bucket`, `_sum`, `_count` for
-    /// histograms).
+    /// Whether this is a histogram with native buckets.
+    pub fn is_native(&self) -> bool {
+        self.native_schema.is_some()
+    }
+
+    /// Whether Prometheus stores the classic `_bucket`, `_sum` and `_count` series: every
+    /// classic histogram, and a native one that keeps classic buckets beside.
+    pub fn has_classic_series(&self) -> bool {
+        self.kind == MetricType::Histogram && (!self.is_native() || !self.buckets.is_empty())
+    }
+
+    /// Series names Prometheus stores for this family: a native histogram's own name, and
+    /// the classic `_bucket`, `_sum` and `_count` where it has them.
+    pub fn stored_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.kind != MetricType::Histogram || self.is_native() {
+            names.push(self.name.clone());
+        }
+        if self.has_classic_series() {
+            names.extend(
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .map(|s| format!("{}{s}", self.name)),
+            );
+        }
+        names
+    }
+
+    /// Series names this family puts in the text exposition (`_bucket`, `_sum`, `_count`
+    /// for histograms, native ones included: their text form has only the `+Inf` bucket).
     pub fn sample_names(&self) -> Vec<String> {
         match self.kind {
             MetricType::Histogram => ["_bucket", "_sum", "_count"]
@@ -226,6 +256,7 @@ impl Builder<'_> {
             unit: unit.map(String::from),
             labels,
             buckets,
+            native_schema: None,
             max_series: 1,
             components: components.clone(),
             origin: Origin::Builtin(group),
@@ -234,6 +265,13 @@ impl Builder<'_> {
         // A builtin's budget is its worst case: every combination is legitimate.
         family.max_series = family.worst_case_series().unwrap_or(1).max(1);
         self.families.push(family);
+    }
+
+    /// Marks the family just added native when its group asks for it.
+    fn last_is_native(&mut self, native: Option<crate::model::NativeHistogram>) {
+        if let Some(family) = self.families.last_mut() {
+            family.native_schema = native.map(|n| n.schema);
+        }
     }
 
     fn http(&mut self) {
@@ -262,9 +300,10 @@ impl Builder<'_> {
             "Time from receiving an HTTP request to sending the response.",
             Some("seconds"),
             vec![routes.clone(), methods.clone()],
-            http.buckets.clone().unwrap_or_else(default_http_buckets),
+            classic_buckets(http.buckets.as_ref(), http.native.as_ref(), default_http_buckets),
             scope,
         );
+        self.last_is_native(http.native);
         self.builtin(
             g,
             "http_requests_in_progress".into(),
@@ -324,9 +363,10 @@ impl Builder<'_> {
             "How long WebSocket connections stayed open, counted when they close.",
             Some("seconds"),
             vec![],
-            ws.buckets.clone().unwrap_or_else(default_websocket_buckets),
+            classic_buckets(ws.buckets.as_ref(), ws.native.as_ref(), default_websocket_buckets),
             scope,
         );
+        self.last_is_native(ws.native);
     }
 
     fn lifecycle(&mut self) {
@@ -443,9 +483,10 @@ impl Builder<'_> {
             "Time a job takes from dequeue to completion.",
             Some("seconds"),
             vec![types.clone()],
-            jobs.buckets.clone().unwrap_or_else(default_job_buckets),
+            classic_buckets(jobs.buckets.as_ref(), jobs.native.as_ref(), default_job_buckets),
             scope,
         );
+        self.last_is_native(jobs.native);
         self.builtin(
             g,
             "job_retries_total".into(),
@@ -540,6 +581,7 @@ impl Builder<'_> {
             unit: None,
             labels,
             buckets: vec![],
+            native_schema: None,
             max_series: 1,
             components: None,
             origin: Origin::Runtime,
@@ -618,6 +660,20 @@ impl Builder<'_> {
     }
 }
 
+/// A histogram's classic bounds: those listed; else none when it is native, else the
+/// group's default.
+fn classic_buckets(
+    listed: Option<&Vec<Decimal>>,
+    native: Option<&crate::model::NativeHistogram>,
+    default: fn() -> Vec<Decimal>,
+) -> Vec<Decimal> {
+    match (listed, native) {
+        (Some(listed), _) => listed.clone(),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => default(),
+    }
+}
+
 fn custom_family(decl: &MetricDecl, index: usize, default_max_series: u64) -> Family {
     Family {
         name: decl.name.clone(),
@@ -626,10 +682,14 @@ fn custom_family(decl: &MetricDecl, index: usize, default_max_series: u64) -> Fa
         unit: decl.unit.clone(),
         labels: decl.labels.iter().map(Label::from_decl).collect(),
         buckets: if decl.kind == MetricType::Histogram {
-            decl.buckets.clone().unwrap_or_else(default_http_buckets)
+            classic_buckets(decl.buckets.as_ref(), decl.native.as_ref(), default_http_buckets)
         } else {
             Vec::new()
         },
+        native_schema: decl
+            .native
+            .filter(|_| decl.kind == MetricType::Histogram)
+            .map(|n| n.schema),
         max_series: decl.max_series.unwrap_or(default_max_series),
         components: decl.components.clone(),
         origin: Origin::Custom(index),
@@ -675,16 +735,17 @@ impl Catalog {
         self.by_name.get(name).map(|&i| &self.families[i])
     }
 
-    /// The family a sample name belongs to (`x_bucket` → histogram `x`).
-    /// The family a sample name belongs to. A classic histogram has no sample under its own
-    /// name, only `_bucket`, `_sum` and `_count`, so its bare name selects nothing.
+    /// The family a series name Prometheus stores belongs to (`x_bucket` → histogram `x`).
+    /// A classic histogram has no series under its own name, only `_bucket`, `_sum` and
+    /// `_count`, so its bare name selects nothing; a native one is its bare name, with the
+    /// three classic series only when it keeps classic buckets.
     pub fn family_of_sample(&self, sample: &str) -> Option<&Family> {
         self.get(sample)
-            .filter(|f| f.kind != MetricType::Histogram)
+            .filter(|f| f.kind != MetricType::Histogram || f.is_native())
             .or_else(|| {
                 ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
                     let base = sample.strip_suffix(suffix)?;
-                    self.get(base).filter(|f| f.kind == MetricType::Histogram)
+                    self.get(base).filter(|f| f.has_classic_series())
                 })
             })
     }

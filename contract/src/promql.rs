@@ -1,7 +1,7 @@
 //! PromQL checks: parse an expression (Grafana's `$__rate_interval` and friends allowed) and
 //! list the metric names it selects, so validation can resolve each against the catalog.
 
-use promql_parser::label::MatchOp;
+use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{self, Expr, VectorSelector};
 
 /// Grafana variables that stand for a range inside queries, replaced before parsing.
@@ -76,7 +76,7 @@ fn selector_name(selector: &VectorSelector) -> Option<String> {
 }
 
 fn walk(expr: &Expr, names: &mut Vec<Selected>) {
-    let mut push = |selector: &VectorSelector| {
+    for_each_selector(expr, &mut |selector: &VectorSelector| {
         if let Some(metric) = selector_name(selector) {
             let labels = selector
                 .matchers
@@ -88,26 +88,46 @@ fn walk(expr: &Expr, names: &mut Vec<Selected>) {
                 .collect();
             names.push(Selected { metric, labels });
         }
-    };
+    });
+}
+
+/// Calls `f` on every series selector of the expression, in order of appearance.
+pub fn for_each_selector(expr: &Expr, f: &mut dyn FnMut(&VectorSelector)) {
     match expr {
-        Expr::VectorSelector(selector) => push(selector),
-        Expr::MatrixSelector(matrix) => push(&matrix.vs),
+        Expr::VectorSelector(selector) => f(selector),
+        Expr::MatrixSelector(matrix) => f(&matrix.vs),
         Expr::Aggregate(aggregate) => {
-            walk(&aggregate.expr, names);
+            for_each_selector(&aggregate.expr, f);
             if let Some(param) = &aggregate.param {
-                walk(param, names);
+                for_each_selector(param, f);
             }
         }
-        Expr::Unary(unary) => walk(&unary.expr, names),
+        Expr::Unary(unary) => for_each_selector(&unary.expr, f),
         Expr::Binary(binary) => {
-            walk(&binary.lhs, names);
-            walk(&binary.rhs, names);
+            for_each_selector(&binary.lhs, f);
+            for_each_selector(&binary.rhs, f);
         }
-        Expr::Paren(paren) => walk(&paren.expr, names),
-        Expr::Subquery(subquery) => walk(&subquery.expr, names),
-        Expr::Call(call) => call.args.args.iter().for_each(|arg| walk(arg, names)),
+        Expr::Paren(paren) => for_each_selector(&paren.expr, f),
+        Expr::Subquery(subquery) => for_each_selector(&subquery.expr, f),
+        Expr::Call(call) => call.args.args.iter().for_each(|arg| for_each_selector(arg, f)),
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
+}
+
+/// Every label matcher of the expression's selectors (`__name__` included), in order.
+pub fn label_matchers(expr: &Expr) -> Vec<Matcher> {
+    let mut found = Vec::new();
+    for_each_selector(expr, &mut |selector: &VectorSelector| {
+        found.extend(
+            selector
+                .matchers
+                .matchers
+                .iter()
+                .chain(selector.matchers.or_matchers.iter().flatten())
+                .cloned(),
+        );
+    });
+    found
 }
 
 /// Parses a bare selector (`http_requests_total{status=~"5.."}`) and returns its metric name.

@@ -311,3 +311,89 @@ fn every_declared_route_matches_its_receiver() {
         }
     }
 }
+
+/// The native-histogram fixture rendered for `version` (native only before 2.45, which
+/// cannot keep classic buckets beside) into a temporary directory.
+fn native_fixture(version: &str) -> (tempfile::TempDir, generator::Checked) {
+    let mut text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native-histograms.good.yaml"),
+    )
+    .unwrap();
+    let target = contract::prometheus_version::PrometheusVersion::parse(version).unwrap();
+    if target < contract::prometheus_version::PrometheusVersion::CLASSIC_BESIDE_NATIVE {
+        text = text.replace("      buckets: [0.1, 0.25, 0.5, 1]\n", "");
+    }
+    text.push_str(&format!("\nstack:\n  prometheus:\n    version: \"{version}\"\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("obs.yaml");
+    std::fs::write(&spec, text).unwrap();
+    let checked = generator::check(&spec).unwrap();
+    assert!(!checked.report.has_errors(), "{}", checked.report);
+    generator::output::write(&generator::render(&checked).unwrap(), &dir.path().join("generated")).unwrap();
+    (dir, checked)
+}
+
+#[test]
+fn native_histogram_rules_pass_both_promtools_and_their_tests_pass_on_3() {
+    let [promtool_2, promtool_3] = promtools();
+    for (version, promtool) in [("3.5", &promtool_3), ("2.42", &promtool_2)] {
+        let (dir, _) = native_fixture(version);
+        let prometheus = dir.path().join("generated/prometheus");
+        let (ok, output) = run(
+            promtool,
+            &["check", "config", prometheus.join("prometheus.yml").to_str().unwrap()],
+        );
+        assert!(ok, "{version}: {output}");
+        for file in yml_files(&prometheus.join("rules")) {
+            for promtool in promtools() {
+                let (ok, output) = run(&promtool, &["check", "rules", file.to_str().unwrap()]);
+                assert!(ok, "{version}: {}:\n{output}", file.display());
+            }
+        }
+        let slo_tests = prometheus.join("tests/slos.yml");
+        if version == "3.5" {
+            let slos = std::fs::read_to_string(&slo_tests).unwrap();
+            assert!(slos.contains("{{schema:0"), "native test series: {slos}");
+            for file in yml_files(&prometheus.join("tests")) {
+                let (ok, output) = run(&promtool_3, &["test", "rules", file.to_str().unwrap()]);
+                assert!(ok, "{}:\n{output}", file.display());
+            }
+            // The tests can fail: a latency threshold moved past the slow bucket breaks them.
+            let rules = prometheus.join("rules/slos.yml");
+            let text = std::fs::read_to_string(&rules).unwrap();
+            assert!(text.contains("histogram_fraction(0, 0.25,"), "{text}");
+            std::fs::write(
+                &rules,
+                text.replace("histogram_fraction(0, 0.25,", "histogram_fraction(0, 4,"),
+            )
+            .unwrap();
+            let (ok, output) = run(&promtool_3, &["test", "rules", slo_tests.to_str().unwrap()]);
+            assert!(!ok, "a broken native SLI passed its tests:\n{output}");
+        } else {
+            // promtool 2.x cannot read native test series: none are written for 2.x.
+            assert!(!slo_tests.exists(), "{}", slo_tests.display());
+        }
+    }
+}
+
+#[test]
+fn native_histograms_are_switched_on_as_each_release_wants() {
+    let scrape_setting = |dir: &Path| std::fs::read_to_string(dir.join("generated/prometheus/prometheus.yml")).unwrap();
+    let compose = |dir: &Path| std::fs::read_to_string(dir.join("generated/docker-compose.yml")).unwrap();
+    // 3.5 (the default line): the feature flag, and classic buckets kept by setting.
+    let (dir, _) = native_fixture("3.5");
+    assert!(compose(dir.path()).contains("--enable-feature=native-histograms"));
+    assert!(!compose(dir.path()).contains("expand-external-labels"));
+    assert!(scrape_setting(dir.path()).contains("always_scrape_classic_histograms: true"));
+    assert!(!scrape_setting(dir.path()).contains("scrape_native_histograms"));
+    // 3.8 and later: the scrape setting, no flag (a no-op from 3.9).
+    let (dir, _) = native_fixture("3.9");
+    assert!(!compose(dir.path()).contains("--enable-feature=native-histograms"));
+    assert!(scrape_setting(dir.path()).contains("scrape_native_histograms: true"));
+    // 2.x: its own name for keeping classic buckets, and the external-labels flag.
+    let (dir, _) = native_fixture("2.53");
+    assert!(compose(dir.path()).contains("--enable-feature=native-histograms"));
+    assert!(compose(dir.path()).contains("--enable-feature=expand-external-labels"));
+    assert!(scrape_setting(dir.path()).contains("scrape_classic_histograms: true"));
+    assert!(!scrape_setting(dir.path()).contains("always_scrape_classic_histograms"));
+}

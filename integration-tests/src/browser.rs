@@ -115,3 +115,40 @@ pub fn body_attribute(dom: &str, name: &str) -> String {
     let tag = &dom[start..start + dom[start..].find('>').unwrap_or(0)];
     attribute(tag, name)
 }
+
+/// Serves the preview of `dashboards` on a loopback port for the rest of the test.
+pub async fn serve_preview(dashboards: Vec<generator::preview::Dashboard>, prometheus: &str) -> u16 {
+    let preview = std::sync::Arc::new(generator::preview::Preview::new(dashboards, prometheus, 1.0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(generator::preview::serve(listener, preview));
+    port
+}
+
+/// Every panel of the dashboard `uid` in the preview on `port` that reads Prometheus drew at
+/// least one series (log panels say why they cannot, text panels are static); returns how
+/// many panels there are.
+pub async fn assert_every_panel_drawn(port: u16, uid: &str) -> usize {
+    // Refresh off: a dump taken on a refresh tick would catch the panels mid-draw.
+    let url = format!("http://127.0.0.1:{port}/#{uid}&refresh=off");
+    let dom = tokio::task::spawn_blocking(move || dom(&url, 30_000)).await.unwrap();
+    assert_eq!(
+        body_attribute(&dom, "data-state"),
+        "done",
+        "{uid}: the page never settled"
+    );
+    let panels = panels(&dom);
+    assert!(!panels.is_empty(), "{uid}: no panel");
+    for panel in &panels {
+        let expected = match panel.kind.as_str() {
+            "logs" => "unsupported",
+            "text" => "static",
+            _ => "drawn",
+        };
+        assert_eq!(panel.state, expected, "{uid}: {panel:#?}");
+        if expected == "drawn" {
+            assert!(panel.series >= 1, "{uid}: {panel:#?}");
+        }
+    }
+    panels.len()
+}

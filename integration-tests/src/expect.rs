@@ -17,9 +17,10 @@ use crate::{encode, Prometheus};
 /// Labels Prometheus adds to every series of a target.
 const TARGET_LABELS: [&str; 5] = ["__name__", "job", "instance", "replica", "le"];
 
-/// The series name to look a family up by (a histogram's `_count`).
+/// The series name to look a family up by (a classic histogram's `_count`, a native one's
+/// own name).
 fn sample_name(family: &contract::catalog::Family) -> String {
-    if family.kind == MetricType::Histogram {
+    if family.kind == MetricType::Histogram && !family.is_native() {
         format!("{}_count", family.name)
     } else {
         family.name.clone()
@@ -34,16 +35,19 @@ pub async fn declared_metrics_scraped(prometheus: &Prometheus, resolved: &Resolv
         "component `{component}` declares no metric"
     );
     for family in resolved.catalog.for_component(component) {
-        let metadata_name = if family.kind == MetricType::Counter {
-            family.name.trim_end_matches("_total")
-        } else {
-            family.name.as_str()
-        };
-        let metadata = prometheus
-            .api(&format!("/api/v1/metadata?metric={}", encode(metadata_name)))
-            .await
-            .unwrap();
-        let found_type = metadata[metadata_name][0]["type"].as_str().unwrap_or("none");
+        // OpenMetrics names a counter's family without `_total`; the text and protobuf
+        // formats keep it.
+        let mut found_type = "none".to_string();
+        for metadata_name in [family.name.trim_end_matches("_total"), family.name.as_str()] {
+            let metadata = prometheus
+                .api(&format!("/api/v1/metadata?metric={}", encode(metadata_name)))
+                .await
+                .unwrap();
+            if let Some(kind) = metadata[metadata_name][0]["type"].as_str() {
+                found_type = kind.to_string();
+                break;
+            }
+        }
         assert_eq!(
             found_type,
             family.kind.as_str(),
@@ -77,6 +81,10 @@ pub async fn moved(prometheus: &Prometheus, family: &contract::catalog::Family, 
     let query = match family.kind {
         MetricType::Gauge => {
             format!("count(abs(max_over_time({name}[{window}])) > 0 or changes({name}[{window}]) > 0)")
+        }
+        // `max_over_time` reads floats only: a native histogram's count is taken first.
+        MetricType::Histogram if family.is_native() => {
+            format!("count(max_over_time(histogram_count({name})[{window}:]) > 0)")
         }
         _ => format!("count(max_over_time({name}[{window}]) > 0)"),
     };

@@ -46,13 +46,18 @@ impl PrometheusBuild {
         }
     }
 
-    /// Feature flags the generated command carries for this major: 2.x expands
-    /// `${VAR}` in external labels only when asked, 3.x always does.
-    fn feature_flags(self) -> &'static [&'static str] {
+    /// The release line this build is.
+    pub fn version(self) -> contract::prometheus_version::PrometheusVersion {
         match self {
-            Self::Lts3 => &[],
-            Self::Debian2 => &["--enable-feature=expand-external-labels"],
+            Self::Lts3 => contract::prometheus_version::PrometheusVersion::new(3, 5),
+            Self::Debian2 => contract::prometheus_version::PrometheusVersion::new(2, 42),
         }
+    }
+
+    /// The feature flags the generated compose command gives this release for a stack
+    /// without native histograms (on 2.x, expanding `${VAR}` in external labels).
+    pub fn feature_flags(self) -> Vec<String> {
+        generator::targets::compose::prometheus_feature_flags(self.version(), false)
     }
 }
 
@@ -137,7 +142,8 @@ pub async fn start_prometheus_on(
         "--storage.tsdb.path=/prometheus".to_string(),
         format!("--web.listen-address=127.0.0.1:{port}"),
     ];
-    cmd.extend(build.feature_flags().iter().chain(flags).map(|flag| flag.to_string()));
+    cmd.extend(build.feature_flags());
+    cmd.extend(flags.iter().map(|flag| flag.to_string()));
     generic(&image)
         .with_wait_for(WaitFor::message_on_stderr("Server is ready to receive web requests."))
         .with_network("host")

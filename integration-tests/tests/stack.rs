@@ -235,31 +235,10 @@ async fn generated_stack_scrapes_records_alerts_and_notifies(build: PrometheusBu
     let dashboards = generator::preview::dashboards(&generator::render(&checked).unwrap()).unwrap();
     assert_eq!(dashboards.len(), 2);
     let uids: Vec<String> = dashboards.iter().map(|d| d.uid.clone()).collect();
-    let preview_port = serve_preview(dashboards, &prometheus.base).await;
+    let preview_port = browser::serve_preview(dashboards, &prometheus.base).await;
     for uid in &uids {
-        // Refresh off: a dump taken on a refresh tick would catch the panels mid-draw.
-        let url = format!("http://127.0.0.1:{preview_port}/#{uid}&refresh=off");
-        let dom = tokio::task::spawn_blocking(move || browser::dom(&url, 30_000))
-            .await
-            .unwrap();
-        assert_eq!(
-            browser::body_attribute(&dom, "data-state"),
-            "done",
-            "{uid}: the page never settled"
-        );
-        let panels = browser::panels(&dom);
-        assert!(panels.len() >= 4, "{uid}: {panels:#?}");
-        for panel in &panels {
-            let expected = match panel.kind.as_str() {
-                "logs" => "unsupported",
-                "text" => "static",
-                _ => "drawn",
-            };
-            assert_eq!(panel.state, expected, "{uid}: {panel:#?}");
-            if expected == "drawn" {
-                assert!(panel.series >= 1, "{uid}: {panel:#?}");
-            }
-        }
+        let drawn = browser::assert_every_panel_drawn(preview_port, uid).await;
+        assert!(drawn >= 4, "{uid}: {drawn} panels");
         if let Some(dir) = std::env::var_os("OBS_PREVIEW_SCREENSHOTS") {
             let path = std::path::Path::new(&dir).join(format!("{uid}.png"));
             let url = format!("http://127.0.0.1:{preview_port}/#{uid}&range=5m&refresh=off");
@@ -271,7 +250,7 @@ async fn generated_stack_scrapes_records_alerts_and_notifies(build: PrometheusBu
     // Against a Prometheus that is not there, each panel says so instead of staying blank.
     let gone = format!("http://127.0.0.1:{}", free_port());
     let dashboards = generator::preview::dashboards(&generator::render(&checked).unwrap()).unwrap();
-    let broken_port = serve_preview(dashboards, &gone).await;
+    let broken_port = browser::serve_preview(dashboards, &gone).await;
     let url = format!("http://127.0.0.1:{broken_port}/#ws-overview&refresh=off");
     let dom = tokio::task::spawn_blocking(move || browser::dom(&url, 30_000))
         .await
@@ -286,13 +265,4 @@ async fn generated_stack_scrapes_records_alerts_and_notifies(build: PrometheusBu
         );
     }
     drop(green);
-}
-
-/// Serves the preview of `dashboards` on a loopback port for the rest of the test.
-async fn serve_preview(dashboards: Vec<generator::preview::Dashboard>, prometheus: &str) -> u16 {
-    let preview = std::sync::Arc::new(generator::preview::Preview::new(dashboards, prometheus, 1.0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(generator::preview::serve(listener, preview));
-    port
 }

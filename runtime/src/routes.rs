@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::metrics::Format;
+use crate::metrics::Negotiated;
 use crate::observability::Observability;
 
 async fn liveness(State(obs): State<Observability>) -> Response {
@@ -78,9 +78,9 @@ async fn metrics(State(obs): State<Observability>, headers: HeaderMap) -> Respon
     if let Some(lifecycle) = &obs.builtins.lifecycle {
         lifecycle.shutdown.set(obs.shutdown.elapsed_seconds());
     }
-    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let body = obs.registry.encode(format);
-    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+    let negotiated = Negotiated::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let body = obs.registry.exposition(negotiated);
+    ([(header::CONTENT_TYPE, negotiated.content_type())], body).into_response()
 }
 
 impl Observability {

@@ -156,6 +156,8 @@ codes! {
     MetricUnitMissing = "metric-unit-missing", Warning;
     MetricUnitSuffix = "metric-unit-suffix", Error;
     MetricUnknown = "metric-unknown", Error;
+    NativeHistogramInvalid = "native-histogram-invalid", Error;
+    NativeHistogramUnsupported = "native-histogram-unsupported", Error;
     LimitInvalid = "limit-invalid", Error;
     PagerdutyKey = "pagerduty-key", Error;
     PanelByUnknown = "panel-by-unknown", Error;
@@ -173,7 +175,9 @@ codes! {
     PortInvalid = "port-invalid", Error;
     ProbeFieldDuplicate = "probe-field-duplicate", Error;
     ProbeFieldsEmpty = "probe-fields-empty", Error;
+    PrometheusVersionInvalid = "prometheus-version-invalid", Error;
     PromqlFragment = "promql-fragment", Error;
+    PromqlPrometheus3 = "promql-prometheus3", Warning;
     PromqlSyntax = "promql-syntax", Error;
     PromqlUnknownLabel = "promql-unknown-label", Error;
     PromqlUnknownMetric = "promql-unknown-metric", Error;

@@ -32,7 +32,7 @@ pub struct Stack {
     /// `metrics.builtin.lifecycle.pushgateway` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushgateway: Option<StackService>,
-    /// Jaeger all-in-one, receiving OTLP traces (`tracing.otlp_endpoint`).
+    /// Jaeger (v2), receiving OTLP traces (`tracing.otlp_endpoint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jaeger: Option<StackService>,
     /// Elasticsearch, receiving shipped logs (`logging.elasticsearch`).
@@ -237,9 +237,14 @@ pub struct StackDependency {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusStack {
-    /// Image, e.g. `prom/prometheus:v2.53.0`.
+    /// Image; default the current long-term-support release (`contract::images`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The Prometheus release the generated files target, `3.5` or `2.53` (major.minor):
+    /// command-line flags and scrape settings differ between them. Default: the image
+    /// tag's version, else the default image's (3.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Host port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -267,6 +272,7 @@ impl Default for PrometheusStack {
     fn default() -> Self {
         Self {
             image: None,
+            version: None,
             port: None,
             scrape_interval: Self::default_interval(),
             evaluation_interval: None,

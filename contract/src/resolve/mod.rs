@@ -34,7 +34,8 @@ impl Resolved {
         let catalog = Catalog::from_spec(spec);
         let rules = rules::rule_set(spec, &catalog);
         let components = topology::components(spec);
-        let stack = StackPlan::of(spec, &components);
+        let mut stack = StackPlan::of(spec, &components);
+        stack.native_histograms = catalog.families.iter().any(|f| f.is_native());
         let dashboards = spec.dashboards.iter().map(|d| DashboardIdentity::of(spec, d)).collect();
         Self {
             catalog,

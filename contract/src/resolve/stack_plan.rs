@@ -30,6 +30,10 @@ pub struct StackPlan {
     pub dependencies: Vec<Dependency>,
     /// The VictoriaMetrics scale-out that replaces Prometheus, when the spec asks for it.
     pub scale_out: Option<ScaleOut>,
+    /// The Prometheus release the generated files are written for.
+    pub prometheus: crate::prometheus_version::PrometheusVersion,
+    /// Some histogram is native, so Prometheus must scrape native histograms.
+    pub native_histograms: bool,
 }
 
 /// vmagent members scraping, VictoriaMetrics storing and deduplicating, vmalert evaluating.
@@ -226,6 +230,9 @@ impl StackPlan {
                 .map(|d| Dependency::of(d, components))
                 .collect(),
             scale_out,
+            prometheus: crate::prometheus_version::PrometheusVersion::target(&stack.prometheus),
+            // Known once the catalog is: `Resolved::of` sets it.
+            native_histograms: false,
         }
     }
 

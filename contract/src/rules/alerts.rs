@@ -37,7 +37,7 @@ fn with_filter(metric: &str, filter: Option<&str>) -> String {
 
 /// The PromQL of an alert: `expr` as written, or its template expanded. `None` when the
 /// rule has no condition (a validation error).
-pub fn alert_expr(rule: &AlertRule) -> Option<String> {
+pub fn alert_expr(rule: &AlertRule, context: &AlertContext) -> Option<String> {
     if let Some(expr) = &rule.expr {
         return Some(expr.trim().to_string());
     }
@@ -56,10 +56,15 @@ pub fn alert_expr(rule: &AlertRule) -> Option<String> {
         return Some(format!("{} / {} > {}", rate(&t.errors), rate(&t.total), t.above));
     }
     if let Some(t) = &rule.latency {
-        let mut by = vec!["le".to_string()];
-        by.extend(t.by.iter().cloned());
-        let buckets = with_filter(&format!("{}_bucket", t.metric), t.filter.as_deref());
-        let summed = sum_by(&by, &format!("rate({buckets}[{}])", t.window));
+        // A native histogram is one series per label set; a classic one is summed by `le`.
+        let (series, by) = if context.is_native(&t.metric) {
+            (with_filter(&t.metric, t.filter.as_deref()), t.by.clone())
+        } else {
+            let mut by = vec!["le".to_string()];
+            by.extend(t.by.iter().cloned());
+            (with_filter(&format!("{}_bucket", t.metric), t.filter.as_deref()), by)
+        };
+        let summed = sum_by(&by, &format!("rate({series}[{}])", t.window));
         return Some(format!("histogram_quantile({}, {summed}) > {}", t.quantile, t.above));
     }
     if let Some(t) = &rule.no_traffic {
@@ -86,7 +91,7 @@ pub fn expand_alert(rule: &AlertRule, context: &AlertContext, spec_path: String)
     }
     AlertView {
         name: rule.name.clone(),
-        expr: alert_expr(rule).unwrap_or_default(),
+        expr: alert_expr(rule, context).unwrap_or_default(),
         for_: rule.for_,
         labels,
         annotations,
@@ -185,25 +190,42 @@ mod tests {
     #[test]
     fn expands_each_template() {
         let threshold = rule("{name: A, severity: warning, summary: s, threshold: {query: 'a / b', above: 0.9}}");
-        assert_eq!(alert_expr(&threshold).unwrap(), "a / b > 0.9");
+        assert_eq!(alert_expr(&threshold, &AlertContext::default()).unwrap(), "a / b > 0.9");
         let set_op = rule("{name: A, severity: warning, summary: s, threshold: {query: 'a > 1 or b', below: 3}}");
-        assert_eq!(alert_expr(&set_op).unwrap(), "(a > 1 or b) < 3");
+        assert_eq!(
+            alert_expr(&set_op, &AlertContext::default()).unwrap(),
+            "(a > 1 or b) < 3"
+        );
         let ratio = rule(
             r#"{name: A, severity: critical, summary: s, error_ratio: {errors: 'h_total{status=~"5.."}', total: h_total, above: 0.05, by: [job]}}"#,
         );
         assert_eq!(
-            alert_expr(&ratio).unwrap(),
+            alert_expr(&ratio, &AlertContext::default()).unwrap(),
             r#"sum by (job) (rate(h_total{status=~"5.."}[5m])) / sum by (job) (rate(h_total[5m])) > 0.05"#
         );
         let latency = rule("{name: A, severity: warning, summary: s, latency: {metric: d_seconds, quantile: 0.95, above: 0.5, window: 10m, filter: 'route!=\"/metrics\"'}}");
         assert_eq!(
-            alert_expr(&latency).unwrap(),
+            alert_expr(&latency, &AlertContext::default()).unwrap(),
             r#"histogram_quantile(0.95, sum by (le) (rate(d_seconds_bucket{route!="/metrics"}[10m]))) > 0.5"#
         );
+        let native = AlertContext {
+            native_histograms: vec!["d_seconds".into()],
+            ..AlertContext::default()
+        };
+        assert_eq!(
+            alert_expr(&latency, &native).unwrap(),
+            r#"histogram_quantile(0.95, sum(rate(d_seconds{route!="/metrics"}[10m]))) > 0.5"#
+        );
         let absent = rule("{name: A, severity: critical, summary: s, absent: {selector: 'up{job=\"x\"}'}}");
-        assert_eq!(alert_expr(&absent).unwrap(), r#"absent(up{job="x"})"#);
+        assert_eq!(
+            alert_expr(&absent, &AlertContext::default()).unwrap(),
+            r#"absent(up{job="x"})"#
+        );
         let quiet = rule("{name: A, severity: warning, summary: s, no_traffic: {selector: r_total}}");
-        assert_eq!(alert_expr(&quiet).unwrap(), "sum(rate(r_total[5m])) == 0");
+        assert_eq!(
+            alert_expr(&quiet, &AlertContext::default()).unwrap(),
+            "sum(rate(r_total[5m])) == 0"
+        );
     }
 
     #[test]

@@ -155,21 +155,39 @@ impl RuleSet {
     }
 }
 
-/// What alerts need from the service: the labels every alert carries and the runbook pattern.
-#[derive(Debug, Clone)]
+/// What alerts need from the service: the labels every alert carries, the runbook pattern,
+/// which histograms are native (queried by their own name, not `_bucket`) and the
+/// Prometheus release the rules and tests are for.
+#[derive(Debug, Clone, Default)]
 pub struct AlertContext {
     pub static_labels: BTreeMap<String, String>,
     pub runbook_pattern: Option<String>,
+    pub native_histograms: Vec<String>,
+    pub prometheus: Option<crate::prometheus_version::PrometheusVersion>,
 }
 
 impl AlertContext {
-    pub fn from_spec(spec: &Spec) -> Self {
+    pub fn new(spec: &Spec, catalog: &Catalog) -> Self {
         let mut static_labels = spec.service.labels.clone();
         static_labels.insert("service".into(), spec.service.name.clone());
         Self {
             static_labels,
             runbook_pattern: spec.service.runbook_url.clone(),
+            native_histograms: catalog
+                .families
+                .iter()
+                .filter(|f| f.is_native())
+                .map(|f| f.name.clone())
+                .collect(),
+            prometheus: Some(crate::prometheus_version::PrometheusVersion::target(
+                &spec.stack.prometheus,
+            )),
         }
+    }
+
+    /// Whether `metric` is a native histogram.
+    pub fn is_native(&self, metric: &str) -> bool {
+        self.native_histograms.iter().any(|n| n == metric)
     }
 
     pub fn runbook_for(&self, alert: &str) -> Option<String> {
@@ -182,7 +200,7 @@ impl AlertContext {
 /// Derives every rule and test of a spec. Expects a spec that passed validation; on one
 /// that did not, expressions may be nonsense but nothing panics.
 pub fn rule_set(spec: &Spec, catalog: &Catalog) -> RuleSet {
-    let context = AlertContext::from_spec(spec);
+    let context = AlertContext::new(spec, catalog);
     let mut set = RuleSet::default();
     let recording = recording_rules(catalog);
     if !recording.is_empty() {

@@ -30,9 +30,24 @@ pub fn gauge_sum_name(family: &str) -> String {
     format!("job:{family}:sum")
 }
 
-/// Name of the per-job bucket rates of a histogram.
-pub fn bucket_rate_name(family: &str) -> String {
-    format!("job:{family}_bucket:rate5m")
+/// Name of the per-job bucket rates of a histogram: of its `_bucket` series for a classic
+/// one, of the histogram itself for a native one.
+pub fn bucket_rate_name(family: &Family) -> String {
+    if family.is_native() {
+        format!("job:{}:rate5m", family.name)
+    } else {
+        format!("job:{}_bucket:rate5m", family.name)
+    }
+}
+
+/// The label a classic histogram's buckets are summed by beside the others: `le`; none for
+/// a native histogram, whose buckets travel inside each sample.
+pub fn bucket_labels(family: &Family) -> &'static [&'static str] {
+    if family.is_native() {
+        &[]
+    } else {
+        &["le"]
+    }
 }
 
 /// Name of a per-job quantile of a histogram (`p95`).
@@ -58,10 +73,18 @@ pub fn recording_rules(catalog: &Catalog) -> Vec<RecordingRule> {
             ),
             MetricType::Gauge => record(gauge_sum_name(name), sum_by(&kept_labels(family, &[]), name)),
             MetricType::Histogram => {
-                let buckets = bucket_rate_name(name);
+                let buckets = bucket_rate_name(family);
+                let series = if family.is_native() {
+                    name.clone()
+                } else {
+                    format!("{name}_bucket")
+                };
                 record(
                     buckets.clone(),
-                    sum_by(&kept_labels(family, &["le"]), &format!("rate({name}_bucket[5m])")),
+                    sum_by(
+                        &kept_labels(family, bucket_labels(family)),
+                        &format!("rate({series}[5m])"),
+                    ),
                 );
                 for (quantile, label) in QUANTILES {
                     record(
@@ -70,14 +93,17 @@ pub fn recording_rules(catalog: &Catalog) -> Vec<RecordingRule> {
                     );
                 }
                 let by = kept_labels(family, &[]);
-                record(
-                    format!("job:{name}:mean_rate5m"),
+                let mean = if family.is_native() {
+                    // The recorded rate already holds the sum and count of each label set.
+                    format!("histogram_sum({buckets}) / histogram_count({buckets})")
+                } else {
                     format!(
                         "{} / {}",
                         sum_by(&by, &format!("rate({name}_sum[5m])")),
                         sum_by(&by, &format!("rate({name}_count[5m])"))
-                    ),
-                );
+                    )
+                };
+                record(format!("job:{name}:mean_rate5m"), mean);
             }
         }
     }
@@ -99,6 +125,26 @@ pub fn recording_rules(catalog: &Catalog) -> Vec<RecordingRule> {
 mod tests {
     use super::*;
     use crate::model::Spec;
+
+    #[test]
+    fn native_histograms_are_read_by_their_own_name() {
+        let spec: Spec = serde_yaml::from_str("service: {name: s}\nmetrics: {builtin: {http: {native: {}}}}").unwrap();
+        let rules = recording_rules(&Catalog::from_spec(&spec));
+        let find = |name: &str| rules.iter().find(|r| r.record == name).map(|r| r.expr.clone());
+        assert_eq!(
+            find("job:http_request_duration_seconds:rate5m").unwrap(),
+            "sum by (job, route, method) (rate(http_request_duration_seconds[5m]))"
+        );
+        assert_eq!(
+            find("job:http_request_duration_seconds:p95_rate5m").unwrap(),
+            "histogram_quantile(0.95, job:http_request_duration_seconds:rate5m)"
+        );
+        assert_eq!(
+            find("job:http_request_duration_seconds:mean_rate5m").unwrap(),
+            "histogram_sum(job:http_request_duration_seconds:rate5m) / histogram_count(job:http_request_duration_seconds:rate5m)"
+        );
+        assert!(find("job:http_request_duration_seconds_bucket:rate5m").is_none());
+    }
 
     #[test]
     fn aggregates_each_type_across_instances() {

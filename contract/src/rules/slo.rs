@@ -100,7 +100,7 @@ struct Indicator {
 }
 
 impl Indicator {
-    fn of(slo: &Slo) -> Option<Self> {
+    fn of(slo: &Slo, context: &AlertContext) -> Option<Self> {
         if let (Some(errors), Some(total)) = (&slo.sli.errors, &slo.sli.total) {
             return Some(Self {
                 // `> 0` on the total: a window without traffic has no ratio rather than
@@ -117,6 +117,22 @@ impl Indicator {
         }
         let latency = slo.sli.latency.as_ref()?;
         let filter = latency.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
+        if context.is_native(&latency.metric) {
+            let series = match filter {
+                Some(filter) => format!("{}{{{filter}}}", latency.metric),
+                None => latency.metric.clone(),
+            };
+            let rate = format!("sum(rate({series}[{{w}}]))");
+            // The share above the threshold, interpolated within the native bucket it falls
+            // in; `and … > 0`: a window without requests has no ratio (as above).
+            return Some(Self {
+                bad_ratio: format!(
+                    "1 - (histogram_fraction(0, {}, {rate}) and histogram_count({rate}) > 0)",
+                    latency.threshold
+                ),
+                total: format!("histogram_count({rate})"),
+            });
+        }
         let le = le_matcher(latency.threshold);
         let bucket_matchers = match filter {
             Some(filter) => format!("{filter}, {le}"),
@@ -170,7 +186,7 @@ pub(super) fn slo_rules(spec: &Spec, context: &AlertContext) -> SloRules {
         evaluation_interval: Duration::from_secs(300),
     };
     for (index, slo) in spec.slos.iter().enumerate() {
-        let Some(indicator) = Indicator::of(slo) else {
+        let Some(indicator) = Indicator::of(slo, context) else {
             continue;
         };
         let windows = burn_windows(slo.period);
@@ -215,7 +231,7 @@ pub(super) fn slo_rules(spec: &Spec, context: &AlertContext) -> SloRules {
                 alerts.push(alert.clone());
                 rules.push(Rule::Alert(alert));
             }
-            match slo_tests(slo, &windows, budget, &alerts) {
+            match slo_tests(slo, &windows, budget, &alerts, context) {
                 Ok(tests) => out.tests.extend(tests),
                 Err(reason) => out.untested.push((index, reason)),
             }
@@ -297,7 +313,13 @@ fn burn_alert(
 }
 
 /// Input series of an SLO test: `bad` of every `total` events per interval are bad.
-fn test_series(slo: &Slo, per_interval: Decimal, bad_share: Decimal, samples: u64) -> Result<Vec<InputSeries>, String> {
+fn test_series(
+    slo: &Slo,
+    per_interval: Decimal,
+    bad_share: Decimal,
+    samples: u64,
+    context: &AlertContext,
+) -> Result<Vec<InputSeries>, String> {
     let bad = per_interval.checked_mul(bad_share).ok_or("numbers too large")?;
     let good = per_interval.checked_sub(bad).ok_or("numbers too large")?;
     let counter = |increment: Decimal| format!("0+{increment}x{samples}");
@@ -337,6 +359,9 @@ fn test_series(slo: &Slo, per_interval: Decimal, bad_share: Decimal, samples: u6
     }
     let latency = slo.sli.latency.as_ref().ok_or("the SLO has no indicator")?;
     let filter = latency.filter.as_deref().unwrap_or("");
+    if context.is_native(&latency.metric) {
+        return native_test_series(latency, filter, per_interval, good, bad, samples, context);
+    }
     let base = Selector::parse(&format!("{}_count{{{filter}}}", latency.metric))
         .ok_or_else(|| format!("`{filter}` is not a list of label matchers"))?;
     let mut labels = base
@@ -357,11 +382,64 @@ fn test_series(slo: &Slo, per_interval: Decimal, bad_share: Decimal, samples: u6
     ])
 }
 
+/// The input of a native-histogram latency SLO's test: one histogram series whose good
+/// events fall in a schema-0 bucket wholly at or under the threshold and whose bad ones
+/// fall in one wholly above it, so the fraction under the threshold is exact.
+fn native_test_series(
+    latency: &crate::model::LatencySli,
+    filter: &str,
+    per_interval: Decimal,
+    good: Decimal,
+    bad: Decimal,
+    samples: u64,
+    context: &AlertContext,
+) -> Result<Vec<InputSeries>, String> {
+    if context.prometheus.is_some_and(|v| v.major < 3) {
+        return Err(
+            "promtool 2.x reads no native-histogram test series; the rules are checked with `promtool check rules` only"
+                .into(),
+        );
+    }
+    let threshold = latency.threshold.to_f64();
+    if !(threshold > 0.0 && threshold.is_finite()) {
+        return Err(format!(
+            "the threshold {} is not a positive duration",
+            latency.threshold
+        ));
+    }
+    let base = Selector::parse(&format!("{}{{{filter}}}", latency.metric))
+        .ok_or_else(|| format!("`{filter}` is not a list of label matchers"))?;
+    let labels = base
+        .example()
+        .ok_or_else(|| format!("no label values satisfy `{filter}`"))?;
+    // Schema 0: bucket k holds (2^(k-1), 2^k]. The good bucket ends at or under the
+    // threshold; the bad one starts at or above it.
+    let exponent = threshold.log2();
+    let good_key = exponent.floor() as i64;
+    let bad_key = if exponent.fract() == 0.0 {
+        good_key + 1
+    } else {
+        good_key + 2
+    };
+    let mut buckets = vec![good.to_string()];
+    buckets.extend(std::iter::repeat_n("0".to_string(), (bad_key - good_key - 1) as usize));
+    buckets.push(bad.to_string());
+    let sum = per_interval.checked_mul(latency.threshold).ok_or("numbers too large")?;
+    Ok(vec![InputSeries {
+        series: selector_text(&latency.metric, &labels),
+        values: format!(
+            "{{{{schema:0 sum:0 count:0}}}}+{{{{schema:0 sum:{sum} count:{per_interval} offset:{good_key} buckets:[{}]}}}}x{samples}",
+            buckets.join(" ")
+        ),
+    }])
+}
+
 fn slo_tests(
     slo: &Slo,
     windows: &[BurnWindow],
     budget: Decimal,
     alerts: &[AlertView],
+    context: &AlertContext,
 ) -> Result<Vec<RuleTest>, String> {
     let one = Decimal::from_int(1);
     let shortest = windows.iter().map(|w| w.short).min().ok_or("no windows")?;
@@ -418,7 +496,7 @@ fn slo_tests(
                 window.short
             ),
             interval,
-            input_series: test_series(slo, per_interval, share, samples_until(eval))?,
+            input_series: test_series(slo, per_interval, share, samples_until(eval), context)?,
             checks,
         });
     }
@@ -431,7 +509,7 @@ fn slo_tests(
     tests.push(RuleTest {
         name: format!("{}: healthy traffic within budget stays silent", slo.name),
         interval,
-        input_series: test_series(slo, per_interval, healthy_share, samples_until(healthy_eval))?,
+        input_series: test_series(slo, per_interval, healthy_share, samples_until(healthy_eval), context)?,
         checks: silent_checks(healthy_eval, healthy_share),
     });
     if let Some(min) = &slo.min_traffic {
@@ -450,7 +528,7 @@ fn slo_tests(
         tests.push(RuleTest {
             name: format!("{}: every event failing below {} stays silent", slo.name, min),
             interval,
-            input_series: test_series(slo, low, one, samples_until(eval))?,
+            input_series: test_series(slo, low, one, samples_until(eval), context)?,
             checks,
         });
     }

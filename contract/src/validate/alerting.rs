@@ -434,7 +434,12 @@ fn check_slos(checker: &mut Checker) {
                     &latency.metric,
                 );
                 if let Some(family) = checker.catalog.get(&latency.metric) {
-                    if family.kind == MetricType::Histogram && !family.buckets.contains(&latency.threshold) {
+                    // A native histogram has no fixed bounds: `histogram_fraction` takes any
+                    // threshold, interpolating within the bucket it falls in.
+                    if family.kind == MetricType::Histogram
+                        && !family.is_native()
+                        && !family.buckets.contains(&latency.threshold)
+                    {
                         let buckets: Vec<String> = family.buckets.iter().map(|b| b.to_string()).collect();
                         checker.push(
                             Diagnostic::new(

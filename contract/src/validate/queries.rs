@@ -14,8 +14,29 @@ use super::Checker;
 const TARGET_LABELS: [&str; 2] = ["job", "instance"];
 
 pub(super) fn check_all(checker: &mut Checker) {
+    let queries = written_queries(checker.spec, checker.catalog);
+    let known = KnownSeries::new(
+        checker.catalog,
+        checker.rules.recorded_names().map(String::from).collect(),
+    );
+    for (path, query) in queries {
+        for diagnostic in check_query(&known, &path, &query) {
+            checker.push(diagnostic);
+        }
+    }
+}
+
+/// Every PromQL expression written in the spec, with its spec path: alert conditions and
+/// their test series, SLIs, and dashboard queries that read Prometheus.
+pub(super) fn written_queries(spec: &crate::model::Spec, catalog: &Catalog) -> Vec<(String, String)> {
+    // A latency filter is checked on a series of its histogram: `_bucket` or `_count` of a
+    // classic one, the native one itself.
+    let series = |metric: &str, classic_suffix: &str| match catalog.get(metric) {
+        Some(family) if family.is_native() => metric.to_string(),
+        _ => format!("{metric}{classic_suffix}"),
+    };
     let mut queries: Vec<(String, String)> = Vec::new();
-    for (g, group) in checker.spec.alerts.iter().enumerate() {
+    for (g, group) in spec.alerts.iter().enumerate() {
         for (r, rule) in group.rules.iter().enumerate() {
             let path = format!("alerts[{g}].rules[{r}]");
             if let Some(expr) = &rule.expr {
@@ -35,7 +56,7 @@ pub(super) fn check_all(checker: &mut Checker) {
                 if let Some(filter) = &t.filter {
                     queries.push((
                         format!("{path}.latency.filter"),
-                        format!("{}_bucket{{{filter}}}", t.metric),
+                        format!("{}{{{filter}}}", series(&t.metric, "_bucket")),
                     ));
                 }
             }
@@ -49,7 +70,7 @@ pub(super) fn check_all(checker: &mut Checker) {
             }
         }
     }
-    for (i, slo) in checker.spec.slos.iter().enumerate() {
+    for (i, slo) in spec.slos.iter().enumerate() {
         if let Some(errors) = &slo.sli.errors {
             queries.push((format!("slos[{i}].sli.errors"), errors.clone()));
         }
@@ -60,12 +81,12 @@ pub(super) fn check_all(checker: &mut Checker) {
             if let Some(filter) = &latency.filter {
                 queries.push((
                     format!("slos[{i}].sli.latency.filter"),
-                    format!("{}_count{{{filter}}}", latency.metric),
+                    format!("{}{{{filter}}}", series(&latency.metric, "_count")),
                 ));
             }
         }
     }
-    for (d, dashboard) in checker.spec.dashboards.iter().enumerate() {
+    for (d, dashboard) in spec.dashboards.iter().enumerate() {
         for (p, panel) in dashboard.panels.iter().enumerate() {
             if panel.kind == PanelType::Logs || panel.datasource == PanelDatasource::Loki {
                 continue;
@@ -79,15 +100,7 @@ pub(super) fn check_all(checker: &mut Checker) {
             }
         }
     }
-    let known = KnownSeries::new(
-        checker.catalog,
-        checker.rules.recorded_names().map(String::from).collect(),
-    );
-    for (path, query) in queries {
-        for diagnostic in check_query(&known, &path, &query) {
-            checker.push(diagnostic);
-        }
-    }
+    queries
 }
 
 /// Metric names a PromQL expression selects that the spec neither declares nor records,
@@ -142,7 +155,11 @@ pub(crate) fn check_query(known: &KnownSeries, path: &str, query: &str) -> Vec<D
                 path,
                 format!("`{}` is not valid PromQL: {error}", query.trim()),
             )
-            .with_help("check it with `promtool query instant` or the Prometheus expression browser")];
+            .with_help(if query.contains("holt_winters") {
+                "Prometheus 3 removed `holt_winters`: write `double_exponential_smoothing` (same arguments; Prometheus 3 needs `--enable-feature=promql-experimental-functions` for it)"
+            } else {
+                "check it with `promtool query instant` or the Prometheus expression browser"
+            })];
         }
     };
     let mut found = Vec::new();
@@ -158,7 +175,23 @@ pub(crate) fn check_query(known: &KnownSeries, path: &str, query: &str) -> Vec<D
                 .catalog
                 .get(&selected.metric)
                 .is_some_and(|f| f.kind == crate::model::MetricType::Histogram);
-            let (message, help) = if histogram {
+            let native_base = ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+                let base = selected.metric.strip_suffix(suffix)?;
+                known.catalog.get(base).filter(|f| f.is_native())
+            });
+            let (message, help) = if let Some(native) = native_base {
+                (
+                    format!(
+                        "`{}` is a native histogram, stored as one series under its own name, with no `{}`",
+                        native.name,
+                        selected.metric
+                    ),
+                    format!(
+                        "select `{0}` itself: `histogram_quantile(0.95, sum(rate({0}[5m])))`, `histogram_count(rate({0}[5m]))`, `histogram_sum(…)`, `histogram_fraction(0, 0.3, …)`",
+                        native.name
+                    ),
+                )
+            } else if histogram {
                 (
                     format!(
                         "`{}` is a histogram, which has no series under its bare name",

@@ -149,7 +149,7 @@ impl Group {
                 builtins.websocket = Some(contract::WebSocketBuiltin {
                     buckets: buckets.clone(),
                     error_types: error_types.clone(),
-                    components: None,
+                    ..Default::default()
                 })
             }
             Self::Lifecycle { prefix } => {
@@ -168,7 +168,7 @@ impl Group {
                     types,
                     max_types,
                     buckets: buckets.clone(),
-                    components: None,
+                    ..Default::default()
                 })
             }
         }

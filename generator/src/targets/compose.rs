@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use contract::images::StackImage;
+use contract::prometheus_version::PrometheusVersion;
 use contract::{EnvString, Spec};
 use minijinja::Environment;
 use serde::Serialize;
@@ -22,18 +24,8 @@ pub const PATH: &str = "docker-compose.yml";
 /// Where secret files are read from, beside the compose file.
 const SECRETS_DIR: &str = "secrets";
 
-pub const PROMETHEUS_IMAGE: &str = "prom/prometheus:v2.53.0";
-pub const ALERTMANAGER_IMAGE: &str = "prom/alertmanager:v0.27.0";
-pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
-pub const LOKI_IMAGE: &str = "grafana/loki:3.1.0";
-pub const JAEGER_IMAGE: &str = "jaegertracing/all-in-one:1.57";
-pub const VICTORIAMETRICS_IMAGE: &str = "victoriametrics/victoria-metrics:v1.145.0";
-pub const VMAGENT_IMAGE: &str = "victoriametrics/vmagent:v1.145.0";
-pub const VMALERT_IMAGE: &str = "victoriametrics/vmalert:v1.145.0";
 /// Alertmanager as vmalert reaches it inside the compose network.
 const ALERTMANAGER_HOST: &str = "alertmanager:9093";
-pub const PUSHGATEWAY_IMAGE: &str = "prom/pushgateway:v1.9.0";
-pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.14.0";
 /// Grafana's own admin password before the first sign-in changes it.
 const GRAFANA_FIRST_LOGIN_PASSWORD: &str = "admin";
 
@@ -294,14 +286,18 @@ fn prometheus_service(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &
             .prometheus
             .image
             .clone()
-            .unwrap_or_else(|| PROMETHEUS_IMAGE.into()),
-        command: Some(vec![
-            "--config.file=/etc/prometheus/prometheus.yml".into(),
-            "--storage.tsdb.path=/prometheus".into(),
-            format!("--storage.tsdb.retention.time={}", stack.prometheus.retention),
-            "--enable-feature=expand-external-labels".into(),
-            "--web.enable-lifecycle".into(),
-        ]),
+            .unwrap_or_else(|| StackImage::Prometheus.default_image().into()),
+        command: Some(
+            [
+                "--config.file=/etc/prometheus/prometheus.yml".to_string(),
+                "--storage.tsdb.path=/prometheus".into(),
+                format!("--storage.tsdb.retention.time={}", stack.prometheus.retention),
+            ]
+            .into_iter()
+            .chain(prometheus_feature_flags(plan.prometheus, plan.native_histograms))
+            .chain(["--web.enable-lifecycle".to_string()])
+            .collect(),
+        ),
         environment: prometheus_env,
         ports: port("prometheus"),
         volumes: prometheus_volumes,
@@ -313,6 +309,21 @@ fn prometheus_service(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &
         profiles: profiles.clone(),
         ..Service::default()
     }
+}
+
+/// The `--enable-feature` flags the targeted Prometheus needs for what generated files use:
+/// on 2.x, `${VAR}` in external labels (3.x always expands them, and warns at a flag that
+/// asks for what it does anyway); before 3.8, native histograms (from 3.8 the scrape
+/// config's `scrape_native_histograms` does it, and from 3.9 the flag does nothing).
+pub fn prometheus_feature_flags(version: PrometheusVersion, native_histograms: bool) -> Vec<String> {
+    let mut flags = Vec::new();
+    if version.needs_expand_external_labels_flag() {
+        flags.push("--enable-feature=expand-external-labels".to_string());
+    }
+    if native_histograms && !version.native_histograms_by_setting() {
+        flags.push("--enable-feature=native-histograms".to_string());
+    }
+    flags
 }
 
 /// VictoriaMetrics' `-retentionPeriod` takes one number and one unit (h, d, w, y): whole
@@ -355,7 +366,7 @@ fn scale_out_services(
         name: "victoriametrics".into(),
         image: storage
             .and_then(|s| s.image.clone())
-            .unwrap_or_else(|| VICTORIAMETRICS_IMAGE.into()),
+            .unwrap_or_else(|| StackImage::VictoriaMetrics.default_image().into()),
         command: Some(vec![
             "-storageDataPath=/storage".into(),
             format!("-retentionPeriod={}", retention_period(scale_out.retention)),
@@ -381,7 +392,7 @@ fn scale_out_services(
             name,
             image: storage
                 .and_then(|s| s.vmagent_image.clone())
-                .unwrap_or_else(|| VMAGENT_IMAGE.into()),
+                .unwrap_or_else(|| StackImage::Vmagent.default_image().into()),
             command: Some(vec![
                 "-promscrape.config=/etc/prometheus/scrape.yml".into(),
                 format!("-remoteWrite.url={store}/api/v1/write"),
@@ -422,7 +433,7 @@ fn scale_out_services(
         name: "vmalert".into(),
         image: storage
             .and_then(|s| s.vmalert_image.clone())
-            .unwrap_or_else(|| VMALERT_IMAGE.into()),
+            .unwrap_or_else(|| StackImage::Vmalert.default_image().into()),
         command: Some(command),
         ports: port("vmalert"),
         volumes: vec!["./prometheus:/etc/prometheus:ro".into()],
@@ -454,7 +465,7 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
                 .alertmanager
                 .image
                 .clone()
-                .unwrap_or_else(|| ALERTMANAGER_IMAGE.into()),
+                .unwrap_or_else(|| StackImage::Alertmanager.default_image().into()),
             command: Some(vec![
                 "--config.file=/etc/alertmanager/alertmanager.yml".into(),
                 "--storage.path=/alertmanager".into(),
@@ -487,7 +498,11 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
         environment.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), "false".into());
         services.push(Service {
             name: "grafana".into(),
-            image: stack.grafana.image.clone().unwrap_or_else(|| GRAFANA_IMAGE.into()),
+            image: stack
+                .grafana
+                .image
+                .clone()
+                .unwrap_or_else(|| StackImage::Grafana.default_image().into()),
             environment,
             ports: port("grafana"),
             volumes: vec![
@@ -505,7 +520,7 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
         volumes.push("loki-data".into());
         services.push(Service {
             name: "loki".into(),
-            image: loki.image.unwrap_or_else(|| LOKI_IMAGE.into()),
+            image: loki.image.unwrap_or_else(|| StackImage::Loki.default_image().into()),
             command: Some(vec!["-config.file=/etc/loki/local-config.yaml".into()]),
             ports: port("loki"),
             volumes: vec!["loki-data:/loki".into()],
@@ -517,19 +532,22 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
         let pushgateway = stack.pushgateway.clone().unwrap_or_default();
         services.push(Service {
             name: "pushgateway".into(),
-            image: pushgateway.image.unwrap_or_else(|| PUSHGATEWAY_IMAGE.into()),
+            image: pushgateway
+                .image
+                .unwrap_or_else(|| StackImage::Pushgateway.default_image().into()),
             ports: port("pushgateway"),
             profiles: profiles.clone(),
             ..Service::default()
         });
     }
     if let Some(jaeger) = stack.jaeger.as_ref().filter(|_| plan.host_port("jaeger").is_some()) {
-        let mut environment = BTreeMap::new();
-        environment.insert("COLLECTOR_OTLP_ENABLED".to_string(), "true".to_string());
+        // Jaeger v2 receives OTLP out of the box (v1's all-in-one needed COLLECTOR_OTLP_ENABLED).
         services.push(Service {
             name: "jaeger".into(),
-            image: jaeger.image.clone().unwrap_or_else(|| JAEGER_IMAGE.into()),
-            environment,
+            image: jaeger
+                .image
+                .clone()
+                .unwrap_or_else(|| StackImage::Jaeger.default_image().into()),
             ports: port("jaeger").into_iter().chain(["4317:4317".into()]).collect(),
             profiles: profiles.clone(),
             ..Service::default()
@@ -559,7 +577,10 @@ fn stack_services(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &mut 
         }
         services.push(Service {
             name: "elasticsearch".into(),
-            image: es.image.clone().unwrap_or_else(|| ELASTICSEARCH_IMAGE.into()),
+            image: es
+                .image
+                .clone()
+                .unwrap_or_else(|| StackImage::Elasticsearch.default_image().into()),
             environment,
             ports: port("elasticsearch"),
             volumes: vec!["elasticsearch-data:/usr/share/elasticsearch/data".into()],

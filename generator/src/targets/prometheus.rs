@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use contract::prometheus_version::PrometheusVersion;
 use contract::rules::{Rule, RuleFile, RuleSet, RuleTestFile};
 use contract::{EnvString, LoadedSpec};
 use minijinja::Environment;
@@ -32,6 +33,28 @@ struct Job {
     targets: Vec<Target>,
     /// Keep the job and replica labels a push carries (the Pushgateway's job).
     honor_labels: bool,
+    /// Native-histogram settings of the job, `name: value`, in the targeted release's form.
+    histogram_settings: Vec<(&'static str, &'static str)>,
+}
+
+/// What a job scraping native histograms needs, by release: from 3.8 the
+/// `scrape_native_histograms` setting (earlier releases refuse it and take the
+/// `native-histograms` feature flag the compose command carries instead), and where classic
+/// buckets are kept beside the native ones, the setting that keeps ingesting them (which
+/// Prometheus stops doing for a histogram once it has native buckets).
+fn histogram_settings(
+    version: PrometheusVersion,
+    native: bool,
+    classic_beside: bool,
+) -> Vec<(&'static str, &'static str)> {
+    let mut settings = Vec::new();
+    if native && version.native_histograms_by_setting() {
+        settings.push(("scrape_native_histograms", "true"));
+    }
+    if native && classic_beside {
+        settings.push((version.classic_histograms_setting(), "true"));
+    }
+    settings
 }
 
 #[derive(Serialize)]
@@ -60,7 +83,7 @@ struct Config {
 /// not expand `${VAR}`), where vmalert adds `service` and `environment` to alerts instead.
 pub const SCRAPE_CONFIG: &str = "prometheus/scrape.yml";
 
-/// The value Prometheus sees: `${VAR}` (expanded at start with
+/// The value Prometheus sees: `${VAR}` (expanded at start by 3.x, and by 2.x with
 /// `--enable-feature=expand-external-labels`) or the literal.
 fn external_label(value: &EnvString) -> String {
     match value.env_var() {
@@ -80,10 +103,20 @@ fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
     let mut external_labels = BTreeMap::new();
     external_labels.insert("service".to_string(), spec.service.name.clone());
     external_labels.insert("environment".to_string(), external_label(&spec.service.environment));
+    let version = stack.prometheus;
     let mut jobs: Vec<Job> = resolved
         .components
         .iter()
         .map(|component| Job {
+            histogram_settings: {
+                let natives: Vec<_> = resolved
+                    .catalog
+                    .for_component(&component.name)
+                    .filter(|f| f.is_native())
+                    .collect();
+                let classic_beside = natives.iter().any(|f| !f.buckets.is_empty());
+                histogram_settings(version, !natives.is_empty(), classic_beside)
+            },
             honor_labels: false,
             name: component.job.clone(),
             metrics_path: spec.metrics.endpoint.path.clone(),
@@ -111,6 +144,7 @@ fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
                 labels: BTreeMap::new(),
             }],
             honor_labels: true,
+            histogram_settings: Vec::new(),
         });
     }
     let remote_write = spec

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::native::NativeBuckets;
+
 /// A monotonically increasing count of events.
 #[derive(Debug, Clone, Default)]
 pub struct Counter(Arc<AtomicU64>);
@@ -66,6 +68,8 @@ pub(crate) struct HistogramCore {
     pub(crate) counts: Box<[AtomicU64]>,
     pub(crate) sum: AtomicU64,
     pub(crate) count: AtomicU64,
+    /// Exponential buckets, when the histogram is declared native.
+    pub(crate) native: Option<NativeBuckets>,
 }
 
 /// Observations counted into buckets.
@@ -73,13 +77,15 @@ pub(crate) struct HistogramCore {
 pub struct Histogram(pub(crate) Arc<HistogramCore>);
 
 impl Histogram {
-    pub(crate) fn new(bounds: Arc<[f64]>) -> Self {
+    /// Classic buckets at `bounds` (none: only `+Inf`), and native ones at `native_schema`.
+    pub(crate) fn with_native(bounds: Arc<[f64]>, native_schema: Option<i8>) -> Self {
         let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
         Self(Arc::new(HistogramCore {
             bounds,
             counts,
             sum: AtomicU64::new(0f64.to_bits()),
             count: AtomicU64::new(0),
+            native: native_schema.map(NativeBuckets::new),
         }))
     }
 
@@ -93,6 +99,9 @@ impl Histogram {
             core.bounds.partition_point(|bound| *bound < value)
         };
         core.counts[index].fetch_add(1, Ordering::Relaxed);
+        if let Some(native) = &core.native {
+            native.observe(value);
+        }
         add_f64(&core.sum, value);
         core.count.fetch_add(1, Ordering::Relaxed);
     }
@@ -108,6 +117,11 @@ impl Histogram {
 
     pub fn sum(&self) -> f64 {
         f64::from_bits(self.0.sum.load(Ordering::Relaxed))
+    }
+
+    /// The native buckets, when the histogram has them.
+    pub(crate) fn native(&self) -> Option<&NativeBuckets> {
+        self.0.native.as_ref()
     }
 
     /// Cumulative counts per bound, then the total (`+Inf`).
@@ -130,7 +144,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_upper_inclusive_and_cumulative() {
-        let h = Histogram::new(Arc::from(vec![0.1, 1.0, 5.0]));
+        let h = Histogram::with_native(Arc::from(vec![0.1, 1.0, 5.0]), None);
         for v in [0.05, 0.1, 0.5, 1.0, 7.0, f64::NAN] {
             h.observe(v);
         }

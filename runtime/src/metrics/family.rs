@@ -83,10 +83,11 @@ pub struct Family<C> {
     detached: C,
 }
 
-/// What a new cell needs (histogram bounds).
+/// What a new cell needs (histogram bounds, native schema).
 #[derive(Debug, Clone, Default)]
 pub struct FamilyCells {
     pub bounds: Option<Arc<[f64]>>,
+    pub native_schema: Option<i8>,
 }
 
 impl<C: Clone> Family<C> {

@@ -10,8 +10,10 @@ use hashbrown::HashMap;
 use prometheus::core::Collector;
 
 use super::cells::{Counter, Gauge, Histogram};
-use super::encode::{push_f64, push_help, push_series, push_u64, Format};
+use super::encode::{push_f64, push_help, push_series, push_u64, Format, Negotiated};
 use super::family::{Family, FamilyCells, LabelSchema, LabelValues};
+use super::native::ZERO_THRESHOLD;
+use super::protobuf::{label_pairs, FamilyWriter, HistogramValue, Kind, NativeValue, Value};
 
 /// A family of one of the three types.
 #[derive(Debug)]
@@ -146,9 +148,15 @@ impl Registry {
                         let bounds: Arc<[f64]> = family.buckets.iter().map(|b| b.to_f64()).collect();
                         let mut le: Vec<String> = family.buckets.iter().map(|b| b.to_string()).collect();
                         le.push("+Inf".into());
-                        let cells = FamilyCells { bounds: Some(bounds) };
+                        let cells = FamilyCells {
+                            bounds: Some(bounds),
+                            native_schema: family.native_schema,
+                        };
                         let make = |cells: &FamilyCells| {
-                            Histogram::new(cells.bounds.clone().unwrap_or_else(|| Arc::from(Vec::new())))
+                            Histogram::with_native(
+                                cells.bounds.clone().unwrap_or_else(|| Arc::from(Vec::new())),
+                                cells.native_schema,
+                            )
                         };
                         (
                             Arc::new(Metric::Histogram(Family::new(
@@ -227,7 +235,76 @@ impl Registry {
         names
     }
 
-    /// The whole exposition.
+    /// The whole exposition in the negotiated format.
+    pub fn exposition(&self, negotiated: Negotiated) -> Vec<u8> {
+        match negotiated {
+            Negotiated::Text(format) => self.encode(format).into_bytes(),
+            Negotiated::Protobuf => self.encode_protobuf(),
+        }
+    }
+
+    /// The whole exposition as length-delimited protobuf `MetricFamily` messages, native
+    /// histograms with their exponential buckets.
+    pub fn encode_protobuf(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.entries.len() * 128);
+        let mut writer = FamilyWriter::default();
+        for entry in &self.entries {
+            match &*entry.metric {
+                Metric::Counter(family) => {
+                    writer.start(&entry.name, &entry.help, Kind::Counter);
+                    family.for_each(|labels, cell| {
+                        writer.series(label_pairs(labels), Value::Counter(cell.get() as f64));
+                    });
+                }
+                Metric::Gauge(family) => {
+                    writer.start(&entry.name, &entry.help, Kind::Gauge);
+                    family.for_each(|labels, cell| writer.series(label_pairs(labels), Value::Gauge(cell.get())));
+                }
+                Metric::Histogram(family) => {
+                    writer.start(&entry.name, &entry.help, Kind::Histogram);
+                    family.for_each(|labels, cell| {
+                        let cumulative = cell.cumulative();
+                        let value = HistogramValue {
+                            count: cumulative.last().copied().unwrap_or(0),
+                            sum: cell.sum(),
+                            classic: cell.0.bounds.iter().copied().zip(cumulative.iter().copied()).collect(),
+                            native: cell.native().map(|native| NativeValue {
+                                schema: native.schema(),
+                                zero_threshold: ZERO_THRESHOLD,
+                                zero_count: native.zero_count(),
+                                positive: native.positive(),
+                                negative: native.negative(),
+                            }),
+                        };
+                        writer.series(label_pairs(labels), Value::Histogram(&value));
+                    });
+                }
+            }
+            writer.finish(&mut out);
+        }
+        if let Some(process) = &self.process {
+            for family in process.collect() {
+                let is_counter = family.get_field_type() == prometheus::proto::MetricType::COUNTER;
+                writer.start(
+                    family.name(),
+                    family.help(),
+                    if is_counter { Kind::Counter } else { Kind::Gauge },
+                );
+                for metric in family.get_metric() {
+                    let value = if is_counter {
+                        Value::Counter(metric.get_counter().get_value())
+                    } else {
+                        Value::Gauge(metric.get_gauge().get_value())
+                    };
+                    writer.series(std::iter::empty(), value);
+                }
+                writer.finish(&mut out);
+            }
+        }
+        out
+    }
+
+    /// The whole exposition in a text format.
     pub fn encode(&self, format: Format) -> String {
         let mut out = String::with_capacity(self.entries.len() * 256);
         for entry in &self.entries {

@@ -46,13 +46,17 @@ fn metric_targets(family: &Family, panel: &Panel) -> Vec<TargetModel> {
         },
         MetricType::Gauge => single(sum_by(by, name)),
         MetricType::Histogram => {
-            let mut le_by = vec!["le".to_string()];
-            le_by.extend(by.iter().cloned());
-            let buckets = sum_by(&le_by, &format!("rate({name}_bucket[$__rate_interval])"));
+            let buckets = if family.is_native() {
+                sum_by(by, &format!("rate({name}[$__rate_interval])"))
+            } else {
+                let mut le_by = vec!["le".to_string()];
+                le_by.extend(by.iter().cloned());
+                sum_by(&le_by, &format!("rate({name}_bucket[$__rate_interval])"))
+            };
             if panel.kind == PanelType::Heatmap {
                 return vec![TargetModel {
                     expr: buckets,
-                    legend: Some("{{le}}".into()),
+                    legend: (!family.is_native()).then(|| "{{le}}".into()),
                     heatmap: true,
                 }];
             }

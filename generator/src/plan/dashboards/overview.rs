@@ -70,20 +70,27 @@ fn gauge_panels(family: &Family) -> Vec<PanelModel> {
 
 fn histogram_panels(family: &Family) -> Vec<PanelModel> {
     let name = &family.name;
-    let buckets = contract::rules::recording::bucket_rate_name(name);
+    let recorded = contract::rules::recording::bucket_rate_name(family);
+    // Across jobs and label values: by `le` for classic buckets; a native histogram sums
+    // into one.
+    let buckets = if family.is_native() {
+        format!("sum({recorded})")
+    } else {
+        format!("sum by (le) ({recorded})")
+    };
     let unit = grafana_unit(family.unit.as_deref());
     let mut quantiles = PanelModel::new(format!("{name} p50 / p95 / p99"), PanelType::Timeseries)
         .describe(family.help.clone())
         .unit(unit);
     for (q, label) in [("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")] {
-        quantiles = quantiles.query(format!("histogram_quantile({q}, sum by (le) ({buckets}))"), Some(label));
+        quantiles = quantiles.query(format!("histogram_quantile({q}, {buckets})"), Some(label));
     }
     let mut heatmap = PanelModel::new(format!("{name} distribution"), PanelType::Heatmap)
         .describe(family.help.clone())
         .unit(unit);
     heatmap.targets.push(TargetModel {
-        expr: format!("sum by (le) ({buckets})"),
-        legend: Some("{{le}}".into()),
+        expr: buckets,
+        legend: (!family.is_native()).then(|| "{{le}}".into()),
         heatmap: true,
     });
     vec![quantiles, heatmap]

@@ -143,6 +143,28 @@ function legend(format, metric) {
   return labels.length ? `${metric.__name__ || ''}{${labels.join(', ')}}` : (metric.__name__ || 'value');
 }
 
+/**
+ * A native histogram series as classic buckets are shaped: one cumulative series per upper
+ * bound (`le`), so the heatmap draws both alike. Each sample's buckets are
+ * [boundary rule, lower, upper, count]; a bound a sample lacks is absent at that time.
+ */
+function nativeAsBuckets(s) {
+  const byBound = new Map();
+  for (const [t, h] of s.histograms) {
+    const buckets = (h.buckets || []).map(b => [parseFloat(b[2]), parseFloat(b[3])]).sort((a, b) => a[0] - b[0]);
+    let running = 0;
+    for (const [upper, count] of buckets) {
+      running += count;
+      if (!byBound.has(upper)) byBound.set(upper, []);
+      byBound.get(upper).push([t, running]);
+    }
+  }
+  return [...byBound.entries()].map(([upper, points]) => {
+    const le = String(upper);
+    return { name: le, metric: { ...(s.metric || {}), le }, points };
+  });
+}
+
 /** Each target's series over the range: [{name, points: [[t, v]]}]; errors per query. */
 async function rangeSeries(panel, ctx) {
   const series = [];
@@ -152,6 +174,10 @@ async function rangeSeries(panel, ctx) {
     try {
       const data = await api('query_range', { query, start: ctx.start, end: ctx.end, step: ctx.step });
       for (const s of data.result || []) {
+        if (s.histograms) {
+          series.push(...nativeAsBuckets(s));
+          continue;
+        }
         series.push({ name: legend(target.legendFormat, s.metric || {}), metric: s.metric || {}, points: (s.values || []).map(([t, v]) => [t, parseFloat(v)]) });
       }
     } catch (error) {
