@@ -1,7 +1,7 @@
 //! The one table of monitoring images generated stacks name: each service's default image
-//! with an exact tag, checked current on [`CHECKED`]. Compose files, the default Prometheus
-//! version and the README's list all read it; a spec overrides any one with
-//! `stack.<service>.image`.
+//! with an exact tag, checked current on [`CHECKED`]. Compose files and the default
+//! Prometheus version read it; a spec overrides any one with `stack.<service>.image` (and a
+//! `stack.prometheus.version` of another line picks that release's image).
 
 /// When the tags below were checked against the projects' release tags.
 pub const CHECKED: &str = "2026-12-04";

@@ -71,6 +71,23 @@ impl PrometheusVersion {
             .unwrap_or_else(Self::default_target)
     }
 
+    /// The image a stack runs: the spec's; else, for a `version` of another line than the
+    /// default image's, that release's first image (`2.53` → `prom/prometheus:v2.53.0`);
+    /// else the default image.
+    pub fn image(prometheus: &PrometheusStack) -> String {
+        if let Some(image) = &prometheus.image {
+            return image.clone();
+        }
+        let default = StackImage::Prometheus.default_image();
+        match prometheus.version.as_deref().and_then(|v| Self::parse(v).ok()) {
+            Some(version) if version != Self::default_target() => {
+                let repository = default.rsplit_once(':').map_or(default, |(name, _)| name);
+                format!("{repository}:v{}.{}.0", version.major, version.minor)
+            }
+            _ => default.to_string(),
+        }
+    }
+
     /// 2.x expands `${VAR}` in external labels only behind a feature flag; 3.x always does.
     pub fn needs_expand_external_labels_flag(self) -> bool {
         self.major < 3
@@ -140,5 +157,18 @@ mod tests {
         assert_eq!(PrometheusVersion::target(&stack), PrometheusVersion::new(2, 53));
         stack.version = Some("2.55".into());
         assert_eq!(PrometheusVersion::target(&stack), PrometheusVersion::new(2, 55));
+    }
+
+    #[test]
+    fn a_version_without_an_image_runs_that_release() {
+        let mut stack = PrometheusStack {
+            version: Some("2.53".into()),
+            ..PrometheusStack::default()
+        };
+        assert_eq!(PrometheusVersion::image(&stack), "prom/prometheus:v2.53.0");
+        stack.version = Some("3.5".into());
+        assert_eq!(PrometheusVersion::image(&stack), StackImage::Prometheus.default_image());
+        stack.image = Some("example/prometheus:v2.42.0".into());
+        assert_eq!(PrometheusVersion::image(&stack), "example/prometheus:v2.42.0");
     }
 }

@@ -392,6 +392,7 @@ fn native_histograms_are_switched_on_as_each_release_wants() {
     assert!(scrape_setting(dir.path()).contains("scrape_native_histograms: true"));
     // 2.x: its own name for keeping classic buckets, and the external-labels flag.
     let (dir, _) = native_fixture("2.53");
+    assert!(compose(dir.path()).contains("image: prom/prometheus:v2.53.0"));
     assert!(compose(dir.path()).contains("--enable-feature=native-histograms"));
     assert!(compose(dir.path()).contains("--enable-feature=expand-external-labels"));
     assert!(scrape_setting(dir.path()).contains("scrape_classic_histograms: true"));

@@ -242,3 +242,40 @@ fn the_text_exposition_of_a_native_only_histogram_has_its_count_and_sum() {
     );
     assert!(text.contains("shop_refund_duration_seconds_count 1\n"), "{text}");
 }
+
+#[test]
+fn counts_match_the_native_buckets_while_observations_arrive() {
+    let registry = registry();
+    let checkout = registry
+        .histogram("shop_checkout_duration_seconds", &[])
+        .unwrap()
+        .single();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for worker in 0..2 {
+            let (checkout, stop) = (checkout.clone(), &stop);
+            scope.spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 5_000_000 {
+                    checkout.observe(0.001 * ((i + worker) % 4000) as f64 - 0.5);
+                    i += 1;
+                }
+            });
+        }
+        for _ in 0..50 {
+            let families = decode(&registry.exposition(Negotiated::Protobuf));
+            let h = families
+                .iter()
+                .find(|f| f.name.as_deref() == Some("shop_checkout_duration_seconds"))
+                .and_then(|f| f.metric[0].histogram.clone())
+                .unwrap();
+            let in_buckets: i64 = buckets(&h.positive_span, &h.positive_delta)
+                .iter()
+                .chain(&buckets(&h.negative_span, &h.negative_delta))
+                .map(|(_, count)| count)
+                .sum();
+            assert_eq!(h.sample_count.unwrap(), h.zero_count.unwrap() + in_buckets as u64);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

@@ -138,7 +138,7 @@ impl<'a> KnownSeries<'a> {
         self.catalog
             .families
             .iter()
-            .flat_map(|f| f.sample_names())
+            .flat_map(|f| f.stored_names())
             .chain(self.recorded.iter().cloned())
             .chain(PROMETHEUS_SERIES.iter().map(|s| s.to_string()))
             .collect()

@@ -282,11 +282,7 @@ fn prometheus_service(spec: &Spec, plan: &StackPlan, apps: &[String], volumes: &
     volumes.push("prometheus-data".into());
     Service {
         name: "prometheus".into(),
-        image: stack
-            .prometheus
-            .image
-            .clone()
-            .unwrap_or_else(|| StackImage::Prometheus.default_image().into()),
+        image: PrometheusVersion::image(&stack.prometheus),
         command: Some(
             [
                 "--config.file=/etc/prometheus/prometheus.yml".to_string(),

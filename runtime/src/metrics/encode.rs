@@ -13,14 +13,6 @@ impl Format {
     pub const TEXT_CONTENT_TYPE: &'static str = "text/plain; version=0.0.4; charset=utf-8";
     pub const OPENMETRICS_CONTENT_TYPE: &'static str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-    /// OpenMetrics when the `Accept` header asks for it, text otherwise.
-    pub fn negotiate(accept: Option<&str>) -> Self {
-        match accept {
-            Some(accept) if accept.contains("application/openmetrics-text") => Self::OpenMetrics,
-            _ => Self::Text,
-        }
-    }
-
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Text => Self::TEXT_CONTENT_TYPE,
@@ -177,10 +169,13 @@ mod tests {
     #[test]
     fn negotiates_openmetrics_only_when_asked() {
         assert_eq!(
-            Format::negotiate(Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")),
-            Format::OpenMetrics
+            Negotiated::from_accept(Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")),
+            Negotiated::Text(Format::OpenMetrics)
         );
-        assert_eq!(Format::negotiate(Some("text/plain")), Format::Text);
-        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(
+            Negotiated::from_accept(Some("text/plain")),
+            Negotiated::Text(Format::Text)
+        );
+        assert_eq!(Negotiated::from_accept(None), Negotiated::Text(Format::Text));
     }
 }

@@ -153,6 +153,7 @@ impl Side {
                 Some(previous) => buckets.spans.push((key - previous - 1, 1)),
                 None => buckets.spans.push((key, 1)),
             }
+            buckets.total += count;
             let count = count as i64;
             buckets.deltas.push(count - previous_count);
             previous_count = count;
@@ -162,11 +163,13 @@ impl Side {
     }
 }
 
-/// A side's buckets in protobuf form: spans (offset, length) and count deltas.
+/// A side's buckets in protobuf form: spans (offset, length) and count deltas, and the
+/// observations they hold, read in the same pass.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Buckets {
     pub spans: Vec<(i32, u32)>,
     pub deltas: Vec<i64>,
+    pub total: u64,
 }
 
 /// The native buckets of one histogram series.
@@ -174,6 +177,8 @@ pub struct Buckets {
 pub struct NativeBuckets {
     schema: i8,
     zero: AtomicU64,
+    /// NaN observations, which count in the total but in no bucket.
+    nan: AtomicU64,
     positive: Side,
     negative: Side,
 }
@@ -183,6 +188,7 @@ impl NativeBuckets {
         Self {
             schema: schema.clamp(MIN_SCHEMA, MAX_SCHEMA),
             zero: AtomicU64::new(0),
+            nan: AtomicU64::new(0),
             positive: Side::default(),
             negative: Side::default(),
         }
@@ -195,6 +201,7 @@ impl NativeBuckets {
     /// Counts one observation; NaN counts in no bucket (it still counts in the total).
     pub fn observe(&self, value: f64) {
         if value.is_nan() {
+            self.nan.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let magnitude = value.abs();
@@ -205,6 +212,10 @@ impl NativeBuckets {
         } else {
             self.negative.add(bucket_key(magnitude, self.schema));
         }
+    }
+
+    pub fn nan_count(&self) -> u64 {
+        self.nan.load(Ordering::Relaxed)
     }
 
     pub fn zero_count(&self) -> u64 {

@@ -264,17 +264,27 @@ impl Registry {
                     writer.start(&entry.name, &entry.help, Kind::Histogram);
                     family.for_each(|labels, cell| {
                         let cumulative = cell.cumulative();
+                        let native = cell.native().map(|native| NativeValue {
+                            schema: native.schema(),
+                            zero_threshold: ZERO_THRESHOLD,
+                            zero_count: native.zero_count(),
+                            positive: native.positive(),
+                            negative: native.negative(),
+                        });
+                        // Prometheus refuses a native histogram whose count differs from
+                        // what its buckets hold: with observations arriving while this
+                        // reads, the count is taken from the very bucket counts read.
+                        let count = match (&native, cell.native()) {
+                            (Some(read), Some(cells)) => {
+                                read.zero_count + read.positive.total + read.negative.total + cells.nan_count()
+                            }
+                            _ => cumulative.last().copied().unwrap_or(0),
+                        };
                         let value = HistogramValue {
-                            count: cumulative.last().copied().unwrap_or(0),
+                            count,
                             sum: cell.sum(),
                             classic: cell.0.bounds.iter().copied().zip(cumulative.iter().copied()).collect(),
-                            native: cell.native().map(|native| NativeValue {
-                                schema: native.schema(),
-                                zero_threshold: ZERO_THRESHOLD,
-                                zero_count: native.zero_count(),
-                                positive: native.positive(),
-                                negative: native.negative(),
-                            }),
+                            native,
                         };
                         writer.series(label_pairs(labels), Value::Histogram(&value));
                     });
