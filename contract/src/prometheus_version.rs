@@ -21,25 +21,25 @@ impl PrometheusVersion {
 
     /// `3`, `3.5`, `v3.5.3` or `2.53.0`; a bare major means its first minor (`3` is 3.0).
     pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = || format!("`{text}` is not a Prometheus version such as `3.5` or `2.53`");
         let trimmed = text.trim().trim_start_matches('v');
-        let mut parts = trimmed.split('.');
-        let number = |part: Option<&str>| -> Result<Option<u32>, String> {
-            match part {
+        // A pre-release or variant suffix (`3.5.0-rc.1`, `3.5.3-distroless`) names the same line.
+        let (numbers, _suffix) = trimmed.split_once('-').unwrap_or((trimmed, ""));
+        let mut parts = numbers.split('.');
+        let mut number = || -> Result<Option<u32>, String> {
+            match parts.next() {
                 None => Ok(None),
-                Some(p) => p
-                    .parse::<u32>()
-                    .map(Some)
-                    .map_err(|_| format!("`{text}` is not a Prometheus version such as `3.5` or `2.53`")),
+                Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                    p.parse::<u32>().map(Some).map_err(|_| invalid())
+                }
+                Some(_) => Err(invalid()),
             }
         };
-        let major = number(parts.next())?.ok_or_else(|| format!("`{text}` is empty"))?;
-        let minor = number(parts.next())?.unwrap_or(0);
-        // A patch level may follow (`3.5.3`), anything else may not.
-        if let Some(patch) = parts.next() {
-            let digits: String = patch.chars().take_while(char::is_ascii_digit).collect();
-            if digits.is_empty() || parts.next().is_some() {
-                return Err(format!("`{text}` is not a Prometheus version such as `3.5` or `2.53`"));
-            }
+        let major = number()?.ok_or_else(invalid)?;
+        let minor = number()?.unwrap_or(0);
+        number()?;
+        if parts.next().is_some() {
+            return Err(invalid());
         }
         Ok(Self { major, minor })
     }
@@ -136,6 +136,14 @@ mod tests {
         assert_eq!(PrometheusVersion::parse("3").unwrap(), PrometheusVersion::new(3, 0));
         assert!(PrometheusVersion::parse("three").is_err());
         assert!(PrometheusVersion::parse("3.5.1.2").is_err());
+        assert!(PrometheusVersion::parse("3.5.3abc").is_err());
+        assert!(PrometheusVersion::parse("3.x").is_err());
+        assert!(PrometheusVersion::parse("3.").is_err());
+        assert!(PrometheusVersion::parse("").is_err());
+        assert_eq!(
+            PrometheusVersion::parse("v3.5.0-rc.1").unwrap(),
+            PrometheusVersion::new(3, 5)
+        );
         assert_eq!(
             PrometheusVersion::of_image("prom/prometheus:v2.53.0"),
             Some(PrometheusVersion::new(2, 53))

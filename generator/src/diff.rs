@@ -266,7 +266,9 @@ fn metrics(old: &Side, new: &Side, out: &mut Vec<Change>) {
             let what = format!("series budget {} → {}", was.max_series, now.max_series);
             out.push(change(Area::Metric, name, what, false));
         }
-        if was.buckets != now.buckets {
+        // Classic buckets dropped for native ones are said once, as the breaking change below.
+        let classic_dropped = was.has_classic_series() && !now.has_classic_series();
+        if was.buckets != now.buckets && !classic_dropped {
             let show = |f: &Family| f.buckets.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");
             let what = format!(
                 "buckets [{}] → [{}]: quantiles and `le` thresholds shift",
@@ -274,6 +276,30 @@ fn metrics(old: &Side, new: &Side, out: &mut Vec<Change>) {
                 show(now)
             );
             out.push(change(Area::Metric, name, what, false));
+        }
+        if classic_dropped {
+            let mut what = "now native only: its `_bucket` series are no longer stored, and queries over \
+                            them (or on Prometheus 2.x without native histograms) select nothing"
+                .to_string();
+            let users = old.users_of(name);
+            if !users.is_empty() {
+                what.push_str(&format!("; the old spec queried it in {}", shortened(&users)));
+            }
+            out.push(change(Area::Metric, name, what, true));
+        } else if !was.is_native() && now.is_native() {
+            let what = "native buckets added beside the classic ones (protobuf scrape)".to_string();
+            out.push(change(Area::Metric, name, what, false));
+        }
+        if was.is_native() && !now.is_native() {
+            let what = "native buckets removed: native queries (`histogram_quantile` over the bare \
+                        name, `histogram_fraction`) select nothing"
+                .to_string();
+            out.push(change(Area::Metric, name, what, true));
+        } else if let (Some(a), Some(b)) = (was.native_schema, now.native_schema) {
+            if a != b {
+                let what = format!("native schema {a} → {b}: bucket resolution changes");
+                out.push(change(Area::Metric, name, what, false));
+            }
         }
         if was.unit != now.unit {
             let show = |u: &Option<String>| u.clone().unwrap_or_else(|| "none".into());

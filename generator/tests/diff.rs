@@ -49,6 +49,11 @@ fn breaking_is_what_breaks_code_or_queries() {
     );
     let labels = breaking("labels-changed.yaml");
     assert_eq!(labels.len(), 2, "{labels:?}");
+    let native = breaking("histogram-native.yaml");
+    assert!(
+        native.len() == 1 && native[0].starts_with("basket_size: now native only"),
+        "{native:?}"
+    );
     for case in [
         "alert-changed.yaml",
         "slo-changed.yaml",

@@ -165,6 +165,57 @@ fn custom_resources_validate_against_the_operators_schemas() {
     assert_eq!(checked.len(), checks.len(), "kinds never generated: {checked:?}");
 }
 
+/// The native-histogram fixture rendered for Kubernetes on a Prometheus `version`.
+fn native_service_monitor(version: &str) -> Value {
+    let fixture = workspace().join("generator/tests/fixtures/native-histograms.good.yaml");
+    let mut text = std::fs::read_to_string(fixture).unwrap();
+    text.push_str(&format!(
+        "\nstack:\n  prometheus:\n    version: \"{version}\"\n  kubernetes:\n    namespace: shop\n"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("obs.yaml");
+    std::fs::write(&spec, text).unwrap();
+    let checked = generator::check(&spec).unwrap();
+    assert!(!checked.report.has_errors(), "{}", checked.report);
+    let generated = dir.path().join("generated");
+    generator::output::write(&generator::render(&checked).unwrap(), &generated).unwrap();
+    let documents = documents(&generated);
+    let monitors = of_kind(&documents, "ServiceMonitor");
+    assert_eq!(monitors.len(), 1);
+    let monitor = monitors[0].clone();
+    let strict = datree("servicemonitor_v1.json");
+    let current = upstream("monitoring.coreos.com_servicemonitors.yaml", "v1");
+    let mut found = errors(&strict, &monitor);
+    found.extend(errors(&current, &monitor));
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    monitor
+}
+
+#[test]
+fn a_service_monitor_scrapes_native_histograms_as_the_compose_job_does() {
+    let monitor = native_service_monitor("3.9");
+    let spec = &monitor["spec"];
+    assert_eq!(spec["scrapeProtocols"][0], "PrometheusProto", "{spec:#}");
+    assert_eq!(spec["scrapeNativeHistograms"], true);
+    // The custom histogram keeps classic buckets beside its native ones.
+    assert_eq!(spec["scrapeClassicHistograms"], true);
+    // Before 3.8 the Prometheus resource's feature flag switches native scraping on; the
+    // per-job switch does not exist there.
+    let monitor = native_service_monitor("3.5");
+    assert_eq!(monitor["spec"]["scrapeProtocols"][0], "PrometheusProto");
+    assert!(monitor["spec"].get("scrapeNativeHistograms").is_none());
+    // A service without native histograms leaves the operator's defaults alone.
+    for (_, generated) in trees() {
+        for monitor in of_kind(&documents(&generated), "ServiceMonitor") {
+            assert!(
+                monitor["spec"].get("scrapeProtocols").is_none(),
+                "{}",
+                generated.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn a_grafana_dashboard_resource_holds_the_generated_dashboard() {
     let mut found = 0;

@@ -386,10 +386,12 @@ fn native_histograms_are_switched_on_as_each_release_wants() {
     assert!(!compose(dir.path()).contains("expand-external-labels"));
     assert!(scrape_setting(dir.path()).contains("always_scrape_classic_histograms: true"));
     assert!(!scrape_setting(dir.path()).contains("scrape_native_histograms"));
+    assert!(!scrape_setting(dir.path()).contains("scrape_protocols"));
     // 3.8 and later: the scrape setting, no flag (a no-op from 3.9).
     let (dir, _) = native_fixture("3.9");
     assert!(!compose(dir.path()).contains("--enable-feature=native-histograms"));
     assert!(scrape_setting(dir.path()).contains("scrape_native_histograms: true"));
+    assert!(scrape_setting(dir.path()).contains("scrape_protocols: [PrometheusProto, "));
     // 2.x: its own name for keeping classic buckets, and the external-labels flag.
     let (dir, _) = native_fixture("2.53");
     assert!(compose(dir.path()).contains("image: prom/prometheus:v2.53.0"));

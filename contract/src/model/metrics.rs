@@ -213,12 +213,17 @@ pub struct JobsBuiltin {
 pub struct NativeHistogram {
     /// Resolution: each bucket's upper bound is 2^(2^-schema) times the one below it. 3
     /// (about 9% apart, the Go client's default) unless set; -4 (coarsest) to 8 (0.3%).
+    /// A series keeps at most 8,192 buckets a sign: at schema 8 values spanning more than
+    /// 2^32 (nanoseconds to hours) count their extremes in the outermost bucket kept.
     #[serde(default = "NativeHistogram::default_schema")]
     pub schema: i8,
 }
 
 impl NativeHistogram {
     pub const DEFAULT_SCHEMA: i8 = 3;
+    /// The schemas Prometheus accepts: -4 (each bucket 65,536 times the one below) to 8.
+    pub const MIN_SCHEMA: i8 = -4;
+    pub const MAX_SCHEMA: i8 = 8;
 
     fn default_schema() -> i8 {
         Self::DEFAULT_SCHEMA

@@ -4,13 +4,13 @@
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::model::MetricType;
+use crate::model::{MetricType, NativeHistogram};
 use crate::prometheus_version::PrometheusVersion;
 
 use super::Checker;
 
-const MIN_SCHEMA: i8 = -4;
-const MAX_SCHEMA: i8 = 8;
+const MIN_SCHEMA: i8 = NativeHistogram::MIN_SCHEMA;
+const MAX_SCHEMA: i8 = NativeHistogram::MAX_SCHEMA;
 
 pub(super) fn check_all(checker: &mut Checker) {
     for (i, decl) in checker.spec.metrics.custom.iter().enumerate() {

@@ -5,6 +5,7 @@
 
 pub mod dashboards;
 pub mod environment;
+pub mod native_scrape;
 
 use contract::{LoadedSpec, Resolved};
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{header, render_into, Rendered};
 use crate::output::Tree;
+use crate::plan::native_scrape::{NativeScrape, NATIVE_SCRAPE_PROTOCOLS};
 use crate::plan::Plan;
 use contract::Resolved;
 
@@ -34,25 +35,22 @@ struct Job {
     /// Keep the job and replica labels a push carries (the Pushgateway's job).
     honor_labels: bool,
     /// Native-histogram settings of the job, `name: value`, in the targeted release's form.
-    histogram_settings: Vec<(&'static str, &'static str)>,
+    histogram_settings: Vec<(&'static str, String)>,
 }
 
 /// What a job scraping native histograms needs, by release: from 3.8 the
-/// `scrape_native_histograms` setting (earlier releases refuse it and take the
-/// `native-histograms` feature flag the compose command carries instead), and where classic
-/// buckets are kept beside the native ones, the setting that keeps ingesting them (which
-/// Prometheus stops doing for a histogram once it has native buckets).
-fn histogram_settings(
-    version: PrometheusVersion,
-    native: bool,
-    classic_beside: bool,
-) -> Vec<(&'static str, &'static str)> {
+/// `scrape_native_histograms` setting with the protocols it negotiates (earlier releases
+/// refuse the setting and take the `native-histograms` feature flag the compose command
+/// carries instead, which puts protobuf first by itself), and where classic buckets are kept
+/// beside the native ones, the setting that keeps ingesting them.
+fn histogram_settings(version: PrometheusVersion, scrape: NativeScrape) -> Vec<(&'static str, String)> {
     let mut settings = Vec::new();
-    if native && version.native_histograms_by_setting() {
-        settings.push(("scrape_native_histograms", "true"));
+    if scrape.native && version.native_histograms_by_setting() {
+        settings.push(("scrape_native_histograms", "true".to_string()));
+        settings.push(("scrape_protocols", format!("[{}]", NATIVE_SCRAPE_PROTOCOLS.join(", "))));
     }
-    if native && classic_beside {
-        settings.push((version.classic_histograms_setting(), "true"));
+    if scrape.native && scrape.classic_beside {
+        settings.push((version.classic_histograms_setting(), "true".to_string()));
     }
     settings
 }
@@ -108,15 +106,7 @@ fn config(loaded: &LoadedSpec, resolved: &Resolved) -> Config {
         .components
         .iter()
         .map(|component| Job {
-            histogram_settings: {
-                let natives: Vec<_> = resolved
-                    .catalog
-                    .for_component(&component.name)
-                    .filter(|f| f.is_native())
-                    .collect();
-                let classic_beside = natives.iter().any(|f| !f.buckets.is_empty());
-                histogram_settings(version, !natives.is_empty(), classic_beside)
-            },
+            histogram_settings: histogram_settings(version, NativeScrape::of(resolved, &component.name)),
             honor_labels: false,
             name: component.job.clone(),
             metrics_path: spec.metrics.endpoint.path.clone(),

@@ -13,11 +13,14 @@ use std::sync::{OnceLock, RwLock};
 pub const ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
 
 /// The schemas Prometheus accepts.
-pub const MIN_SCHEMA: i8 = -4;
-pub const MAX_SCHEMA: i8 = 8;
+pub const MIN_SCHEMA: i8 = contract::model::NativeHistogram::MIN_SCHEMA;
+pub const MAX_SCHEMA: i8 = contract::model::NativeHistogram::MAX_SCHEMA;
 
-/// Most buckets one side of a series keeps: at schema 8 still 2^32 in range. A key beyond
-/// it counts in the window's edge bucket, so memory stays bounded whatever is observed.
+/// Most buckets one side of a series keeps: at schema 8 a range of 2^32 (at the default 3,
+/// 2^1024, every finite value). A key beyond it counts in the window's edge bucket, so
+/// memory stays bounded whatever is observed; at schema 8 a series whose values span more
+/// than 2^32 (say nanoseconds to hours) has its extreme values counted in the edge bucket
+/// nearest them, which bounds their quantiles there. Sum and count stay exact.
 const MAX_WINDOW: usize = 8192;
 
 /// The bucket key of a positive, finite-or-infinite magnitude above [`ZERO_THRESHOLD`].

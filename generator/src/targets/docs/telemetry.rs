@@ -42,7 +42,8 @@ pub(super) struct TelemetryView {
 #[derive(Serialize)]
 struct MetricRow {
     name: String,
-    kind: &'static str,
+    /// The type, and for a native histogram its schema and whether classic buckets stay.
+    kind: String,
     labels: Vec<LabelCell>,
     help: String,
     /// The builtin group it comes from, if any.
@@ -109,7 +110,11 @@ struct ElasticView {
 fn metric_row(family: &Family) -> MetricRow {
     MetricRow {
         name: family.name.clone(),
-        kind: family.kind.as_str(),
+        kind: match family.native_schema {
+            Some(schema) if family.buckets.is_empty() => format!("native histogram (schema {schema})"),
+            Some(schema) => format!("native histogram (schema {schema}) with classic buckets"),
+            None => family.kind.as_str().to_string(),
+        },
         labels: family
             .labels
             .iter()

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::metadata;
 use super::workload::{secret_name, selector, JOB_LABEL};
 use crate::output::Tree;
+use crate::plan::native_scrape::{NativeScrape, NATIVE_SCRAPE_PROTOCOLS};
 use crate::plan::Plan;
 use crate::GenerateError;
 
@@ -54,18 +55,36 @@ fn service_monitors(plan: &Plan<'_>) -> Vec<Value> {
                     "credentials": {"name": secret_name(spec), "key": var},
                 });
             }
+            let mut monitor = json!({
+                "jobLabel": JOB_LABEL,
+                "selector": {"matchLabels": selector(plan, component)},
+                "endpoints": [endpoint],
+            });
+            native_histogram_settings(&mut monitor, plan, NativeScrape::of(plan.resolved, &component.name));
             json!({
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "ServiceMonitor",
                 "metadata": metadata(plan, &component_object(spec, component), &operator_labels(plan)),
-                "spec": {
-                    "jobLabel": JOB_LABEL,
-                    "selector": {"matchLabels": selector(plan, component)},
-                    "endpoints": [endpoint],
-                },
+                "spec": monitor,
             })
         })
         .collect()
+}
+
+/// The operator's names for what the compose stack's scrape job sets for native histograms:
+/// protobuf first (whatever the Prometheus resource's feature flags), the classic buckets
+/// kept beside, and from 3.8 the per-job switch (the operator drops it for older releases).
+fn native_histogram_settings(monitor: &mut Value, plan: &Plan<'_>, scrape: NativeScrape) {
+    if !scrape.native {
+        return;
+    }
+    monitor["scrapeProtocols"] = json!(NATIVE_SCRAPE_PROTOCOLS);
+    if plan.resolved.stack.prometheus.native_histograms_by_setting() {
+        monitor["scrapeNativeHistograms"] = json!(true);
+    }
+    if scrape.classic_beside {
+        monitor["scrapeClassicHistograms"] = json!(true);
+    }
 }
 
 /// The rule groups of every rendered rule file, in file order.
