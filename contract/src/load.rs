@@ -102,14 +102,17 @@ fn first_forbidden_character(text: &str) -> Option<(char, Position)> {
     None
 }
 
+/// A file refused before its spec is read, at `position` of `file`.
+fn rejection(file: &str, id: Code, message: String, position: Option<Position>, help: &str) -> LoadError {
+    let mut diagnostic = Diagnostic::new(id, "", message).with_help(help);
+    diagnostic.file = file.to_string();
+    diagnostic.position = position;
+    LoadError::Invalid(Box::new(diagnostic))
+}
+
 /// Parses spec bytes; `file` names them in diagnostics.
 pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
-    let reject = |id, message: String, position: Option<Position>, help: &str| {
-        let mut diagnostic = Diagnostic::new(id, "", message).with_help(help);
-        diagnostic.file = file.to_string();
-        diagnostic.position = position;
-        LoadError::Invalid(Box::new(diagnostic))
-    };
+    let reject = |id, message, position, help| rejection(file, id, message, position, help);
     if bytes.len() > MAX_SPEC_BYTES {
         return Err(reject(
             Code::FileTooLarge,
@@ -137,8 +140,38 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
             "remove it; the file may have been saved in a binary format or mangled on the way",
         ));
     }
-    // The index is built first: it parses in linear time, so syntax errors and absurd
-    // nesting are caught before serde_yaml's parser, which is quadratic in nesting depth.
+    read_spec(text, file, is_tame(text))
+}
+
+/// The index and the spec of a UTF-8 text, on two threads when `tame` (see [`is_tame`]).
+fn read_spec(text: &str, file: &str, tame: bool) -> Result<LoadedSpec, LoadError> {
+    // The index parses in linear time, so syntax errors and absurd nesting are caught
+    // before serde_yaml's parser, which is quadratic in nesting depth. On a file no parser
+    // can be slow on, both parse at once, on two threads; the index's verdict still comes
+    // first, so what a file gets is the same either way.
+    let (index, spec) = if tame {
+        std::thread::scope(|scope| {
+            let spec = scope.spawn(|| deserialize_spec(text, file));
+            let index = index_of(text, file);
+            let spec = spec.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (index, spec)
+        })
+    } else {
+        let index = index_of(text, file)?;
+        (Ok(index), deserialize_spec(text, file))
+    };
+    let (index, spec) = (index?, spec?);
+    Ok(LoadedSpec {
+        spec,
+        file: file.to_string(),
+        index,
+    })
+}
+
+/// The position index of a UTF-8 spec, or the first reason it cannot be read: a syntax
+/// error, nesting or aliases beyond the limits, a duplicate key, no document.
+fn index_of(text: &str, file: &str) -> Result<PositionIndex, LoadError> {
+    let reject = |id, message, position, help| rejection(file, id, message, position, help);
     let index = PositionIndex::build(text).map_err(|failure| {
         match failure.kind {
             ScanFailureKind::TooDeep => {
@@ -204,8 +237,13 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
             "start from `service: { name: my-service }`",
         ));
     }
+    Ok(index)
+}
+
+/// The spec as serde reads it, or where and why its shape is wrong.
+fn deserialize_spec(text: &str, file: &str) -> Result<Spec, LoadError> {
     let deserializer = serde_yaml::Deserializer::from_str(text);
-    let spec: Spec = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = spec_path(err.path());
         let inner = err.into_inner();
         let position = inner.location().map(|location| Position {
@@ -217,11 +255,32 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
         diagnostic.file = file.to_string();
         diagnostic.position = position;
         LoadError::Invalid(Box::new(diagnostic))
-    })?;
-    Ok(LoadedSpec {
-        spec,
-        file: file.to_string(),
-        index,
+    })
+}
+
+/// Whether neither parser can be slow on the text: flow brackets nest no deeper than the
+/// index allows (counted over the whole text, quoted or not, so never under), no line
+/// opens more nested sequences or indents further than a spec can nest, and there is no
+/// anchor, so no alias can expand. Anything else is parsed the careful way, index first.
+fn is_tame(text: &str) -> bool {
+    let mut flow_depth: usize = 0;
+    for byte in text.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                flow_depth += 1;
+                if flow_depth > MAX_DEPTH {
+                    return false;
+                }
+            }
+            b']' | b'}' => flow_depth = flow_depth.saturating_sub(1),
+            b'&' => return false,
+            _ => {}
+        }
+    }
+    text.lines().all(|line| {
+        let rest = line.trim_start_matches([' ', '-']);
+        let prefix = &line[..line.len() - rest.len()];
+        prefix.len() <= 2 * MAX_DEPTH && prefix.bytes().filter(|b| *b == b'-').count() <= MAX_DEPTH / 4
     })
 }
 
@@ -326,5 +385,45 @@ fn classify(message: &str, yaml_is_valid: bool) -> (Code, &'static str) {
         (Code::InvalidValue, "write the value in the form expected")
     } else {
         (Code::YamlSyntax, "fix the YAML at the position shown")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_no_parser_can_be_slow_on_are_parsed_on_two_threads() {
+        let spec = "service:\n  name: shop\nalerts:\n  - group: g\n    rules:\n      - {name: A, expr: 'sum(rate(x{a=\"b\"}[5m])) > 1'}\n";
+        assert!(is_tame(spec));
+        assert!(!is_tame(&format!(
+            "a: {}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        )));
+        assert!(!is_tame("base: &b {x: 1}\nother: *b\n"));
+        assert!(!is_tame(&format!("a:\n{}- x\n", " ".repeat(2 * MAX_DEPTH + 1))));
+        assert!(!is_tame(&format!("a:\n  {}x\n", "- ".repeat(MAX_DEPTH))));
+    }
+
+    #[test]
+    fn both_ways_give_the_same_verdicts() {
+        // Tame and careful paths, each for a good spec, a syntax error, a shape error and a
+        // duplicate key: the index's verdict comes first either way.
+        let cases = [
+            "service:\n  name: shop\n",
+            "service:\n  name: [shop\n",
+            "service:\n  name: shop\n  port: eighty\n",
+            "service:\n  name: shop\n  name: again\n",
+        ];
+        for case in cases {
+            assert!(is_tame(case));
+            let verdict = |tame: bool| match read_spec(case, "obs.yaml", tame) {
+                Ok(loaded) => format!("ok {}", loaded.spec.service.name),
+                Err(error) => error.to_string(),
+            };
+            assert_eq!(verdict(true), verdict(false), "{case}");
+        }
+        assert!(!is_tame("# https://example.com/?a=1&b=2\nservice: {name: shop}\n"));
     }
 }

@@ -1,7 +1,9 @@
 //! Maps spec paths (`alerts[2].rules[0].for`) to the line and column where they are written,
 //! so that validation errors, which see only typed values, can point into the file.
 
-use std::collections::HashMap;
+// hashbrown's default hasher (foldhash): SipHash over every node's path was a tenth of a large
+// spec's load, and a spec is the author's own input, so no flooding to defend against.
+use hashbrown::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -197,10 +199,10 @@ impl Builder {
                     let key_text = key_text.unwrap_or_default().to_string();
                     let child = child_of_map(path, &key_text);
                     match self.index.keys.entry(child) {
-                        std::collections::hash_map::Entry::Occupied(first) => {
+                        hashbrown::hash_map::Entry::Occupied(first) => {
                             self.index.duplicates.push((first.key().clone(), position));
                         }
-                        std::collections::hash_map::Entry::Vacant(slot) => {
+                        hashbrown::hash_map::Entry::Vacant(slot) => {
                             slot.insert(position);
                         }
                     }

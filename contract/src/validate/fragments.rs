@@ -142,34 +142,52 @@ fn check_fragment(path: &str, piece: Piece, text: &str) -> Option<Diagnostic> {
 }
 
 /// Every rule expression obs rendered parses again: a last guard for a fragment whose
-/// check above missed a way to break the text around it.
+/// check above missed a way to break the text around it. A large spec renders thousands of
+/// rules, so the parsing is shared between two threads.
 fn check_rendered(checker: &mut Checker) {
-    let mut found = Vec::new();
-    for group in checker.rules.files.iter().flat_map(|f| &f.groups) {
-        for rule in &group.rules {
-            let (path, name, expr) = match rule {
-                Rule::Alert(alert) => (alert.spec_path.clone(), alert.name.clone(), &alert.expr),
-                Rule::Record(record) => (String::new(), record.record.clone(), &record.expr),
-            };
-            if expr.is_empty() {
-                continue;
-            }
-            // Prometheus parses rules as they are: no Grafana variable is replaced here.
-            if let Err(error) = promql_parser::parser::parse(expr) {
-                found.push(Diagnostic::new(
-                    Code::PromqlFragment,
-                    path,
-                    format!(
-                        "the rule `{name}` that obs renders from this does not parse: `{expr}`: {}",
-                        error.trim()
-                    ),
-                ));
-            }
-        }
-    }
+    let rules: Vec<&Rule> = checker
+        .rules
+        .files
+        .iter()
+        .flat_map(|f| &f.groups)
+        .flat_map(|g| &g.rules)
+        .collect();
+    let half = rules.len().div_ceil(2);
+    let (first, second) = rules.split_at(half);
+    let found = std::thread::scope(|scope| {
+        let later = scope.spawn(|| unparseable_rules(second));
+        let mut found = unparseable_rules(first);
+        found.extend(later.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        found
+    });
     for diagnostic in found {
         checker.push(diagnostic);
     }
+}
+
+fn unparseable_rules(rules: &[&Rule]) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for rule in rules {
+        let (path, name, expr) = match rule {
+            Rule::Alert(alert) => (alert.spec_path.clone(), alert.name.clone(), &alert.expr),
+            Rule::Record(record) => (String::new(), record.record.clone(), &record.expr),
+        };
+        if expr.is_empty() {
+            continue;
+        }
+        // Prometheus parses rules as they are: no Grafana variable is replaced here.
+        if let Err(error) = promql_parser::parser::parse(expr) {
+            found.push(Diagnostic::new(
+                Code::PromqlFragment,
+                path,
+                format!(
+                    "the rule `{name}` that obs renders from this does not parse: `{expr}`: {}",
+                    error.trim()
+                ),
+            ));
+        }
+    }
+    found
 }
 
 fn is_label_name(text: &str) -> bool {

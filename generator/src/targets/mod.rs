@@ -50,15 +50,33 @@ pub fn render_all(loaded: &LoadedSpec, resolved: &Resolved) -> Result<Tree, Gene
         source,
     })?;
     let plan = crate::plan::Plan::of(loaded, resolved);
+    // OBSERVABILITY.md costs about as much as all the configs together and reads only the
+    // plan, so it renders on a second thread: a 10,000-metric spec generates in less time
+    // on a machine with two cores (BENCHMARKS.md section 5).
+    let (tree, docs) = std::thread::scope(|scope| {
+        let docs = scope.spawn(|| {
+            let mut docs = Tree::default();
+            docs::render(&env, &plan, &mut docs).map(|()| docs)
+        });
+        let configs = render_configs(&env, &plan);
+        let docs = docs.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (configs, docs)
+    });
+    let mut tree = tree?;
+    tree.files.extend(docs?.files);
+    Ok(tree)
+}
+
+/// Every target but the documentation, in the order they depend on one another.
+fn render_configs(env: &Environment<'_>, plan: &crate::plan::Plan<'_>) -> Result<Tree, GenerateError> {
     let mut tree = Tree::default();
     schema::render(&mut tree);
-    prometheus::render(&env, &plan, &mut tree)?;
-    alertmanager::render(&env, &plan, &mut tree)?;
-    grafana::render(&env, &plan, &mut tree)?;
-    compose::render(&env, &plan, &mut tree)?;
-    elasticsearch::render(&plan, &mut tree);
+    prometheus::render(env, plan, &mut tree)?;
+    alertmanager::render(env, plan, &mut tree)?;
+    grafana::render(env, plan, &mut tree)?;
+    compose::render(env, plan, &mut tree)?;
+    elasticsearch::render(plan, &mut tree);
     // Last of the configs: it embeds the rule files and dashboards rendered above.
-    kubernetes::render(&plan, &mut tree)?;
-    docs::render(&env, &plan, &mut tree)?;
+    kubernetes::render(plan, &mut tree)?;
     Ok(tree)
 }
