@@ -2,6 +2,7 @@
 //! file position of the first shape error, and the position index validation uses.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -143,6 +144,9 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<LoadedSpec, LoadError> {
     read_spec(text, file, is_tame(text))
 }
 
+/// The stack of the thread serde_yaml parses on: a main thread's.
+const PARSER_STACK: usize = 8 * 1024 * 1024;
+
 /// The index and the spec of a UTF-8 text, on two threads when `tame` (see [`is_tame`]).
 fn read_spec(text: &str, file: &str, tame: bool) -> Result<LoadedSpec, LoadError> {
     // The index parses in linear time, so syntax errors and absurd nesting are caught
@@ -150,12 +154,25 @@ fn read_spec(text: &str, file: &str, tame: bool) -> Result<LoadedSpec, LoadError
     // can be slow on, both parse at once, on two threads; the index's verdict still comes
     // first, so what a file gets is the same either way.
     let (index, spec) = if tame {
-        std::thread::scope(|scope| {
-            let spec = scope.spawn(|| deserialize_spec(text, file));
-            let index = index_of(text, file);
-            let spec = spec.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (index, spec)
-        })
+        // A thread of its own rather than a scoped one: should the index refuse the file
+        // (too deep, say) the answer need not wait for serde_yaml, which is left to finish
+        // alone. Its stack is the main thread's, as deep as serde_yaml may recurse.
+        let (owned_text, owned_file): (Arc<str>, String) = (Arc::from(text), file.to_string());
+        let parser = std::thread::Builder::new()
+            .name("obs-spec-parse".into())
+            .stack_size(PARSER_STACK)
+            .spawn(move || deserialize_spec(&owned_text, &owned_file));
+        match parser {
+            Ok(parser) => {
+                let index = index_of(text, file)?;
+                let spec = parser.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (Ok(index), spec)
+            }
+            Err(_) => {
+                let index = index_of(text, file)?;
+                (Ok(index), deserialize_spec(text, file))
+            }
+        }
     } else {
         let index = index_of(text, file)?;
         (Ok(index), deserialize_spec(text, file))
@@ -258,30 +275,87 @@ fn deserialize_spec(text: &str, file: &str) -> Result<Spec, LoadError> {
     })
 }
 
-/// Whether neither parser can be slow on the text: flow brackets nest no deeper than the
-/// index allows (counted over the whole text, quoted or not, so never under), no line
-/// opens more nested sequences or indents further than a spec can nest, and there is no
-/// anchor, so no alias can expand. Anything else is parsed the careful way, index first.
+/// Whether the text may be parsed by both parsers at once: flow collections (`[`, `{`
+/// outside quotes and comments, the nesting libyaml is quadratic in) open no deeper than
+/// the index allows, and there is no anchor, so no alias can expand. The scan follows
+/// quotes and comments only where it reads them as libyaml does: a quote that does not
+/// plainly open a quoted scalar (after `: `, or after `[`, `{` or `,` inside a flow
+/// collection), a block scalar, a line break other than `\n` or `\r\n`, or indentation
+/// deeper than a spec can nest makes the text not tame, and it is parsed the careful way,
+/// index first. [`read_spec`] does not rely on this alone: when the index refuses the
+/// file, it answers at once and leaves the other parser behind.
 fn is_tame(text: &str) -> bool {
-    let mut flow_depth: usize = 0;
-    for byte in text.bytes() {
-        match byte {
-            b'[' | b'{' => {
-                flow_depth += 1;
-                if flow_depth > MAX_DEPTH {
-                    return false;
+    #[derive(PartialEq)]
+    enum State {
+        Plain,
+        Single,
+        Double,
+        Comment,
+    }
+    let bytes = text.as_bytes();
+    let lone_cr = text.match_indices('\r').any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'));
+    if lone_cr || text.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return false;
+    }
+    let mut state = State::Plain;
+    let mut depth: usize = 0;
+    // The last byte before this one that is not a space or tab, and whether a space or
+    // tab (or a line break) came right before this one.
+    let mut last_solid = b'\n';
+    let mut after_blank = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        match state {
+            State::Comment => {
+                if byte == b'\n' {
+                    state = State::Plain;
                 }
             }
-            b']' | b'}' => flow_depth = flow_depth.saturating_sub(1),
-            b'&' => return false,
-            _ => {}
+            State::Single => {
+                if byte == b'\'' {
+                    if bytes.get(i + 1) == Some(&b'\'') {
+                        i += 1;
+                    } else {
+                        state = State::Plain;
+                    }
+                }
+            }
+            State::Double => match byte {
+                b'\\' => i += 1,
+                b'"' => state = State::Plain,
+                _ => {}
+            },
+            State::Plain => match byte {
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return false;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b'&' => return false,
+                b'#' if after_blank => state = State::Comment,
+                b'\'' | b'"' => {
+                    let opens =
+                        (last_solid == b':' && after_blank) || (depth > 0 && matches!(last_solid, b'[' | b'{' | b','));
+                    if !opens {
+                        return false;
+                    }
+                    state = if byte == b'\'' { State::Single } else { State::Double };
+                }
+                b'|' | b'>' if matches!(last_solid, b':' | b'-' | b'\n') => return false,
+                _ => {}
+            },
         }
+        after_blank = matches!(byte, b' ' | b'\t' | b'\n' | b'\r');
+        if !matches!(byte, b' ' | b'\t') {
+            last_solid = byte;
+        }
+        i += 1;
     }
-    text.lines().all(|line| {
-        let rest = line.trim_start_matches([' ', '-']);
-        let prefix = &line[..line.len() - rest.len()];
-        prefix.len() <= 2 * MAX_DEPTH && prefix.bytes().filter(|b| *b == b'-').count() <= MAX_DEPTH / 4
-    })
+    text.lines()
+        .all(|line| line.len() - line.trim_start_matches([' ', '-']).len() <= 2 * MAX_DEPTH)
 }
 
 /// serde_path_to_error prints the root as `.`; we print it as nothing.
@@ -403,7 +477,17 @@ mod tests {
         )));
         assert!(!is_tame("base: &b {x: 1}\nother: *b\n"));
         assert!(!is_tame(&format!("a:\n{}- x\n", " ".repeat(2 * MAX_DEPTH + 1))));
-        assert!(!is_tame(&format!("a:\n  {}x\n", "- ".repeat(MAX_DEPTH))));
+        // Closers in comments and quotes do not hide real nesting.
+        let hidden = format!("a: {}# {}\n", "{a: ".repeat(40), "}".repeat(40)).repeat(3);
+        assert!(!is_tame(&hidden));
+        let quoted = format!("a: [{}'{}']\n", "[".repeat(40), "]".repeat(40)).repeat(3);
+        assert!(!is_tame(&quoted));
+        // Quotes the scan cannot be sure libyaml reads as quotes, and block scalars.
+        assert!(!is_tame("a: it is 'so\nb: [[[\nc: x'\n"));
+        assert!(!is_tame("a: plain\n  'continued\n"));
+        assert!(!is_tame("a: |\n  '\n"));
+        assert!(!is_tame("a: x # c\r{{{\n"));
+        assert!(is_tame("a: 'it''s {'\nb: \"x \\\" ]\"\nc: [1, 'y', \"z\"] # ]]]\n"));
     }
 
     #[test]
@@ -424,6 +508,7 @@ mod tests {
             };
             assert_eq!(verdict(true), verdict(false), "{case}");
         }
-        assert!(!is_tame("# https://example.com/?a=1&b=2\nservice: {name: shop}\n"));
+        // An `&` in a comment or a quote is no anchor.
+        assert!(is_tame("# https://example.com/?a=1&b=2\nservice: {name: 'a&b'}\n"));
     }
 }

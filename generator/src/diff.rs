@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contract::catalog::Family;
+use contract::model::MetricType;
 use contract::rules::Rule;
 use serde::Serialize;
 
@@ -267,7 +268,8 @@ fn metrics(old: &Side, new: &Side, out: &mut Vec<Change>) {
             out.push(change(Area::Metric, name, what, false));
         }
         // Classic buckets dropped for native ones are said once, as the breaking change below.
-        let classic_dropped = was.has_classic_series() && !now.has_classic_series();
+        let classic_dropped =
+            was.has_classic_series() && now.kind == MetricType::Histogram && !now.has_classic_series();
         if was.buckets != now.buckets && !classic_dropped {
             let show = |f: &Family| f.buckets.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");
             let what = format!(
@@ -286,7 +288,7 @@ fn metrics(old: &Side, new: &Side, out: &mut Vec<Change>) {
                 what.push_str(&format!("; the old spec queried it in {}", shortened(&users)));
             }
             out.push(change(Area::Metric, name, what, true));
-        } else if !was.is_native() && now.is_native() {
+        } else if was.kind == MetricType::Histogram && !was.is_native() && now.is_native() {
             let what = "native buckets added beside the classic ones (protobuf scrape)".to_string();
             out.push(change(Area::Metric, name, what, false));
         }

@@ -155,9 +155,15 @@ fn check_rendered(checker: &mut Checker) {
     let half = rules.len().div_ceil(2);
     let (first, second) = rules.split_at(half);
     let found = std::thread::scope(|scope| {
-        let later = scope.spawn(|| unparseable_rules(second));
+        // A main thread's stack: a fragment may nest as deep as the parser recurses.
+        let later = std::thread::Builder::new()
+            .stack_size(8 * 1024 * 1024)
+            .spawn_scoped(scope, || unparseable_rules(second));
         let mut found = unparseable_rules(first);
-        found.extend(later.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        match later {
+            Ok(later) => found.extend(later.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+            Err(_) => found.extend(unparseable_rules(second)),
+        }
         found
     });
     for diagnostic in found {

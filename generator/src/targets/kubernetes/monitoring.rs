@@ -60,7 +60,7 @@ fn service_monitors(plan: &Plan<'_>) -> Vec<Value> {
                 "selector": {"matchLabels": selector(plan, component)},
                 "endpoints": [endpoint],
             });
-            native_histogram_settings(&mut monitor, plan, NativeScrape::of(plan.resolved, &component.name));
+            native_histogram_settings(&mut monitor, NativeScrape::of(plan.resolved, &component.name));
             json!({
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "ServiceMonitor",
@@ -73,15 +73,16 @@ fn service_monitors(plan: &Plan<'_>) -> Vec<Value> {
 
 /// The operator's names for what the compose stack's scrape job sets for native histograms:
 /// protobuf first (whatever the Prometheus resource's feature flags), the classic buckets
-/// kept beside, and from 3.8 the per-job switch (the operator drops it for older releases).
-fn native_histogram_settings(monitor: &mut Value, plan: &Plan<'_>, scrape: NativeScrape) {
+/// kept beside, and the per-job switch of 3.8 and later.
+fn native_histogram_settings(monitor: &mut Value, scrape: NativeScrape) {
     if !scrape.native {
         return;
     }
     monitor["scrapeProtocols"] = json!(NATIVE_SCRAPE_PROTOCOLS);
-    if plan.resolved.stack.prometheus.native_histograms_by_setting() {
-        monitor["scrapeNativeHistograms"] = json!(true);
-    }
+    // Whatever release the compose stack targets: the cluster's Prometheus may be 3.9 or
+    // later, where only this switch turns native scraping on; the operator drops it, with
+    // a warning, for releases before 3.8, which take the feature flag instead.
+    monitor["scrapeNativeHistograms"] = json!(true);
     if scrape.classic_beside {
         monitor["scrapeClassicHistograms"] = json!(true);
     }
