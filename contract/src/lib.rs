@@ -25,6 +25,7 @@ pub mod resolve;
 pub mod rules;
 pub mod suggest;
 pub mod topology;
+pub mod two_cores;
 pub mod validate;
 
 pub use catalog::Catalog;

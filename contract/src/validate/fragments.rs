@@ -154,18 +154,8 @@ fn check_rendered(checker: &mut Checker) {
         .collect();
     let half = rules.len().div_ceil(2);
     let (first, second) = rules.split_at(half);
-    let found = std::thread::scope(|scope| {
-        // A main thread's stack: a fragment may nest as deep as the parser recurses.
-        let later = std::thread::Builder::new()
-            .stack_size(8 * 1024 * 1024)
-            .spawn_scoped(scope, || unparseable_rules(second));
-        let mut found = unparseable_rules(first);
-        match later {
-            Ok(later) => found.extend(later.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
-            Err(_) => found.extend(unparseable_rules(second)),
-        }
-        found
-    });
+    let (mut found, later) = crate::two_cores::beside(|| unparseable_rules(first), || unparseable_rules(second));
+    found.extend(later);
     for diagnostic in found {
         checker.push(diagnostic);
     }

@@ -53,22 +53,13 @@ pub fn render_all(loaded: &LoadedSpec, resolved: &Resolved) -> Result<Tree, Gene
     // OBSERVABILITY.md costs about as much as all the configs together and reads only the
     // plan, so it renders on a second thread: a 10,000-metric spec generates in less time
     // on a machine with two cores (BENCHMARKS.md section 5).
-    let (tree, docs) = std::thread::scope(|scope| {
-        let render_docs = || {
+    let (tree, docs) = contract::two_cores::beside(
+        || render_configs(&env, &plan),
+        || {
             let mut docs = Tree::default();
             docs::render(&env, &plan, &mut docs).map(|()| docs)
-        };
-        // A main thread's stack, as the templates would have on it.
-        let docs = std::thread::Builder::new()
-            .stack_size(8 * 1024 * 1024)
-            .spawn_scoped(scope, render_docs);
-        let configs = render_configs(&env, &plan);
-        let docs = match docs {
-            Ok(docs) => docs.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => render_docs(),
-        };
-        (configs, docs)
-    });
+        },
+    );
     let mut tree = tree?;
     tree.files.extend(docs?.files);
     Ok(tree)
