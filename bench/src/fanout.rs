@@ -1,11 +1,12 @@
-//! WebSockets at scale: one obs server (a child process on the runtime's own serve loop,
-//! shutdown and session accounting) holds N idle sockets; measured are its resident memory
-//! per socket, how long one heartbeat takes to reach every socket, and after SIGTERM how
-//! long until every socket has its close frame and the process has exited. N is what the
-//! machine's file-descriptor hard limit allows, up to the 50,000 asked (the limit is raised
-//! to the hard limit inside the bench processes only).
+//! WebSockets at scale: an obs server (a child process on the runtime's own serve loop,
+//! shutdown and session accounting) holds N idle sockets, opened by a client child process;
+//! measured are its resident memory per socket, how long one heartbeat takes to reach every
+//! socket, and after SIGTERM how long until every socket has its close frame and the
+//! process has exited. The descriptor limit is raised to the hard limit inside the bench's
+//! processes only; when one process cannot hold N under it, the sockets are spread over as
+//! few server processes (each with its own client process) as can hold them.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,8 +33,11 @@ const GRACE: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq)]
 pub struct FanoutResult {
     pub asked: u64,
-    /// The descriptor hard limit of this machine, which bounds the sockets.
+    /// The descriptor hard limit of this machine, which bounds the sockets of one process.
     pub fd_hard_limit: u64,
+    /// Server processes the sockets were spread over (one unless a process cannot hold
+    /// them all), each with its own client process.
+    pub servers: u64,
     pub held: u64,
     pub kb_per_socket: f64,
     /// Milliseconds from asking for one heartbeat until every socket has read it; median.
@@ -41,7 +45,8 @@ pub struct FanoutResult {
     pub broadcasts: usize,
     /// Sockets that read every heartbeat.
     pub reached_all: u64,
-    /// After SIGTERM: close frames received, when the last arrived, when the process exited.
+    /// After SIGTERM: close frames received, when the last arrived, when the last server
+    /// process exited.
     pub close_frames: u64,
     pub last_close_ms: f64,
     pub exit_ms: f64,
@@ -49,7 +54,7 @@ pub struct FanoutResult {
     pub grace_ms: f64,
 }
 
-/// Counters the client's socket tasks share.
+/// Counters of one client process's sockets, as it last reported them.
 #[derive(Default)]
 struct Tally {
     opened: AtomicU64,
@@ -59,89 +64,143 @@ struct Tally {
     broken: AtomicU64,
 }
 
-pub fn run(sockets: u64, broadcasts: usize) -> anyhow::Result<FanoutResult> {
-    let hard = rlimit::getrlimit(rlimit::Resource::NOFILE)?.1;
-    let _ = rlimit::increase_nofile_limit(hard);
-    let held_target = sockets.min(hard.saturating_sub(RESERVE));
-    anyhow::ensure!(
-        held_target > 0,
-        "the descriptor limit ({hard}) leaves no room for sockets"
-    );
-    let mut server = FanoutServer::start()?;
-    std::thread::sleep(Duration::from_millis(200));
-    let before = server.rss_kb();
-    let client = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    let tally = Arc::new(Tally::default());
-    let url = format!("ws://127.0.0.1:{}/ws", server.port);
-    let mut tasks = Vec::new();
-    for _ in 0..held_target {
-        let (tally, url) = (tally.clone(), url.clone());
-        tasks.push(client.spawn(hold(url, tally)));
-        // Paced so the listen backlog never overflows into retried SYNs.
-        if tasks.len() % 500 == 0 {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+impl Tally {
+    fn fields(&self) -> [&AtomicU64; 5] {
+        [&self.opened, &self.failed, &self.beats, &self.closes, &self.broken]
     }
-    let opened = wait_for(&tally.opened, held_target, Duration::from_secs(120), || {
-        tally.failed.load(Ordering::Relaxed) > 0
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    let held = tally.opened.load(Ordering::Relaxed);
+}
+
+/// Sockets one process can hold here: the descriptor hard limit (to which the bench's
+/// processes raise their soft limit) less a reserve for everything else.
+pub fn per_process_limit() -> anyhow::Result<u64> {
+    let hard = rlimit::getrlimit(rlimit::Resource::NOFILE)?.1;
+    Ok(hard.saturating_sub(RESERVE))
+}
+
+/// Holds `sockets` idle sockets, at most `per_process` in any server process (and as many
+/// in each client process): more than one process holds them only when one cannot.
+pub fn run(sockets: u64, broadcasts: usize, per_process: u64) -> anyhow::Result<FanoutResult> {
+    let hard = rlimit::getrlimit(rlimit::Resource::NOFILE)?.1;
     anyhow::ensure!(
-        opened && held == held_target,
-        "{held} of {held_target} sockets opened ({} failed)",
-        tally.failed.load(Ordering::Relaxed)
+        per_process > 0 && sockets > 0,
+        "no room for sockets: {per_process} a process, {sockets} asked (descriptor limit {hard})"
     );
-    let kb_per_socket = (server.rss_kb() - before) / held as f64;
+    let processes = sockets.div_ceil(per_process);
+    let shares: Vec<u64> = (0..processes)
+        .map(|i| sockets / processes + u64::from(i < sockets % processes))
+        .collect();
+    let mut servers = shares
+        .iter()
+        .map(|_| FanoutServer::start())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    std::thread::sleep(Duration::from_millis(200));
+    let before: f64 = servers.iter().map(FanoutServer::rss_kb).sum();
+    let clients = servers
+        .iter()
+        .zip(&shares)
+        .map(|(server, share)| FanoutClients::start(server.port, *share))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let total = |field: fn(&Tally) -> &AtomicU64| -> u64 {
+        clients.iter().map(|c| field(&c.tally).load(Ordering::Relaxed)).sum()
+    };
+    let opened = wait_for(
+        || total(|t| &t.opened),
+        sockets,
+        Duration::from_secs(120),
+        || total(|t| &t.failed) > 0 || clients.iter().any(FanoutClients::gone),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let held = total(|t| &t.opened);
+    anyhow::ensure!(
+        opened && held == sockets,
+        "{held} of {sockets} sockets opened ({} failed)",
+        total(|t| &t.failed)
+    );
+    let kb_per_socket = (servers.iter().map(FanoutServer::rss_kb).sum::<f64>() - before) / held as f64;
     let mut samples = Vec::new();
     for round in 1..=broadcasts as u64 {
         let started = Instant::now();
-        server.beat()?;
-        let reached = wait_for(&tally.beats, held * round, Duration::from_secs(30), || false);
-        anyhow::ensure!(
-            reached,
-            "heartbeat {round} reached {} sockets",
-            tally.beats.load(Ordering::Relaxed)
-        );
+        for server in &mut servers {
+            server.beat()?;
+        }
+        let reached = wait_for(|| total(|t| &t.beats), held * round, Duration::from_secs(30), || false);
+        anyhow::ensure!(reached, "heartbeat {round} reached {} sockets", total(|t| &t.beats));
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
         std::thread::sleep(Duration::from_millis(300));
     }
-    let reached_all = tally.beats.load(Ordering::Relaxed) / broadcasts.max(1) as u64;
+    let reached_all = total(|t| &t.beats) / broadcasts.max(1) as u64;
     let terminated = Instant::now();
-    server.terminate()?;
-    wait_for(&tally.closes, held, GRACE + Duration::from_secs(5), || false);
+    terminate(&servers)?;
+    wait_for(|| total(|t| &t.closes), held, GRACE + Duration::from_secs(5), || false);
     let last_close_ms = terminated.elapsed().as_secs_f64() * 1000.0;
-    let exit_ms = server.wait_exit(GRACE + Duration::from_secs(10), terminated)?;
-    drop(client);
+    let exit_ms = wait_exits(&mut servers, GRACE + Duration::from_secs(10), terminated)?;
+    let close_frames = total(|t| &t.closes);
+    drop(clients);
     Ok(FanoutResult {
         asked: sockets,
         fd_hard_limit: hard,
+        servers: processes,
         held,
         kb_per_socket,
         broadcast_ms: median(&samples),
         broadcasts,
         reached_all,
-        close_frames: tally.closes.load(Ordering::Relaxed),
+        close_frames,
         last_close_ms,
         exit_ms,
-        drain_ms: DRAIN.as_secs_f64() * 1000.0,
-        grace_ms: GRACE.as_secs_f64() * 1000.0,
+        drain_ms: DRAIN.as_millis() as f64,
+        grace_ms: GRACE.as_millis() as f64,
     })
 }
 
-/// Waits until `counter` reaches `target` (true) or the time is up or `give_up` says so.
-fn wait_for(counter: &AtomicU64, target: u64, within: Duration, give_up: impl Fn() -> bool) -> bool {
+/// Waits until `count()` reaches `target` (true) or the time is up or `give_up` says so.
+fn wait_for(count: impl Fn() -> u64, target: u64, within: Duration, give_up: impl Fn() -> bool) -> bool {
     let until = Instant::now() + within;
-    while counter.load(Ordering::Relaxed) < target {
+    while count() < target {
         if Instant::now() > until || give_up() {
             return false;
         }
         std::thread::sleep(Duration::from_micros(200));
     }
     true
+}
+
+/// Milliseconds from `since` until the last of `servers` exited; each must exit 0 (its
+/// shutdown report clean) within `within`.
+fn wait_exits(servers: &mut [FanoutServer], within: Duration, since: Instant) -> anyhow::Result<f64> {
+    let until = Instant::now() + within;
+    let mut running = servers.len();
+    let mut last_ms = 0.0f64;
+    let mut exited = vec![false; servers.len()];
+    while running > 0 {
+        for (server, exited) in servers.iter_mut().zip(&mut exited) {
+            if *exited {
+                continue;
+            }
+            if let Some(status) = server.child.try_wait()? {
+                anyhow::ensure!(status.success(), "a server exited with {status}");
+                *exited = true;
+                running -= 1;
+                last_ms = last_ms.max(since.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        anyhow::ensure!(
+            running == 0 || Instant::now() < until,
+            "{running} servers did not exit within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(last_ms)
+}
+
+/// SIGTERM to every server at once, as an orchestrator stopping them would.
+fn terminate(servers: &[FanoutServer]) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .args(servers.iter().map(|s| s.child.id().to_string()))
+        .status()?;
+    anyhow::ensure!(status.success(), "kill -TERM failed");
+    Ok(())
 }
 
 /// One client socket: opened, then reading until the server closes it.
@@ -176,6 +235,109 @@ async fn hold(url: String, tally: Arc<Tally>) {
     }
 }
 
+/// How long a client process lives at most: opening, the heartbeats, the whole grace.
+const CLIENT_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Body of `obs-bench hold-fanout`: `sockets` idle sockets to the server on `port`, on one
+/// tokio thread; their counters (opened failed beats closes broken) printed as a line on
+/// stdout each time they change, looked at every millisecond. Ends when every socket has
+/// ended, when the parent stops reading, or after [`CLIENT_LIFETIME`].
+pub fn hold_clients(port: u16, sockets: u64) -> anyhow::Result<()> {
+    let hard = rlimit::getrlimit(rlimit::Resource::NOFILE)?.1;
+    rlimit::increase_nofile_limit(hard)?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let tally = Arc::new(Tally::default());
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let started = Instant::now();
+    let mut reported = [u64::MAX; 5];
+    let mut spawned = 0;
+    let mut out = std::io::stdout().lock();
+    while started.elapsed() < CLIENT_LIFETIME {
+        // Paced so the listen backlog never overflows into retried SYNs.
+        for _ in 0..500.min(sockets - spawned) {
+            client.spawn(hold(url.clone(), tally.clone()));
+            spawned += 1;
+        }
+        let now = tally.fields().map(|f| f.load(Ordering::Relaxed));
+        if now != reported {
+            let [opened, failed, beats, closes, broken] = now;
+            if writeln!(out, "{opened} {failed} {beats} {closes} {broken}")
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                break;
+            }
+            reported = now;
+        }
+        if spawned == sockets && now[1] + now[3] + now[4] == sockets {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(if spawned < sockets { 20 } else { 1 }));
+    }
+    client.shutdown_background();
+    Ok(())
+}
+
+/// A `hold-fanout` child and the counters it last reported.
+struct FanoutClients {
+    child: Child,
+    tally: Arc<Tally>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FanoutClients {
+    fn start(port: u16, sockets: u64) -> anyhow::Result<Self> {
+        let mut child = Command::new(crate::websocket::bench_binary()?)
+            .args([
+                "hold-fanout",
+                "--port",
+                &port.to_string(),
+                "--sockets",
+                &sockets.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let tally = Arc::new(Tally::default());
+        let shared = tally.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let counts: Vec<u64> = line.split(' ').filter_map(|n| n.parse().ok()).collect();
+                if let [_, _, _, _, _] = counts[..] {
+                    for (field, count) in shared.fields().into_iter().zip(counts) {
+                        field.store(count, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            tally,
+            reader: Some(reader),
+        })
+    }
+
+    /// Whether the process has ended (its reader saw the pipe close).
+    fn gone(&self) -> bool {
+        self.reader.as_ref().is_none_or(std::thread::JoinHandle::is_finished)
+    }
+}
+
+impl Drop for FanoutClients {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
 /// The `serve-fanout` child.
 struct FanoutServer {
     child: Child,
@@ -199,27 +361,6 @@ impl FanoutServer {
     fn beat(&mut self) -> anyhow::Result<()> {
         self.stdin.write_all(b"beat\n")?;
         Ok(self.stdin.flush()?)
-    }
-
-    fn terminate(&self) -> anyhow::Result<()> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -TERM failed");
-        Ok(())
-    }
-
-    /// Milliseconds from `since` until the child exited.
-    fn wait_exit(&mut self, within: Duration, since: Instant) -> anyhow::Result<f64> {
-        let until = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::ensure!(status.success(), "the server exited with {status}");
-                return Ok(since.elapsed().as_secs_f64() * 1000.0);
-            }
-            anyhow::ensure!(Instant::now() < until, "the server did not exit within {within:?}");
-            std::thread::sleep(Duration::from_millis(1));
-        }
     }
 
     fn rss_kb(&self) -> f64 {

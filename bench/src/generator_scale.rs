@@ -1,7 +1,11 @@
 //! Target 5: the generator end to end (load, validate, render, write) on specs of growing
-//! size: N metrics, one alert per ten metrics, one dashboard panel per five.
+//! size: N metrics, one alert per ten metrics, one dashboard panel per five. Each round
+//! runs the library's `generate` in this process and the `generator` command as a user
+//! runs it (its own process and allocator), side by side.
 
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::{median, Effort};
@@ -32,35 +36,80 @@ pub fn synthetic_spec(metrics: usize) -> String {
     text
 }
 
-/// Median seconds of one full `generate` per size.
+/// Median seconds of one full generate per size: in this process, and as the command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScaleResult {
     pub metrics: usize,
     pub bytes: usize,
+    /// `generator::generate` called in the bench's process (the system allocator).
     pub seconds: f64,
+    /// `generator --spec … --out …` from spawn to exit.
+    pub command_seconds: f64,
     pub files: usize,
 }
 
-pub fn run(sizes: &[usize], effort: Effort) -> anyhow::Result<Vec<ScaleResult>> {
+/// The `generator` command beside this binary. Run through `cargo run --release`, it is
+/// built first, so an edited generator is never measured from a stale binary.
+pub fn generator_binary() -> anyhow::Result<PathBuf> {
+    let release = std::env::current_exe()?
+        .parent()
+        .is_some_and(|dir| dir.ends_with("release"));
+    if let (Some(cargo), true, None) = (
+        std::env::var_os("CARGO"),
+        release,
+        std::env::var_os("OBS_GENERATOR_BIN"),
+    ) {
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--quiet", "--bin", "generator"])
+            .status()?;
+        anyhow::ensure!(status.success(), "building the generator failed: {status}");
+    }
+    crate::sibling_binary("generator", "OBS_GENERATOR_BIN")
+}
+
+pub fn run(sizes: &[usize], effort: Effort, command: &Path) -> anyhow::Result<Vec<ScaleResult>> {
     let mut results = Vec::new();
     for &metrics in sizes {
         let dir = tempfile::tempdir()?;
         let spec_path = dir.path().join("obs.yaml");
         let text = synthetic_spec(metrics);
         std::fs::write(&spec_path, &text)?;
-        let mut samples = Vec::new();
+        let (mut in_process, mut spawned) = (Vec::new(), Vec::new());
         let mut files = 0;
         for round in 0..effort.rounds.max(1) {
             let out = dir.path().join(format!("generated-{round}"));
             let started = Instant::now();
             let (_, written) = generator::generate(&spec_path, &out).map_err(|e| anyhow::anyhow!("{e}"))?;
-            samples.push(started.elapsed().as_secs_f64());
+            in_process.push(started.elapsed().as_secs_f64());
             files = written.changed.len();
+
+            let out = dir.path().join(format!("command-{round}"));
+            let started = Instant::now();
+            let output = Command::new(command)
+                .arg("--spec")
+                .arg(&spec_path)
+                .arg("--out")
+                .arg(&out)
+                .stdin(Stdio::null())
+                .output()?;
+            spawned.push(started.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                output.status.success(),
+                "{} failed on {metrics} metrics: {}",
+                command.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let wrote = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter(|l| l.starts_with("wrote"))
+                .count();
+            anyhow::ensure!(wrote == files, "the command wrote {wrote} files, the library {files}");
         }
         results.push(ScaleResult {
             metrics,
             bytes: text.len(),
-            seconds: median(&samples),
+            seconds: median(&in_process),
+            command_seconds: median(&spawned),
             files,
         });
     }

@@ -15,7 +15,27 @@ pub mod soak;
 pub mod traces;
 pub mod websocket;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// A workspace binary built beside this one: `target/<profile>/<name>` (tests run from
+/// `target/<profile>/deps`, one level deeper), or the path `env_var` names.
+pub fn sibling_binary(name: &str, env_var: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
+        return Ok(path.into());
+    }
+    let current = std::env::current_exe()?;
+    for dir in current.ancestors().skip(1).take(2) {
+        let candidate = dir.join(name);
+        if candidate.exists() {
+            return Ok(candidate);
+        }
+    }
+    anyhow::bail!(
+        "{name} is not built next to {}; build it with the same profile, or set {env_var}",
+        current.display()
+    )
+}
 
 /// Median of samples (upper median for an even count).
 pub fn median(samples: &[f64]) -> f64 {

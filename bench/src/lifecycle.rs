@@ -9,20 +9,7 @@ use crate::{median, Effort};
 
 /// The obs-demo binary beside this one (build it with `cargo build --release -p obs-demo`).
 pub fn demo_binary() -> anyhow::Result<std::path::PathBuf> {
-    if let Some(path) = std::env::var_os("OBS_DEMO_BIN") {
-        return Ok(path.into());
-    }
-    let current = std::env::current_exe()?;
-    for dir in current.ancestors().skip(1).take(2) {
-        let candidate = dir.join("obs-demo");
-        if candidate.exists() {
-            return Ok(candidate);
-        }
-    }
-    anyhow::bail!(
-        "obs-demo is not built next to {}; run `cargo build -p obs-demo` with the same profile, or set OBS_DEMO_BIN",
-        current.display()
-    )
+    crate::sibling_binary("obs-demo", "OBS_DEMO_BIN")
 }
 
 /// Median milliseconds.

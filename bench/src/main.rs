@@ -97,6 +97,14 @@ enum Command {
     /// Serve the fan-out benchmark's WebSocket server (used by obs-bench itself).
     #[command(hide = true)]
     ServeFanout,
+    /// Hold the fan-out benchmark's client sockets (used by obs-bench itself).
+    #[command(hide = true)]
+    HoldFanout {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        sockets: u64,
+    },
     /// Serve a WebSocket server for the memory benchmark (used by obs-bench itself).
     #[command(hide = true)]
     Serve {
@@ -208,12 +216,23 @@ fn drivers(effort: Effort) -> anyhow::Result<String> {
 }
 
 fn fanout(effort: Effort, sockets: u64) -> anyhow::Result<String> {
-    // A tenth, a fifth and all of the sockets asked (as many as the descriptor limit
-    // allows), so the growth from one size to the next shows what more would cost.
-    let sizes = effort.pick(vec![sockets / 10, sockets / 5, sockets], vec![100, 200]);
+    let per_process = bench::fanout::per_process_limit()?;
+    // A tenth and a fifth of the sockets asked, the most one process holds under the
+    // descriptor limit when that is fewer, and all of them: the growth from one size to the
+    // next shows what more would cost. The smoke run splits 200 sockets over two processes.
+    let (sizes, per_process) = effort.pick(
+        (
+            [sockets / 10, sockets / 5, per_process.min(sockets), sockets].to_vec(),
+            per_process,
+        ),
+        (vec![100, 200], 150),
+    );
+    let mut sizes = sizes;
+    sizes.sort_unstable();
+    sizes.dedup();
     let mut results = Vec::new();
     for size in sizes {
-        results.push(bench::fanout::run(size, effort.pick(effort.rounds, 1))?);
+        results.push(bench::fanout::run(size, effort.pick(effort.rounds, 1), per_process)?);
     }
     let last = results.last().ok_or_else(|| anyhow::anyhow!("no size measured"))?;
     let rows: Vec<Vec<String>> = results
@@ -221,6 +240,7 @@ fn fanout(effort: Effort, sockets: u64) -> anyhow::Result<String> {
         .map(|r| {
             vec![
                 format!("{} of {}", r.held, r.asked),
+                r.servers.to_string(),
                 format!("{:.1}", r.kb_per_socket),
                 format!("{:.0}", r.broadcast_ms),
                 format!("{:.1}", r.broadcast_ms * 1000.0 / r.held as f64),
@@ -232,21 +252,23 @@ fn fanout(effort: Effort, sockets: u64) -> anyhow::Result<String> {
         })
         .collect();
     Ok(format!(
-        "### 4b. WebSockets at scale\n\nOne obs server (the runtime's serve loop and shutdown, session accounting, lean buffers) in a child process, its clients on one tokio thread of the bench; descriptor hard limit {} (raised to it inside the bench only); heartbeat median of {} per size; SIGTERM with drain {:.0} ms and grace {:.0} ms.\n\n{}",
+        "### 4b. WebSockets at scale\n\nobs servers (the runtime's serve loop and shutdown, session accounting, lean buffers) in child processes, each with its own client process (one tokio thread); descriptor hard limit {} (raised to it inside the bench only), so at most {} sockets a process; heartbeat median of {} per size; SIGTERM to every server at once, drain {:.0} ms and grace {:.0} ms.\n\n{}",
         last.fd_hard_limit,
+        per_process,
         last.broadcasts,
         last.drain_ms,
         last.grace_ms,
         table(
             &[
                 "sockets held",
+                "server processes",
                 "KB per idle socket",
                 "heartbeat to all, ms",
                 "µs per socket",
                 "sockets that read every heartbeat",
                 "close frames after SIGTERM",
                 "last close frame, ms after SIGTERM",
-                "exit, ms after SIGTERM"
+                "last exit, ms after SIGTERM"
             ],
             &rows
         )
@@ -498,34 +520,38 @@ fn ws(effort: Effort) -> anyhow::Result<String> {
 
 fn generator(effort: Effort) -> anyhow::Result<String> {
     let sizes = effort.pick(vec![100, 1_000, 5_000, 10_000], vec![20, 40]);
-    let results = bench::generator_scale::run(&sizes, effort)?;
+    let command = bench::generator_scale::generator_binary()?;
+    let results = bench::generator_scale::run(&sizes, effort, &command)?;
     let base = results
         .first()
-        .map(|r| r.seconds / r.metrics as f64)
+        .map(|r| r.command_seconds / r.metrics as f64)
         .unwrap_or(f64::NAN);
     let rows: Vec<Vec<String>> = results
         .iter()
         .map(|r| {
-            let per = r.seconds / r.metrics as f64;
+            let per = r.command_seconds / r.metrics as f64;
             vec![
                 r.metrics.to_string(),
                 format!("{}", r.bytes / 1024),
                 r.files.to_string(),
                 format!("{:.1}", r.seconds * 1000.0),
+                format!("{:.1}", r.command_seconds * 1000.0),
                 format!("{:.3}", per * 1000.0),
                 ratio(per, base),
             ]
         })
         .collect();
     Ok(format!(
-        "### 5. Generator\n\nLoad, validate, render and write; one alert per 10 metrics, one panel per 5.\n\n{}",
+        "### 5. Generator\n\nLoad, validate, render and write; one alert per 10 metrics, one panel per 5. Each round calls `generator::generate` in the bench's process, then runs `{}` on the same spec (spawn to exit).\n\n{}",
+        command.display(),
         table(
             &[
                 "metrics",
                 "spec KB",
                 "files",
-                "ms",
-                "ms per metric",
+                "ms, library in process",
+                "ms, the generator command",
+                "command ms per metric",
                 "per-metric cost ÷ smallest"
             ],
             &rows
@@ -565,6 +591,7 @@ fn main() -> anyhow::Result<()> {
     let sections: Vec<String> = match command {
         Command::Serve { kind } => return bench::websocket::serve(kind),
         Command::ServeFanout => return bench::fanout::serve(),
+        Command::HoldFanout { port, sockets } => return bench::fanout::hold_clients(port, sockets),
         Command::SeriesMemory { registry, series } => return bench::series_memory::child(registry, series),
         Command::Soak {
             minutes,

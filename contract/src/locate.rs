@@ -15,11 +15,19 @@ pub struct Position {
     pub column: usize,
 }
 
+/// Where one node is written: the key of its mapping entry (none for a sequence item or
+/// the root) and its value.
+#[derive(Debug, Default, Clone, Copy)]
+struct Place {
+    key: Option<Position>,
+    value: Option<Position>,
+}
+
 /// Where every node of a YAML document is, keyed by spec path.
 #[derive(Debug, Default, Clone)]
 pub struct PositionIndex {
-    values: HashMap<String, Position>,
-    keys: HashMap<String, Position>,
+    /// One entry a node: its path is built, hashed and stored once for key and value alike.
+    places: HashMap<Box<str>, Place>,
     /// Whether the document held any node at all (an empty or comment-only file holds none).
     has_content: bool,
     /// Deepest nesting of mappings and sequences.
@@ -61,6 +69,9 @@ impl PositionIndex {
     /// [`MAX_DEPTH`], and at aliases that would expand past [`MAX_ALIAS_EXPANSION`].
     pub fn build(text: &str) -> Result<Self, ScanFailure> {
         let mut builder = Builder::default();
+        // About one node to every dozen bytes in a spec written one entry a line; sized up
+        // front, the table never grows, and growing rehashes every path stored so far.
+        builder.index.places.reserve(text.len() / 12);
         let mut parser = Parser::new_from_str(text);
         let mut documents = 0;
         loop {
@@ -119,8 +130,8 @@ impl PositionIndex {
     pub fn value(&self, path: &str) -> Option<Position> {
         let mut current = path;
         loop {
-            if let Some(position) = self.values.get(current) {
-                return Some(*position);
+            if let Some(position) = self.places.get(current).and_then(|place| place.value) {
+                return Some(position);
             }
             current = parent(current)?;
         }
@@ -135,7 +146,10 @@ impl PositionIndex {
     /// Where the key of a mapping entry is written (for "unknown" or "duplicate" errors that
     /// are about the key, not its value); falls back to `value`.
     pub fn key(&self, path: &str) -> Option<Position> {
-        self.keys.get(path).copied().or_else(|| self.value(path))
+        self.places
+            .get(path)
+            .and_then(|place| place.key)
+            .or_else(|| self.value(path))
     }
 }
 
@@ -148,17 +162,36 @@ fn parent(path: &str) -> Option<&str> {
 }
 
 fn child_of_map(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
+    let mut child = String::with_capacity(parent.len() + 1 + key.len());
+    if !parent.is_empty() {
+        child.push_str(parent);
+        child.push('.');
     }
+    child.push_str(key);
+    child
+}
+
+fn item_of_seq(parent: &str, index: usize) -> String {
+    let digits = index.checked_ilog10().unwrap_or(0) as usize + 1;
+    let mut child = String::with_capacity(parent.len() + digits + 2);
+    child.push_str(parent);
+    child.push('[');
+    // Written digit by digit, to the exact length the table keeps: `format!` was a
+    // measurable share of indexing a large spec.
+    let mut divisor = 10usize.pow(digits as u32 - 1);
+    while divisor > 0 {
+        child.push(char::from(b'0' + (index / divisor % 10) as u8));
+        divisor /= 10;
+    }
+    child.push(']');
+    child
 }
 
 enum Frame {
     Map {
         path: String,
-        key: Option<String>,
+        /// After a key: the entry's path and where its key is, until its value arrives.
+        entry: Option<(String, Option<Position>)>,
     },
     Seq {
         path: String,
@@ -185,50 +218,51 @@ struct Builder {
 }
 
 impl Builder {
-    /// Path of the node this event starts, or `None` when the event is a mapping key.
-    fn node_path(&mut self, key_text: Option<&str>, mark: Marker) -> Option<String> {
-        let position = Position {
-            line: mark.line(),
-            column: mark.col() + 1,
-        };
+    /// Path of the node this event starts and where its key is, or `None` when the event is
+    /// a mapping key.
+    fn node_path(&mut self, key_text: Option<&str>, mark: Marker) -> Option<(String, Option<Position>)> {
         match self.stack.last_mut() {
-            None => Some(String::new()),
-            Some(Frame::Map { path, key }) => match key.take() {
-                Some(key) => Some(child_of_map(path, &key)),
+            None => Some((String::new(), None)),
+            Some(Frame::Map { path, entry }) => match entry.take() {
+                Some(entry) => Some(entry),
                 None => {
-                    let key_text = key_text.unwrap_or_default().to_string();
-                    let child = child_of_map(path, &key_text);
-                    match self.index.keys.entry(child) {
-                        hashbrown::hash_map::Entry::Occupied(first) => {
-                            self.index.duplicates.push((first.key().clone(), position));
-                        }
-                        hashbrown::hash_map::Entry::Vacant(slot) => {
-                            slot.insert(position);
-                        }
+                    let position = Position {
+                        line: mark.line(),
+                        column: mark.col() + 1,
+                    };
+                    let child = child_of_map(path, key_text.unwrap_or_default());
+                    // The first entry's value was recorded before this key was read.
+                    if self.index.places.get(child.as_str()).is_some_and(|p| p.key.is_some()) {
+                        self.index.duplicates.push((child.clone(), position));
                     }
-                    *key = Some(key_text);
+                    *entry = Some((child, Some(position)));
                     None
                 }
             },
             Some(Frame::Seq { path, next }) => {
-                let child = format!("{path}[{next}]");
+                let child = item_of_seq(path, *next);
                 *next += 1;
-                Some(child)
+                Some((child, None))
             }
             Some(Frame::SkipKey { .. }) => None,
         }
     }
 
-    fn record(&mut self, path: String, mark: Marker) {
+    /// Stores where the node at `path` is; the first place wins for a key written twice.
+    fn record(&mut self, path: String, key: Option<Position>, mark: Marker) {
         self.index.has_content = true;
-        self.index.values.entry(path).or_insert(Position {
+        let place = self.index.places.entry(path.into_boxed_str()).or_default();
+        if place.key.is_none() {
+            place.key = key;
+        }
+        place.value.get_or_insert(Position {
             line: mark.line(),
             column: mark.col() + 1,
         });
     }
 
     fn expecting_key(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+        matches!(self.stack.last(), Some(Frame::Map { entry: None, .. }))
     }
 
     fn fail(&mut self, kind: ScanFailureKind, message: String, mark: Marker) {
@@ -312,8 +346,8 @@ impl MarkedEventReceiver for Builder {
                     if *depth == 0 {
                         self.stack.pop();
                         // The skipped key still needs a value slot in its map.
-                        if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
-                            *key = Some("?".into());
+                        if let Some(Frame::Map { path, entry }) = self.stack.last_mut() {
+                            *entry = Some((child_of_map(path, "?"), None));
                         }
                     }
                 }
@@ -323,13 +357,13 @@ impl MarkedEventReceiver for Builder {
         }
         match event {
             Event::Scalar(text, ..) => {
-                if let Some(path) = self.node_path(Some(&text), mark) {
-                    self.record(path, mark);
+                if let Some((path, key)) = self.node_path(Some(&text), mark) {
+                    self.record(path, key, mark);
                 }
             }
             Event::Alias(_) => {
-                if let Some(path) = self.node_path(Some("*alias"), mark) {
-                    self.record(path, mark);
+                if let Some((path, key)) = self.node_path(Some("*alias"), mark) {
+                    self.record(path, key, mark);
                 }
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
@@ -337,12 +371,12 @@ impl MarkedEventReceiver for Builder {
                     self.stack.push(Frame::SkipKey { depth: 1 });
                     return;
                 }
-                let Some(path) = self.node_path(None, mark) else {
+                let Some((path, key)) = self.node_path(None, mark) else {
                     return;
                 };
-                self.record(path.clone(), mark);
+                self.record(path.clone(), key, mark);
                 self.stack.push(if matches!(event, Event::MappingStart(..)) {
-                    Frame::Map { path, key: None }
+                    Frame::Map { path, entry: None }
                 } else {
                     Frame::Seq { path, next: 0 }
                 });
@@ -417,6 +451,27 @@ labels: {a: 1, b: [x, y]}
         );
         let same_key_elsewhere = PositionIndex::build("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n").unwrap();
         assert_eq!(same_key_elsewhere.first_duplicate_key(), None);
+    }
+
+    #[test]
+    fn names_sequence_items_by_their_index() {
+        for (index, expected) in [
+            (0, "a[0]"),
+            (7, "a[7]"),
+            (10, "a[10]"),
+            (1234, "a[1234]"),
+            (u32::MAX as usize, "a[4294967295]"),
+        ] {
+            let path = item_of_seq("a", index);
+            assert_eq!(path, expected);
+            assert_eq!(
+                path.capacity(),
+                path.len(),
+                "exact, so the table's copy does not reallocate"
+            );
+        }
+        assert_eq!(child_of_map("", "service"), "service");
+        assert_eq!(child_of_map("service", "name"), "service.name");
     }
 
     #[test]

@@ -13,6 +13,14 @@ use clap::{Args, Parser, Subcommand};
 
 use generator::{check, check_generated, default_out, generate, GenerateError};
 
+/// The command's allocator. Parsing a spec twice (the position index and serde_yaml),
+/// thousands of PromQL expressions and the rendered files builds and drops many small
+/// strings: under glibc's allocator `malloc` and `free` were a quarter of a large
+/// generate's instructions (BENCHMARKS.md section 5). The library leaves the choice to
+/// whoever links it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "generator", version, about = "Render observability artifacts from obs.yaml")]
 #[command(args_conflicts_with_subcommands = true)]
