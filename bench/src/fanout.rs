@@ -241,10 +241,15 @@ const CLIENT_LIFETIME: Duration = Duration::from_secs(600);
 /// Body of `obs-bench hold-fanout`: `sockets` idle sockets to the server on `port`, on one
 /// tokio thread; their counters (opened failed beats closes broken) printed as a line on
 /// stdout each time they change, looked at every millisecond. Ends when every socket has
-/// ended, when the parent stops reading, or after [`CLIENT_LIFETIME`].
+/// ended, when the parent closes its stdin or stops reading, or after [`CLIENT_LIFETIME`].
 pub fn hold_clients(port: u16, sockets: u64) -> anyhow::Result<()> {
     let hard = rlimit::getrlimit(rlimit::Resource::NOFILE)?.1;
     rlimit::increase_nofile_limit(hard)?;
+    std::thread::spawn(|| {
+        // The bench holds stdin open while it runs; its end means the bench is gone.
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(3);
+    });
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -284,6 +289,8 @@ pub fn hold_clients(port: u16, sockets: u64) -> anyhow::Result<()> {
 /// A `hold-fanout` child and the counters it last reported.
 struct FanoutClients {
     child: Child,
+    /// Held open for the child's life: it exits when this closes.
+    _stdin: ChildStdin,
     tally: Arc<Tally>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
@@ -298,11 +305,12 @@ impl FanoutClients {
                 "--sockets",
                 &sockets.to_string(),
             ])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("no stdin"))?;
         let tally = Arc::new(Tally::default());
         let shared = tally.clone();
         let reader = std::thread::spawn(move || {
@@ -317,6 +325,7 @@ impl FanoutClients {
         });
         Ok(Self {
             child,
+            _stdin: stdin,
             tally,
             reader: Some(reader),
         })
@@ -454,11 +463,14 @@ pub fn serve() -> anyhow::Result<()> {
         std::thread::spawn(move || {
             for (n, line) in std::io::stdin().lines().enumerate() {
                 if line.is_err() {
-                    return;
+                    break;
                 }
                 let message = format!("{{\"type\":\"heartbeat\",\"n\":{n}}}");
                 let _ = beating.send(message.into());
             }
+            // The bench holds stdin open for the server's whole life: its end means the
+            // bench is gone, and nothing should outlive it.
+            std::process::exit(3);
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("listening on {}", listener.local_addr()?.port());

@@ -48,19 +48,27 @@ pub struct ScaleResult {
     pub files: usize,
 }
 
-/// The `generator` command beside this binary. Run through `cargo run --release`, it is
-/// built first, so an edited generator is never measured from a stale binary.
+/// The `generator` command beside this binary, or the one `OBS_GENERATOR_BIN` names. When
+/// cargo runs a release bench (`cargo run --release -p bench`), the command is built
+/// first, for the whole workspace's features and into this binary's target directory, so
+/// the one measured matches the tree; run directly, the bench measures whatever is there.
 pub fn generator_binary() -> anyhow::Result<PathBuf> {
-    let release = std::env::current_exe()?
-        .parent()
-        .is_some_and(|dir| dir.ends_with("release"));
-    if let (Some(cargo), true, None) = (
+    let current = std::env::current_exe()?;
+    let profile_dir = current.parent().filter(|dir| dir.ends_with("release"));
+    if let (Some(cargo), Some(profile_dir), None) = (
         std::env::var_os("CARGO"),
-        release,
+        profile_dir,
         std::env::var_os("OBS_GENERATOR_BIN"),
     ) {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let target_dir = profile_dir.parent().unwrap_or(profile_dir);
         let status = Command::new(cargo)
-            .args(["build", "--release", "--quiet", "--bin", "generator"])
+            .arg("build")
+            .args(["--release", "--quiet", "--workspace", "--bin", "generator"])
+            .arg("--manifest-path")
+            .arg(&workspace)
+            .arg("--target-dir")
+            .arg(target_dir)
             .status()?;
         anyhow::ensure!(status.success(), "building the generator failed: {status}");
     }

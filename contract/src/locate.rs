@@ -26,7 +26,7 @@ struct Place {
 /// Where every node of a YAML document is, keyed by spec path.
 #[derive(Debug, Default, Clone)]
 pub struct PositionIndex {
-    /// One entry a node: its path is built, hashed and stored once for key and value alike.
+    /// One entry a node: its path is built and stored once for key and value alike.
     places: HashMap<Box<str>, Place>,
     /// Whether the document held any node at all (an empty or comment-only file holds none).
     has_content: bool,
@@ -69,9 +69,10 @@ impl PositionIndex {
     /// [`MAX_DEPTH`], and at aliases that would expand past [`MAX_ALIAS_EXPANSION`].
     pub fn build(text: &str) -> Result<Self, ScanFailure> {
         let mut builder = Builder::default();
-        // About one node to every dozen bytes in a spec written one entry a line; sized up
-        // front, the table never grows, and growing rehashes every path stored so far.
-        builder.index.places.reserve(text.len() / 12);
+        // About one node to every dozen bytes in a spec written one entry a line: sized up
+        // front, the table seldom grows, and growing rehashes every path stored so far.
+        // Bounded, so a large file refused at its first line costs no large table.
+        builder.index.places.reserve((text.len() / 12).min(1 << 18));
         let mut parser = Parser::new_from_str(text);
         let mut documents = 0;
         loop {
@@ -162,7 +163,8 @@ fn parent(path: &str) -> Option<&str> {
 }
 
 fn child_of_map(parent: &str, key: &str) -> String {
-    let mut child = String::with_capacity(parent.len() + 1 + key.len());
+    let dot = usize::from(!parent.is_empty());
+    let mut child = String::with_capacity(parent.len() + dot + key.len());
     if !parent.is_empty() {
         child.push_str(parent);
         child.push('.');

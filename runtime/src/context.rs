@@ -37,7 +37,7 @@ pub fn record(field: &str, value: impl Into<FieldValue>) -> bool {
             extensions.insert(SpanFields::default());
         }
         if let (Some(fields), Some(value)) = (extensions.get_mut::<SpanFields>(), value.take()) {
-            fields.0.insert(field.to_string(), value);
+            fields.insert(field.to_string(), value);
         }
         true
     })
@@ -57,7 +57,7 @@ pub fn current_fields() -> serde_json::Map<String, FieldValue> {
         let Some(span) = registry.span(&id) else { return fields };
         for context in span.scope().from_root() {
             if let Some(own) = context.extensions().get::<SpanFields>() {
-                fields.extend(own.0.clone());
+                own.copy_into(&mut fields);
             }
         }
         fields
@@ -80,7 +80,7 @@ pub fn inherit(span: &tracing::Span, fields: serde_json::Map<String, FieldValue>
         }
         if let (Some(own), Some(fields)) = (extensions.get_mut::<SpanFields>(), fields.take()) {
             for (key, value) in fields {
-                own.0.entry(key).or_insert(value);
+                own.insert_if_absent(key, value);
             }
         }
         true
@@ -94,7 +94,7 @@ pub fn get(field: &str) -> Option<FieldValue> {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let span = registry.span(&id)?;
         span.scope()
-            .find_map(|s| s.extensions().get::<SpanFields>().and_then(|f| f.0.get(field).cloned()))
+            .find_map(|s| s.extensions().get::<SpanFields>().and_then(|f| f.get(field).cloned()))
     })
 }
 

@@ -3,6 +3,7 @@
 //! fields from the enclosing spans (`request_id`, `session_id`, `trace_id`, `route`…),
 //! sensitive fields redacted, and optional shipping of each line to Loki.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -105,11 +106,64 @@ struct Timed {
     failed: bool,
 }
 
-/// Context fields recorded on a span, kept in its extensions.
+/// Context fields recorded on a span, kept in its extensions, in the order first recorded.
+/// A short list rather than a map: a span carries a handful of fields, most named by the
+/// `&'static` names of its callsite, and a hashed map of owned names per span was a third
+/// of what making a request's span cost the log layer (BENCHMARKS.md section 1b).
 #[derive(Debug, Default, Clone)]
-pub(crate) struct SpanFields(pub(crate) Map<String, Value>);
+pub(crate) struct SpanFields(Vec<(Cow<'static, str>, Value)>);
 
-struct Collect<'a>(&'a mut Map<String, Value>);
+impl SpanFields {
+    /// Sets `key`, in its first place when it is already there.
+    pub(crate) fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: Value) {
+        let key = key.into();
+        match self.0.iter_mut().find(|(name, _)| *name == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Sets `key` unless it is already there.
+    pub(crate) fn insert_if_absent(&mut self, key: String, value: Value) {
+        if self.get(&key).is_none() {
+            self.0.push((Cow::Owned(key), value));
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(name, _)| name == key).map(|(_, value)| value)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(name, value)| (name.as_ref(), value))
+    }
+
+    /// Copies every field into `map`, replacing what it held under the same names.
+    pub(crate) fn copy_into(&self, map: &mut Map<String, Value>) {
+        for (name, value) in self.iter() {
+            map.insert(name.to_string(), value.clone());
+        }
+    }
+}
+
+/// Where a visitor puts the fields it reads.
+trait FieldSink {
+    fn put(&mut self, name: &'static str, value: Value);
+}
+
+impl FieldSink for Map<String, Value> {
+    fn put(&mut self, name: &'static str, value: Value) {
+        self.insert(name.to_string(), value);
+    }
+}
+
+impl FieldSink for SpanFields {
+    fn put(&mut self, name: &'static str, value: Value) {
+        self.insert(name, value);
+    }
+}
+
+struct Collect<'a, S>(&'a mut S);
 
 /// Finds a runtime event's declared level from its key field, collecting nothing else.
 struct DeclaredLevel<'a> {
@@ -126,29 +180,27 @@ impl Visit for DeclaredLevel<'_> {
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
-impl Visit for Collect<'_> {
+impl<S: FieldSink> Visit for Collect<'_, S> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), Value::String(format!("{value:?}")));
+        self.0.put(field.name(), Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0
-            .insert(field.name().to_string(), Value::String(value.to_string()));
+        self.0.put(field.name(), Value::String(value.to_string()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_string(), Value::from(value));
+        self.0.put(field.name(), Value::from(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_string(), Value::from(value));
+        self.0.put(field.name(), Value::from(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(
-            field.name().to_string(),
+        self.0.put(
+            field.name(),
             serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
         );
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_string(), Value::Bool(value));
+        self.0.put(field.name(), Value::Bool(value));
     }
 }
 
@@ -341,8 +393,8 @@ where
 {
     fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = SpanFields::default();
-        attrs.record(&mut Collect(&mut fields.0));
+        let mut fields = SpanFields(Vec::with_capacity(attrs.fields().len()));
+        attrs.record(&mut Collect(&mut fields));
         let mut extensions = span.extensions_mut();
         extensions.insert(fields);
         if self.sends_transactions() && is_context_span(attrs.metadata()) {
@@ -361,7 +413,11 @@ where
             let Some(timed) = extensions.get::<Timed>().copied() else {
                 return;
             };
-            (timed, extensions.get::<SpanFields>().cloned().unwrap_or_default())
+            let mut fields = Map::new();
+            if let Some(own) = extensions.get::<SpanFields>() {
+                own.copy_into(&mut fields);
+            }
+            (timed, fields)
         };
         // Read before the OpenTelemetry layer (outside this one) ends the span.
         let Some((trace_id, span_id)) = self.trace_ids(&id) else {
@@ -369,7 +425,7 @@ where
         };
         errors.finished(&crate::errors::Finished {
             kind: span.name(),
-            fields: &fields.0,
+            fields: &fields,
             trace_id: &trace_id,
             span_id: &span_id,
             started: timed.started,
@@ -382,11 +438,13 @@ where
         let Some(span) = ctx.span(id) else { return };
         // Recorded first, then stored: formatting a value runs the caller's Debug code, which
         // may panic, and the panic hook logs; it must not find this span's extensions locked.
-        let mut recorded = Map::new();
+        let mut recorded = SpanFields::default();
         values.record(&mut Collect(&mut recorded));
         let mut extensions = span.extensions_mut();
         if let Some(fields) = extensions.get_mut::<SpanFields>() {
-            fields.0.extend(recorded);
+            for (name, value) in recorded.0 {
+                fields.insert(name, value);
+            }
         }
     }
 
@@ -405,8 +463,7 @@ where
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(fields) = span.extensions().get::<SpanFields>() {
-                    // Entry by entry: cloning the map would copy its hash index too.
-                    context.extend(fields.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    fields.copy_into(&mut context);
                 }
                 innermost = Some(span.id());
             }
@@ -677,5 +734,34 @@ pub(crate) mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn span_fields_keep_their_first_place_and_replace_in_it() {
+        let mut fields = SpanFields::default();
+        fields.insert("request_id", Value::from("r-1"));
+        fields.insert("route", Value::from("/a"));
+        fields.insert(String::from("user_id"), Value::from(7));
+        fields.insert("request_id", Value::from("r-2"));
+        fields.insert_if_absent("route".into(), Value::from("/ignored"));
+        fields.insert_if_absent("tenant".into(), Value::from("t"));
+        let order: Vec<(&str, &Value)> = fields.iter().collect();
+        assert_eq!(
+            order,
+            [
+                ("request_id", &Value::from("r-2")),
+                ("route", &Value::from("/a")),
+                ("user_id", &Value::from(7)),
+                ("tenant", &Value::from("t")),
+            ]
+        );
+        assert_eq!(fields.get("user_id"), Some(&Value::from(7)));
+        assert_eq!(fields.get("missing"), None);
+        let mut line = Map::new();
+        line.insert("route".into(), Value::from("/outer"));
+        line.insert("message".into(), Value::from("m"));
+        fields.copy_into(&mut line);
+        assert_eq!(line["route"], "/a", "the inner span's value wins");
+        assert_eq!(line.len(), 5);
     }
 }
