@@ -50,7 +50,7 @@ pub struct ScaleResult {
 
 /// The `generator` command beside this binary, or the one `OBS_GENERATOR_BIN` names. When
 /// cargo runs a release bench (`cargo run --release -p bench`), the command is built
-/// first, for the whole workspace's features and into this binary's target directory, so
+/// first, with the bench's features and into this binary's target directory, so
 /// the one measured matches the tree; run directly, the bench measures whatever is there.
 pub fn generator_binary() -> anyhow::Result<PathBuf> {
     let current = std::env::current_exe()?;
@@ -62,9 +62,42 @@ pub fn generator_binary() -> anyhow::Result<PathBuf> {
     ) {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let target_dir = profile_dir.parent().unwrap_or(profile_dir);
-        let status = Command::new(cargo)
+        // With the bench selected too, features resolve as for the bench's own build
+        // (the generator is already in its graph), so nothing is compiled a second way.
+        // The workspace shares one version, and a crates.io `generator` is in the graph.
+        let generator = format!("generator@{}", env!("CARGO_PKG_VERSION"));
+        // What `cargo run` told this process about the bench package must not reach the
+        // build: ring's build script reruns when `CARGO_PKG_NAME` or `CARGO_MANIFEST_DIR`
+        // differ, and would then be compiled again on every run, both ways.
+        let inherited = std::env::vars_os().filter_map(|(name, _)| {
+            let text = name.to_string_lossy();
+            let about_the_bench = [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+            ]
+            .iter()
+            .any(|prefix| text.starts_with(prefix));
+            about_the_bench.then_some(name)
+        });
+        let mut build = Command::new(cargo);
+        for name in inherited {
+            build.env_remove(name);
+        }
+        let status = build
             .arg("build")
-            .args(["--release", "--quiet", "--workspace", "--bin", "generator"])
+            .args([
+                "--release",
+                "--quiet",
+                "-p",
+                "bench",
+                "-p",
+                &generator,
+                "--bin",
+                "generator",
+            ])
             .arg("--manifest-path")
             .arg(&workspace)
             .arg("--target-dir")
