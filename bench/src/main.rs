@@ -220,14 +220,13 @@ fn fanout(effort: Effort, sockets: u64) -> anyhow::Result<String> {
     // A tenth and a fifth of the sockets asked, the most one process holds under the
     // descriptor limit when that is fewer, and all of them: the growth from one size to the
     // next shows what more would cost. The smoke run splits 200 sockets over two processes.
-    let (sizes, per_process) = effort.pick(
+    let (mut sizes, per_process) = effort.pick(
         (
             [sockets / 10, sockets / 5, per_process.min(sockets), sockets].to_vec(),
             per_process,
         ),
         (vec![100, 200], 150),
     );
-    let mut sizes = sizes;
     sizes.sort_unstable();
     sizes.dedup();
     let mut results = Vec::new();

@@ -196,14 +196,7 @@ pub(crate) fn bench_binary() -> anyhow::Result<std::path::PathBuf> {
     if current.file_stem().is_some_and(|s| s == "obs-bench") {
         return Ok(current);
     }
-    // Tests run from target/<profile>/deps; the binary is one level up.
-    let dir = current
-        .parent()
-        .and_then(|p| p.parent())
-        .ok_or_else(|| anyhow::anyhow!("no target directory"))?;
-    let candidate = dir.join("obs-bench");
-    anyhow::ensure!(candidate.exists(), "{} is not built", candidate.display());
-    Ok(candidate)
+    crate::sibling_binary("obs-bench", "OBS_BENCH_BIN")
 }
 
 /// Resident memory per idle connection, in kilobytes.
